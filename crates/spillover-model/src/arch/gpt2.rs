@@ -1,0 +1,158 @@
+//! GPT-2: learned positions, pre-LayerNorm blocks, fused c_attn, gelu_new MLP, tied unembedding.
+//! HF stores GPT-2's projections as Conv1D ([in, out]); they are transposed to [out, in] at load.
+
+use crate::attention::AttnCore;
+use crate::blocks::{embed, unembed};
+use crate::config::ModelConfig;
+use crate::hooks::{at, Hooks};
+use crate::layers::{gelu_tanh, KvCache, LayerNorm, Linear};
+use crate::model::Step;
+use crate::weights::Weights;
+use crate::Result;
+use candle_core::{Module, Tensor};
+
+struct Block {
+    ln_1: LayerNorm,
+    c_attn: Linear, // d → 3d (q | k | v)
+    c_proj: Linear, // d → d
+    ln_2: LayerNorm,
+    c_fc: Linear,     // d → d_mlp
+    mlp_proj: Linear, // d_mlp → d
+    core: AttnCore,
+}
+
+pub struct Gpt2 {
+    pub cfg: ModelConfig,
+    pub wte: Tensor, // [vocab, d]
+    pub wpe: Tensor, // [positions, d]
+    blocks: Vec<Block>,
+    ln_f: LayerNorm,
+    lm_head: Tensor, // [vocab, d]
+}
+
+fn layer_norm(w: &Weights, name: &str, d: usize, eps: f64) -> Result<LayerNorm> {
+    Ok(LayerNorm {
+        weight: w.get(&format!("{name}.weight"), &[d])?,
+        bias: w.get(&format!("{name}.bias"), &[d])?,
+        eps,
+    })
+}
+
+/// A Conv1D weight [in, out] as a Linear [out, in].
+fn conv1d(w: &Weights, name: &str, inp: usize, out: usize) -> Result<Linear> {
+    let weight = w
+        .get(&format!("{name}.weight"), &[inp, out])?
+        .t()?
+        .contiguous()?;
+    Ok(Linear::new(
+        weight,
+        Some(w.get(&format!("{name}.bias"), &[out])?),
+    ))
+}
+
+/// HF checkpoints name GPT-2 tensors with or without the `transformer.` prefix.
+fn prefix(w: &Weights) -> &'static str {
+    if w.contains("transformer.wte.weight") {
+        "transformer."
+    } else {
+        ""
+    }
+}
+
+impl Gpt2 {
+    pub fn load(cfg: ModelConfig, w: &Weights) -> Result<Self> {
+        let p = prefix(w);
+        let (d, m, eps) = (cfg.hidden_size, cfg.intermediate_size, cfg.norm_eps);
+        let wte = w.get(&format!("{p}wte.weight"), &[cfg.vocab_size, d])?;
+        let wpe = w.get(&format!("{p}wpe.weight"), &[cfg.max_positions, d])?;
+        let mut blocks = Vec::with_capacity(cfg.num_layers);
+        for l in 0..cfg.num_layers {
+            let b = format!("{p}h.{l}");
+            blocks.push(Block {
+                ln_1: layer_norm(w, &format!("{b}.ln_1"), d, eps)?,
+                c_attn: conv1d(w, &format!("{b}.attn.c_attn"), d, 3 * d)?,
+                c_proj: conv1d(w, &format!("{b}.attn.c_proj"), d, d)?,
+                ln_2: layer_norm(w, &format!("{b}.ln_2"), d, eps)?,
+                c_fc: conv1d(w, &format!("{b}.mlp.c_fc"), d, m)?,
+                mlp_proj: conv1d(w, &format!("{b}.mlp.c_proj"), m, d)?,
+                core: AttnCore {
+                    layer: l,
+                    num_heads: cfg.num_heads,
+                    num_kv_heads: cfg.num_heads,
+                    head_dim: cfg.head_dim,
+                    scale: cfg.attn_scale,
+                    softcap: None,
+                },
+            });
+        }
+        let lm_head = match w.get_opt("lm_head.weight", &[cfg.vocab_size, d])? {
+            Some(h) if !cfg.tie_word_embeddings => h,
+            _ => wte.clone(),
+        };
+        let ln_f = layer_norm(w, &format!("{p}ln_f"), d, eps)?;
+        Ok(Gpt2 {
+            cfg,
+            wte,
+            wpe,
+            blocks,
+            ln_f,
+            lm_head,
+        })
+    }
+
+    pub fn unembed(&self, hidden: &Tensor) -> candle_core::Result<Tensor> {
+        unembed(hidden, &self.lm_head)
+    }
+
+    pub fn forward(
+        &self,
+        s: &Step,
+        mut cache: Option<&mut KvCache>,
+        mut hooks: Option<&mut Hooks>,
+    ) -> candle_core::Result<Tensor> {
+        let h = &mut hooks;
+        let (b, t) = s.input_ids.dims2()?;
+        let (nh, hd) = (self.cfg.num_heads, self.cfg.head_dim);
+        let tok = at(h, || "hook_embed".into(), embed(&self.wte, &s.input_ids)?)?;
+        let pos = at(
+            h,
+            || "hook_pos_embed".into(),
+            embed(&self.wpe, &s.position_tensor()?)?,
+        )?;
+        let mut x = (tok + pos)?;
+        let mask = s.mask.build(None, x.dtype(), x.device())?;
+        for (l, blk) in self.blocks.iter().enumerate() {
+            x = at(h, || format!("blocks.{l}.hook_resid_pre"), x)?;
+            let qkv = blk.c_attn.forward(&blk.ln_1.forward(&x)?)?; // (b, t, 3d)
+            let d = nh * hd;
+            let q = qkv.narrow(2, 0, d)?.reshape((b, t, nh, hd))?;
+            let k = qkv.narrow(2, d, d)?.reshape((b, t, nh, hd))?;
+            let v = qkv.narrow(2, 2 * d, d)?.reshape((b, t, nh, hd))?;
+            let lc = cache.as_deref_mut().map(|c| &mut c.layers[l]);
+            let z = blk.core.forward((q, k, v), None, &mask, lc, h)?;
+            let attn_out = at(
+                h,
+                || format!("blocks.{l}.hook_attn_out"),
+                blk.c_proj.forward(&z)?,
+            )?;
+            x = at(h, || format!("blocks.{l}.hook_resid_mid"), (x + attn_out)?)?;
+            let pre = at(
+                h,
+                || format!("blocks.{l}.mlp.hook_pre"),
+                blk.c_fc.forward(&blk.ln_2.forward(&x)?)?,
+            )?;
+            let post = at(h, || format!("blocks.{l}.mlp.hook_post"), gelu_tanh(&pre)?)?;
+            let mlp_out = at(
+                h,
+                || format!("blocks.{l}.hook_mlp_out"),
+                blk.mlp_proj.forward(&post)?,
+            )?;
+            x = at(h, || format!("blocks.{l}.hook_resid_post"), (x + mlp_out)?)?;
+        }
+        at(
+            h,
+            || "ln_final.hook_normalized".into(),
+            self.ln_f.forward(&x)?,
+        )
+    }
+}

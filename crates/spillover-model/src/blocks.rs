@@ -1,0 +1,131 @@
+//! Pieces that two or more architectures share: loading a linear layer by HF name, the
+//! q/k/v/o projections of Llama-style attention, and the gated MLP.
+
+use crate::hooks::{at, Hooks};
+use crate::layers::{gelu_tanh, Linear};
+use crate::weights::Weights;
+use crate::Result;
+use candle_core::{Module, Tensor};
+
+/// Loads `{name}.weight` ([out, in]) and, when `bias`, `{name}.bias`.
+pub fn linear(w: &Weights, name: &str, out: usize, inp: usize, bias: bool) -> Result<Linear> {
+    let weight = w.get(&format!("{name}.weight"), &[out, inp])?;
+    let b = if bias {
+        Some(w.get(&format!("{name}.bias"), &[out])?)
+    } else {
+        None
+    };
+    Ok(Linear::new(weight, b))
+}
+
+/// q/k/v/o projections of Llama-style attention.
+pub struct AttnProj {
+    pub q: Linear,
+    pub k: Linear,
+    pub v: Linear,
+    pub o: Linear,
+}
+
+impl AttnProj {
+    pub fn load(
+        w: &Weights,
+        prefix: &str,
+        d: usize,
+        q_dim: usize,
+        kv_dim: usize,
+        bias: bool,
+    ) -> Result<Self> {
+        Ok(AttnProj {
+            q: linear(w, &format!("{prefix}.q_proj"), q_dim, d, bias)?,
+            k: linear(w, &format!("{prefix}.k_proj"), kv_dim, d, bias)?,
+            v: linear(w, &format!("{prefix}.v_proj"), kv_dim, d, bias)?,
+            o: linear(w, &format!("{prefix}.o_proj"), d, q_dim, bias)?,
+        })
+    }
+
+    /// x: [b, t, d] → (q [b, t, h, hd], k [b, t, kv_h, hd], v [b, t, kv_h, hd])
+    pub fn project(
+        &self,
+        x: &Tensor,
+        heads: usize,
+        kv_heads: usize,
+        hd: usize,
+    ) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
+        let (b, t, _) = x.dims3()?;
+        let q = self.q.forward(x)?.reshape((b, t, heads, hd))?;
+        let k = self.k.forward(x)?.reshape((b, t, kv_heads, hd))?;
+        let v = self.v.forward(x)?.reshape((b, t, kv_heads, hd))?;
+        Ok((q, k, v))
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum GateAct {
+    Silu,
+    GeluTanh,
+}
+
+/// down(act(gate(x)) · up(x)) — SwiGLU for Llama, GeGLU (tanh) for Gemma-3.
+pub struct GatedMlp {
+    pub gate: Linear,
+    pub up: Linear,
+    pub down: Linear,
+    pub act: GateAct,
+}
+
+impl GatedMlp {
+    pub fn load(
+        w: &Weights,
+        prefix: &str,
+        d: usize,
+        inner: usize,
+        bias: bool,
+        act: GateAct,
+    ) -> Result<Self> {
+        Ok(GatedMlp {
+            gate: linear(w, &format!("{prefix}.gate_proj"), inner, d, bias)?,
+            up: linear(w, &format!("{prefix}.up_proj"), inner, d, bias)?,
+            down: linear(w, &format!("{prefix}.down_proj"), d, inner, bias)?,
+            act,
+        })
+    }
+
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        layer: usize,
+        hooks: &mut Option<&mut Hooks>,
+    ) -> candle_core::Result<Tensor> {
+        let pre = at(
+            hooks,
+            || format!("blocks.{layer}.mlp.hook_pre"),
+            self.gate.forward(x)?,
+        )?;
+        let act = match self.act {
+            GateAct::Silu => candle_nn::ops::silu(&pre)?,
+            GateAct::GeluTanh => gelu_tanh(&pre)?,
+        };
+        let post = (act * self.up.forward(x)?)?;
+        let post = at(hooks, || format!("blocks.{layer}.mlp.hook_post"), post)?;
+        self.down.forward(&post)
+    }
+}
+
+/// Token embedding lookup: ids [b, t] → [b, t, d].
+pub fn embed(table: &Tensor, ids: &Tensor) -> candle_core::Result<Tensor> {
+    let (b, t) = ids.dims2()?;
+    let d = table.dims()[1];
+    table
+        .index_select(&ids.flatten_all()?, 0)?
+        .reshape((b, t, d))
+}
+
+/// Logits from final hidden states with an unembedding matrix stored as [vocab, d].
+pub fn unembed(hidden: &Tensor, table: &Tensor) -> candle_core::Result<Tensor> {
+    let (b, t, d) = hidden.dims3()?;
+    let v = table.dims()[0];
+    hidden
+        .reshape((b * t, d))?
+        .matmul(&table.t()?)?
+        .reshape((b, t, v))
+}

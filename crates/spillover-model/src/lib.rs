@@ -1,0 +1,26 @@
+//! Spillover's transformer runtime: configs, weights (safetensors and GGUF), tokenizers, chat templates,
+//! the three architectures and their TransformerLens-style hook points.
+
+pub mod arch;
+pub mod attention;
+pub mod blocks;
+pub mod chat;
+pub mod config;
+pub mod error;
+pub mod fixtures;
+pub mod gguf;
+pub mod hooks;
+pub mod layers;
+pub mod load;
+pub mod model;
+pub mod tiny;
+pub mod tokenizer;
+pub mod weights;
+
+pub use config::{Arch, ModelConfig};
+pub use error::{Error, Result};
+pub use hooks::Hooks;
+pub use layers::KvCache;
+pub use load::{load, load_path, LoadOptions, LoadedModel};
+pub use model::{Model, Step};
+pub use weights::Weights;

@@ -1,0 +1,178 @@
+//! The model as the rest of Spillover sees it: one enum over the architectures with a forward pass
+//! from token ids to final hidden states and logits, and the `Step` that describes one forward call.
+
+use crate::arch::{gemma3::Gemma3, gpt2::Gpt2, llama::Llama};
+use crate::config::{Arch, ModelConfig};
+use crate::hooks::Hooks;
+use crate::layers::{KvCache, MaskSpec};
+use crate::weights::Weights;
+use crate::Result;
+use candle_core::{Device, Tensor};
+
+/// One forward call: the new tokens, their absolute positions, and which keys (cached + new) are real.
+pub struct Step {
+    /// [b, t] u32
+    pub input_ids: Tensor,
+    /// [b][t] absolute positions of the new tokens (left padding does not count).
+    pub positions: Vec<Vec<u32>>,
+    pub mask: MaskSpec,
+}
+
+impl Step {
+    /// A left-padded batch of whole sequences with no KV cache: positions count real tokens only,
+    /// so each row gives the same result as the sequence on its own.
+    pub fn left_padded(seqs: &[Vec<u32>], pad_id: u32, device: &Device) -> Result<Step> {
+        let t = seqs.iter().map(Vec::len).max().unwrap_or(0);
+        let mut ids = Vec::with_capacity(seqs.len() * t);
+        let mut positions = Vec::with_capacity(seqs.len());
+        let mut valid = Vec::with_capacity(seqs.len());
+        for s in seqs {
+            let pad = t - s.len();
+            ids.extend(std::iter::repeat_n(pad_id, pad));
+            ids.extend_from_slice(s);
+            positions.push((0..t).map(|i| i.saturating_sub(pad) as u32).collect());
+            valid.push((0..t).map(|i| i >= pad).collect());
+        }
+        let input_ids = Tensor::from_vec(ids, (seqs.len(), t), device)?;
+        Ok(Step {
+            input_ids,
+            positions,
+            mask: MaskSpec {
+                key_valid: valid,
+                past: 0,
+                t,
+            },
+        })
+    }
+
+    /// Like `left_padded` but with positions 0..t for every row, padding included — what HF's plain
+    /// `model(input_ids, attention_mask)` does when no position_ids are given.
+    pub fn left_padded_absolute(seqs: &[Vec<u32>], pad_id: u32, device: &Device) -> Result<Step> {
+        let mut s = Self::left_padded(seqs, pad_id, device)?;
+        let t = s.mask.t as u32;
+        for p in &mut s.positions {
+            *p = (0..t).collect();
+        }
+        Ok(s)
+    }
+
+    /// The positions as a [b, t] u32 tensor.
+    pub fn position_tensor(&self) -> candle_core::Result<Tensor> {
+        let b = self.positions.len();
+        let t = self.mask.t;
+        let flat: Vec<u32> = self.positions.iter().flatten().copied().collect();
+        Tensor::from_vec(flat, (b, t), self.input_ids.device())
+    }
+}
+
+pub enum Model {
+    Gpt2(Gpt2),
+    Llama(Llama),
+    Gemma3(Gemma3),
+}
+
+impl Model {
+    /// Builds the architecture named by `cfg` from `weights`.
+    pub fn from_weights(cfg: ModelConfig, weights: &Weights) -> Result<Model> {
+        Ok(match cfg.arch {
+            Arch::Gpt2 => Model::Gpt2(Gpt2::load(cfg, weights)?),
+            Arch::Llama => Model::Llama(Llama::load(cfg, weights)?),
+            Arch::Gemma3 => Model::Gemma3(Gemma3::load(cfg, weights)?),
+        })
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        match self {
+            Model::Gpt2(m) => &m.cfg,
+            Model::Llama(m) => &m.cfg,
+            Model::Gemma3(m) => &m.cfg,
+        }
+    }
+
+    pub fn device(&self) -> &Device {
+        match self {
+            Model::Gpt2(m) => m.wte.device(),
+            Model::Llama(m) => m.embed_tokens.device(),
+            Model::Gemma3(m) => m.embed_tokens.device(),
+        }
+    }
+
+    /// A KV cache sized for this model.
+    pub fn new_cache(&self) -> KvCache {
+        KvCache::new(self.config().num_layers)
+    }
+
+    /// Final normalized hidden states [b, t, d] (`ln_final.hook_normalized`).
+    pub fn forward_hidden(
+        &self,
+        step: &Step,
+        cache: Option<&mut KvCache>,
+        hooks: Option<&mut Hooks>,
+    ) -> candle_core::Result<Tensor> {
+        match self {
+            Model::Gpt2(m) => m.forward(step, cache, hooks),
+            Model::Llama(m) => m.forward(step, cache, hooks),
+            Model::Gemma3(m) => m.forward(step, cache, hooks),
+        }
+    }
+
+    /// Logits [b, t, vocab] from final hidden states [b, t, d].
+    pub fn unembed(&self, hidden: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Model::Gpt2(m) => m.unembed(hidden),
+            Model::Llama(m) => m.unembed(hidden),
+            Model::Gemma3(m) => m.unembed(hidden),
+        }
+    }
+
+    /// Logits [b, t, vocab] for every position.
+    pub fn forward(
+        &self,
+        step: &Step,
+        cache: Option<&mut KvCache>,
+        hooks: Option<&mut Hooks>,
+    ) -> candle_core::Result<Tensor> {
+        let h = self.forward_hidden(step, cache, hooks)?;
+        self.unembed(&h)
+    }
+
+    /// Logits [b, vocab] of the last position only (what generation needs; skips the other rows of
+    /// the unembedding).
+    pub fn forward_last(
+        &self,
+        step: &Step,
+        cache: Option<&mut KvCache>,
+        hooks: Option<&mut Hooks>,
+    ) -> candle_core::Result<Tensor> {
+        let h = self.forward_hidden(step, cache, hooks)?;
+        let t = h.dims()[1];
+        let last = h.narrow(1, t - 1, 1)?;
+        self.unembed(&last)?.squeeze(1)
+    }
+
+    /// Number of parameters (tied matrices counted once).
+    pub fn num_params(&self) -> usize {
+        let c = self.config();
+        let (d, m, v) = (c.hidden_size, c.intermediate_size, c.vocab_size);
+        let attn = d * c.q_dim() + 2 * d * c.kv_dim() + c.q_dim() * d;
+        let (mlp, norms) = match c.arch {
+            Arch::Gpt2 => (2 * d * m + m + d, 4 * d),
+            Arch::Llama => (3 * d * m, 2 * d),
+            Arch::Gemma3 => (3 * d * m, 4 * d + 2 * c.head_dim),
+        };
+        let biases = if c.arch == Arch::Gpt2 {
+            c.q_dim() + 2 * c.kv_dim() + d
+        } else {
+            0
+        };
+        let per_layer = attn + mlp + norms + biases;
+        let pos = if c.arch == Arch::Gpt2 {
+            c.max_positions * d
+        } else {
+            0
+        };
+        let head = if c.tie_word_embeddings { 0 } else { v * d };
+        let final_norm = if c.arch == Arch::Gpt2 { 2 * d } else { d };
+        v * d + pos + c.num_layers * per_layer + final_norm + head
+    }
+}

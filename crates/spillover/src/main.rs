@@ -1,0 +1,16 @@
+//! `spillover`: measure and explain the alignment tax of a safety intervention on a language model.
+
+mod cli;
+mod commands;
+mod exit;
+mod models;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    match commands::dispatch(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => exit::report(&e),
+    }
+}

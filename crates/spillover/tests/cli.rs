@@ -1,0 +1,174 @@
+//! The command-line contract scripts depend on: JSON shapes of generate/score/inspect, and exit
+//! code 2 with a message naming the problem for bad input. Runs the real binary on tiny models.
+
+use std::process::{Command, Output};
+
+fn spillover(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_spillover"))
+        .args(args)
+        .env(
+            "SPILLOVER_CACHE",
+            std::env::temp_dir().join("spillover-cli-test-cache"),
+        )
+        .output()
+        .expect("run spillover")
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
+}
+
+fn ids(v: &serde_json::Value) -> Vec<u64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn generate_json_contract() {
+    let out = spillover(&[
+        "generate",
+        "-m",
+        "tiny-llama",
+        "--prompt",
+        "15 + 12 =",
+        "--max-new-tokens",
+        "6",
+        "--json",
+    ]);
+    let v = json(&out);
+    assert_eq!(
+        ids(&v["prompt_token_ids"]).len(),
+        "15 + 12 =".len(),
+        "one byte token per byte"
+    );
+    assert_eq!(ids(&v["new_token_ids"]).len(), 6);
+    assert!(v["text"].is_string());
+    // --chat wraps the prompt in the chat template
+    let chat = json(&spillover(&[
+        "generate",
+        "-m",
+        "tiny-llama",
+        "-p",
+        "hi",
+        "--chat",
+        "--max-new-tokens",
+        "1",
+        "--json",
+    ]));
+    // "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n": 3 special + 18 byte tokens
+    let p = ids(&chat["prompt_token_ids"]);
+    assert_eq!(p.len(), 21, "{p:?}");
+    assert_eq!(
+        (p[0], p[8], p[10]),
+        (259, 260, 259),
+        "ChatML special tokens in place: {p:?}"
+    );
+}
+
+#[test]
+fn greedy_generation_is_deterministic() {
+    let args = [
+        "generate",
+        "-m",
+        "tiny-gemma3",
+        "-p",
+        "abc",
+        "--max-new-tokens",
+        "8",
+        "--json",
+    ];
+    assert_eq!(
+        json(&spillover(&args))["new_token_ids"],
+        json(&spillover(&args))["new_token_ids"]
+    );
+}
+
+#[test]
+fn score_json_contract() {
+    let v = json(&spillover(&[
+        "score",
+        "-m",
+        "tiny-gpt2",
+        "--text",
+        "hello",
+        "--top-k",
+        "4",
+        "--json",
+    ]));
+    assert_eq!(ids(&v["token_ids"]), vec![104, 101, 108, 108, 111]);
+    let top = v["top_k"].as_array().unwrap();
+    assert_eq!(top.len(), 4);
+    let logits: Vec<f64> = top.iter().map(|t| t["logit"].as_f64().unwrap()).collect();
+    assert!(
+        logits.windows(2).all(|w| w[0] >= w[1]),
+        "top-k sorted best first"
+    );
+    let lp = v["token_logprobs"].as_array().unwrap();
+    assert_eq!(lp.len(), 4);
+    assert!(lp.iter().all(|x| x.as_f64().unwrap() < 0.0));
+}
+
+#[test]
+fn inspect_reports_architecture() {
+    let v = json(&spillover(&["inspect", "-m", "tiny-gemma3", "--json"]));
+    assert_eq!(v["architecture"], "gemma3");
+    assert_eq!(v["layers"], 4);
+    assert_eq!(v["chat_template"], true);
+    assert!(v["parameters"].as_u64().unwrap() > 0);
+}
+
+fn assert_exit_2(args: &[&str], needle: &str) {
+    let out = spillover(args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "args {args:?}: {err}");
+    assert!(
+        err.contains(needle),
+        "args {args:?}: stderr does not mention {needle:?}: {err}"
+    );
+    assert!(out.stdout.is_empty(), "nothing on stdout on error");
+}
+
+#[test]
+fn bad_input_exits_2_with_a_clear_message() {
+    assert_exit_2(
+        &["generate", "-m", "/no/such/model.gguf", "-p", "x"],
+        "not a packaged model",
+    );
+    assert_exit_2(
+        &["inspect", "-m", "Cargo.toml"],
+        "expected an HF model folder",
+    );
+    assert_exit_2(&["fetch", "gemma"], "did you mean `gemma-3-270m`");
+    assert_exit_2(
+        &["generate", "-m", "tiny-llama", "-p", "x", "--device", "tpu"],
+        "--device tpu",
+    );
+    assert_exit_2(
+        &["generate", "-m", "hf:not-an-id", "-p", "x"],
+        "hf:ORG/NAME",
+    );
+    assert_exit_2(&["generate", "-m", "tiny-llama", "-p", ""], "empty");
+    // clap's own usage errors also exit 2
+    assert_exit_2(
+        &["generate", "--max-new-tokens", "many", "-p", "x"],
+        "invalid value",
+    );
+}
+
+#[test]
+fn corrupt_gguf_exits_2_naming_the_file() {
+    let p = std::env::temp_dir().join(format!("spillover-corrupt-{}.gguf", std::process::id()));
+    std::fs::write(&p, b"GGUF\x03\x00\x00\x00garbage").unwrap();
+    assert_exit_2(
+        &["inspect", "-m", p.to_str().unwrap()],
+        &p.display().to_string(),
+    );
+}

