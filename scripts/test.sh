@@ -12,4 +12,6 @@ SPILLOVER_SMOLLM2_GGUF="$(fetch smollm2-135m-instruct)"
 SPILLOVER_GEMMA3_GGUF="$(fetch gemma-3-270m)"
 export SPILLOVER_SMOLLM2_GGUF SPILLOVER_GEMMA3_GGUF
 
+# Fixtures and fetched models must be present: a skipped parity check fails the run.
+export SPILLOVER_REQUIRE_FIXTURES=1
 cargo test --workspace -- --include-ignored

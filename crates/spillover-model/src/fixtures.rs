@@ -1,5 +1,7 @@
-//! Locating the shared reference fixtures (`../shared/fixtures`, made by HF transformers + PEFT) for
-//! parity tests and benchmarks. Tests skip with a printed reason when the folder is absent.
+//! Locating the shared reference fixtures (`../shared/fixtures`, made by HF transformers + PEFT) and
+//! the fetched real models for parity tests and benchmarks. A plain `cargo test` skips, with a printed
+//! reason, what is absent; `scripts/test.sh` sets `SPILLOVER_REQUIRE_FIXTURES=1`, which turns every
+//! such skip into a failure so CI never passes on silently skipped checks.
 
 use std::path::PathBuf;
 
@@ -12,12 +14,36 @@ pub fn fixtures_dir() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!(
-            "skipped: fixtures folder {} not found (set SPILLOVER_FIXTURES)",
+        skip(&format!(
+            "fixtures folder {} not found (set SPILLOVER_FIXTURES)",
             dir.display()
-        );
-        None
+        ))
     }
+}
+
+/// Prints why a test is skipped and returns `None`, or panics when skipping is not allowed.
+fn skip<T>(why: &str) -> Option<T> {
+    if std::env::var_os("SPILLOVER_REQUIRE_FIXTURES").is_some() {
+        panic!("SPILLOVER_REQUIRE_FIXTURES is set but {why}");
+    }
+    println!("skipped: {why}");
+    None
+}
+
+/// The real model file named by the environment variable `var` (set by scripts/test.sh after
+/// fetching), or a skip.
+pub fn real_model(var: &str) -> Option<PathBuf> {
+    match std::env::var_os(var) {
+        Some(p) => Some(PathBuf::from(p)),
+        None => skip(&format!(
+            "{var} is not set (scripts/test.sh fetches the model and sets it)"
+        )),
+    }
+}
+
+/// `fixtures/real/<name>` parsed as JSON, or a skip.
+pub fn real_fixture(name: &str) -> Option<serde_json::Value> {
+    fixtures_dir().map(|d| read_json(&d.join("real").join(name)))
 }
 
 /// Reads a JSON fixture file.

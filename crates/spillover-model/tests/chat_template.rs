@@ -2,43 +2,13 @@
 //! (`shared/fixtures/real/smollm2.json`); Gemma-3's must open and close turns its way. The synthetic cases
 //! need no files. Real-file tests skip, saying why, when a model file or the fixtures are absent.
 
-use std::path::PathBuf;
-
 use spillover_model::chat::{ChatMessage, ChatTemplate, GEMMA3_CHAT_TEMPLATE};
+use spillover_model::fixtures::{real_fixture, real_model};
 use spillover_model::tokenizer::Tokenizer;
 
-fn model_path(var: &str) -> Option<PathBuf> {
-    match std::env::var_os(var) {
-        Some(p) => Some(PathBuf::from(p)),
-        None => {
-            println!("skipped: set {var}=/path/to/model.gguf to run this test");
-            None
-        }
-    }
-}
-
-fn fixture(name: &str) -> Option<serde_json::Value> {
-    let dir = std::env::var_os("SPILLOVER_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
-        });
-    let path = dir.join("real").join(name);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Some(serde_json::from_str(&text).expect("fixture is valid JSON")),
-        Err(e) => {
-            println!(
-                "skipped: fixture {} not readable ({e}); set SPILLOVER_FIXTURES",
-                path.display()
-            );
-            None
-        }
-    }
-}
-
 fn smollm2() -> Option<(ChatTemplate, Tokenizer, serde_json::Value)> {
-    let path = model_path("SPILLOVER_SMOLLM2_GGUF")?;
-    let fixture = fixture("smollm2.json")?;
+    let path = real_model("SPILLOVER_SMOLLM2_GGUF")?;
+    let fixture = real_fixture("smollm2.json")?;
     let tok = Tokenizer::from_gguf_file(&path).expect("SmolLM2 tokenizer builds");
     let template = ChatTemplate::from_tokenizer(&tok).expect("SmolLM2 template compiles");
     Some((template, tok, fixture))
@@ -206,7 +176,7 @@ fn gemma3_template_opens_and_closes_turns() {
 
 #[test]
 fn gemma3_gguf_renders_a_user_turn() {
-    let Some(path) = model_path("SPILLOVER_GEMMA3_GGUF") else {
+    let Some(path) = real_model("SPILLOVER_GEMMA3_GGUF") else {
         return;
     };
     let tok = Tokenizer::from_gguf_file(&path).expect("Gemma-3 tokenizer builds");

@@ -47,8 +47,8 @@ fn check_padded_batch(arch: &str) {
         .map(u32s)
         .collect();
     let mut worst = 0f32;
-    for bi in 0..b {
-        for ti in (0..t).filter(|&ti| mask[bi][ti] == 1) {
+    for (bi, row) in mask.iter().enumerate() {
+        for ti in (0..t).filter(|&ti| row[ti] == 1) {
             let o = (bi * t + ti) * v;
             worst = worst.max(max_abs_diff(&got[o..o + v], &want[o..o + v]));
         }
@@ -62,9 +62,9 @@ fn check_padded_batch(arch: &str) {
         let got = hooks.get(&format!("blocks.{l}.attn.hook_pattern")).unwrap();
         let got: Vec<f32> = got.flatten_all().unwrap().to_vec1().unwrap();
         let mut worst = 0f32;
-        for bi in 0..b {
+        for (bi, row) in mask.iter().enumerate() {
             for h in 0..heads {
-                for q in (0..t).filter(|&q| mask[bi][q] == 1) {
+                for q in (0..t).filter(|&q| row[q] == 1) {
                     let o = ((bi * heads + h) * t + q) * t;
                     worst = worst.max(max_abs_diff(&got[o..o + t], &want[o..o + t]));
                 }

@@ -4,36 +4,8 @@
 
 use std::path::PathBuf;
 
+use spillover_model::fixtures::{real_fixture, real_model};
 use spillover_model::tokenizer::Tokenizer;
-
-fn model_path(var: &str) -> Option<PathBuf> {
-    match std::env::var_os(var) {
-        Some(p) => Some(PathBuf::from(p)),
-        None => {
-            println!("skipped: set {var}=/path/to/model.gguf to run this test");
-            None
-        }
-    }
-}
-
-fn fixture(name: &str) -> Option<serde_json::Value> {
-    let dir = std::env::var_os("SPILLOVER_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
-        });
-    let path = dir.join("real").join(name);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Some(serde_json::from_str(&text).expect("fixture is valid JSON")),
-        Err(e) => {
-            println!(
-                "skipped: fixture {} not readable ({e}); set SPILLOVER_FIXTURES",
-                path.display()
-            );
-            None
-        }
-    }
-}
 
 fn ids(v: &serde_json::Value) -> Vec<u32> {
     let items = v.as_array().expect("an array of ids");
@@ -44,8 +16,8 @@ fn ids(v: &serde_json::Value) -> Vec<u32> {
 }
 
 fn smollm2() -> Option<(Tokenizer, serde_json::Value)> {
-    let path = model_path("SPILLOVER_SMOLLM2_GGUF")?;
-    let fixture = fixture("smollm2.json")?;
+    let path = real_model("SPILLOVER_SMOLLM2_GGUF")?;
+    let fixture = real_fixture("smollm2.json")?;
     Some((
         Tokenizer::from_gguf_file(&path).expect("SmolLM2 tokenizer builds"),
         fixture,
@@ -116,7 +88,7 @@ fn smollm2_special_tokens() {
 }
 
 fn gemma() -> Option<Tokenizer> {
-    let path = model_path("SPILLOVER_GEMMA3_GGUF")?;
+    let path = real_model("SPILLOVER_GEMMA3_GGUF")?;
     Some(Tokenizer::from_gguf_file(&path).expect("Gemma-3 tokenizer builds"))
 }
 
