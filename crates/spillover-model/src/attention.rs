@@ -15,6 +15,18 @@ pub struct AttnCore {
 }
 
 impl AttnCore {
+    /// The attention core of layer `layer` as the config describes it.
+    pub fn for_layer(cfg: &crate::ModelConfig, layer: usize) -> Self {
+        AttnCore {
+            layer,
+            num_heads: cfg.num_heads,
+            num_kv_heads: cfg.num_kv_heads,
+            head_dim: cfg.head_dim,
+            scale: cfg.attn_scale,
+            softcap: cfg.attn_logit_softcap,
+        }
+    }
+
     /// qkv: q [b, t, h, d], k and v [b, t, kv_h, d] (already projected). Returns z flattened to [b, t, h·d].
     pub fn forward(
         &self,

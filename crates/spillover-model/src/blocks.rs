@@ -4,7 +4,7 @@
 use crate::hooks::{at, Hooks};
 use crate::layers::{gelu_tanh, Linear};
 use crate::weights::Weights;
-use crate::Result;
+use crate::{ModelConfig, Result};
 use candle_core::{Module, Tensor};
 
 /// Loads `{name}.weight` ([out, in]) and, when `bias`, `{name}.bias`.
@@ -27,14 +27,13 @@ pub struct AttnProj {
 }
 
 impl AttnProj {
-    pub fn load(
-        w: &Weights,
-        prefix: &str,
-        d: usize,
-        q_dim: usize,
-        kv_dim: usize,
-        bias: bool,
-    ) -> Result<Self> {
+    pub fn load(w: &Weights, prefix: &str, cfg: &ModelConfig) -> Result<Self> {
+        let (d, q_dim, kv_dim, bias) = (
+            cfg.hidden_size,
+            cfg.q_dim(),
+            cfg.kv_dim(),
+            cfg.attention_bias,
+        );
         Ok(AttnProj {
             q: linear(w, &format!("{prefix}.q_proj"), q_dim, d, bias)?,
             k: linear(w, &format!("{prefix}.k_proj"), kv_dim, d, bias)?,
@@ -74,14 +73,8 @@ pub struct GatedMlp {
 }
 
 impl GatedMlp {
-    pub fn load(
-        w: &Weights,
-        prefix: &str,
-        d: usize,
-        inner: usize,
-        bias: bool,
-        act: GateAct,
-    ) -> Result<Self> {
+    pub fn load(w: &Weights, prefix: &str, cfg: &ModelConfig, act: GateAct) -> Result<Self> {
+        let (d, inner, bias) = (cfg.hidden_size, cfg.intermediate_size, cfg.mlp_bias);
         Ok(GatedMlp {
             gate: linear(w, &format!("{prefix}.gate_proj"), inner, d, bias)?,
             up: linear(w, &format!("{prefix}.up_proj"), inner, d, bias)?,
@@ -108,6 +101,15 @@ impl GatedMlp {
         let post = (act * self.up.forward(x)?)?;
         let post = at(hooks, || format!("blocks.{layer}.mlp.hook_post"), post)?;
         self.down.forward(&post)
+    }
+}
+
+/// The unembedding matrix [vocab, d]: the token embedding when tied, else `lm_head.weight`.
+pub fn lm_head(w: &Weights, cfg: &crate::ModelConfig, embedding: &Tensor) -> Result<Tensor> {
+    if cfg.tie_word_embeddings {
+        Ok(embedding.clone())
+    } else {
+        w.get("lm_head.weight", &[cfg.vocab_size, cfg.hidden_size])
     }
 }
 

@@ -69,3 +69,13 @@ pub fn u32s(v: &serde_json::Value) -> Vec<u32> {
         .map(|x| x.as_u64().expect("integer") as u32)
         .collect()
 }
+
+/// Largest absolute elementwise difference of two tensors of one shape.
+pub fn max_abs_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
+    let d = (a - b)
+        .and_then(|d| d.abs())
+        .and_then(|d| d.flatten_all())
+        .and_then(|d| d.max(0));
+    d.and_then(|d| d.to_scalar::<f32>())
+        .expect("tensors of one shape")
+}

@@ -5,7 +5,7 @@
 use candle_core::quantized::gguf_file::{self, Value};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{DType, Device, Tensor};
-use spillover_model::fixtures::fixtures_dir;
+use spillover_model::fixtures::{fixtures_dir, max_abs_diff};
 use spillover_model::gguf::{permute, GgufFile};
 use spillover_model::{load_path, LoadOptions, Model, ModelConfig, Step, Weights};
 use std::path::{Path, PathBuf};
@@ -88,19 +88,6 @@ fn logits(model: &Model) -> Tensor {
     model.forward(&step, None, None).unwrap()
 }
 
-fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar()
-        .unwrap()
-}
-
 #[test]
 fn gguf_f32_matches_safetensors_and_q8_is_close() {
     let Some(fx) = fixtures_dir() else { return };
@@ -118,7 +105,7 @@ fn gguf_f32_matches_safetensors_and_q8_is_close() {
         let cfg = g.config().unwrap();
         let w = g.weights(&cfg, DType::F32, &Device::Cpu).unwrap();
         let got = logits(&Model::from_weights(cfg, &w).unwrap());
-        let d = max_diff(&got, &reference);
+        let d = max_abs_diff(&got, &reference);
         assert!(
             d < tol,
             "{dtype:?} GGUF logits differ from safetensors by {d}"

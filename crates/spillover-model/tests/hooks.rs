@@ -1,6 +1,7 @@
 //! Hook points: caching, patching and ablation behave as TransformerLens users expect.
 
 use candle_core::{Device, IndexOp, Tensor};
+use spillover_model::fixtures::max_abs_diff;
 use spillover_model::hooks::all_hook_names;
 use spillover_model::{load, Arch, Hooks, LoadOptions, Model, Step};
 
@@ -17,26 +18,13 @@ fn batch() -> Step {
     .unwrap()
 }
 
-fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar()
-        .unwrap()
-}
-
 #[test]
 fn no_hooks_and_empty_hooks_agree() {
     for name in ["tiny-gpt2", "tiny-llama", "tiny-gemma3"] {
         let m = tiny(name);
         let a = m.forward(&batch(), None, None).unwrap();
         let b = m.forward(&batch(), None, Some(&mut Hooks::new())).unwrap();
-        assert_eq!(max_diff(&a, &b), 0.0, "{name}");
+        assert_eq!(max_abs_diff(&a, &b), 0.0, "{name}");
     }
 }
 
@@ -82,7 +70,7 @@ fn cache_all_has_every_documented_hook_with_its_shape() {
         let sums = p.sum(3).unwrap();
         let ones = Tensor::ones_like(&sums).unwrap();
         assert!(
-            max_diff(&sums, &ones) < 1e-5,
+            max_abs_diff(&sums, &ones) < 1e-5,
             "{name}: pattern rows do not sum to 1"
         );
     }
@@ -99,14 +87,14 @@ fn patching_last_resid_post_reproduces_clean_logits() {
         let clean_logits = m.forward(&clean, None, Some(&mut cache)).unwrap();
         let corrupt_logits = m.forward(&corrupt, None, None).unwrap();
         assert!(
-            max_diff(&clean_logits, &corrupt_logits) > 1e-3,
+            max_abs_diff(&clean_logits, &corrupt_logits) > 1e-3,
             "{name}: inputs must differ"
         );
         let mut patch = Hooks::new();
         patch.patch(last.clone(), cache.get(&last).unwrap().clone());
         let patched = m.forward(&corrupt, None, Some(&mut patch)).unwrap();
         assert_eq!(
-            max_diff(&patched, &clean_logits),
+            max_abs_diff(&patched, &clean_logits),
             0.0,
             "{name}: patched logits differ"
         );
@@ -138,7 +126,7 @@ fn zeroing_one_head_changes_only_its_contribution() {
     });
     m.forward(&batch(), None, Some(&mut ablate)).unwrap();
     assert_eq!(
-        max_diff(base.get(&names[2]).unwrap(), ablate.get(&names[2]).unwrap()),
+        max_abs_diff(base.get(&names[2]).unwrap(), ablate.get(&names[2]).unwrap()),
         0.0
     );
     let Model::Llama(llama) = m else {
@@ -157,7 +145,7 @@ fn zeroing_one_head_changes_only_its_contribution() {
         .unwrap();
     let delta = (base.get(&names[1]).unwrap() - ablate.get(&names[1]).unwrap()).unwrap();
     assert!(
-        max_diff(&delta, &contrib) < 1e-6,
+        max_abs_diff(&delta, &contrib) < 1e-6,
         "ablation removed more than head {head}'s term"
     );
     assert!(

@@ -4,7 +4,7 @@
 //! soft-capping.
 
 use crate::attention::AttnCore;
-use crate::blocks::{embed, unembed, AttnProj, GateAct, GatedMlp};
+use crate::blocks::{embed, lm_head, unembed, AttnProj, GateAct, GatedMlp};
 use crate::config::{AttnKind, ModelConfig};
 use crate::hooks::{at, Hooks};
 use crate::layers::{softcap, KvCache, RmsNorm, Rotary};
@@ -53,14 +53,7 @@ impl Gemma3 {
             let kind = cfg.layer_types[l];
             blocks.push(Block {
                 input_layernorm: gemma_rms(w, &format!("{p}.input_layernorm"), d, eps)?,
-                attn: AttnProj::load(
-                    w,
-                    &format!("{p}.self_attn"),
-                    d,
-                    cfg.q_dim(),
-                    cfg.kv_dim(),
-                    cfg.attention_bias,
-                )?,
+                attn: AttnProj::load(w, &format!("{p}.self_attn"), &cfg)?,
                 q_norm: gemma_rms(w, &format!("{p}.self_attn.q_norm"), hd, eps)?,
                 k_norm: gemma_rms(w, &format!("{p}.self_attn.k_norm"), hd, eps)?,
                 post_attention_layernorm: gemma_rms(
@@ -75,14 +68,7 @@ impl Gemma3 {
                     d,
                     eps,
                 )?,
-                mlp: GatedMlp::load(
-                    w,
-                    &format!("{p}.mlp"),
-                    d,
-                    cfg.intermediate_size,
-                    false,
-                    GateAct::GeluTanh,
-                )?,
+                mlp: GatedMlp::load(w, &format!("{p}.mlp"), &cfg, GateAct::GeluTanh)?,
                 post_feedforward_layernorm: gemma_rms(
                     w,
                     &format!("{p}.post_feedforward_layernorm"),
@@ -90,20 +76,10 @@ impl Gemma3 {
                     eps,
                 )?,
                 kind,
-                core: AttnCore {
-                    layer: l,
-                    num_heads: cfg.num_heads,
-                    num_kv_heads: cfg.num_kv_heads,
-                    head_dim: hd,
-                    scale: cfg.attn_scale,
-                    softcap: cfg.attn_logit_softcap,
-                },
+                core: AttnCore::for_layer(&cfg, l),
             });
         }
-        let lm_head = match w.get_opt("lm_head.weight", &[cfg.vocab_size, d])? {
-            Some(h) if !cfg.tie_word_embeddings => h,
-            _ => embed_tokens.clone(),
-        };
+        let lm_head = lm_head(w, &cfg, &embed_tokens)?;
         let norm = gemma_rms(w, "model.norm", d, eps)?;
         Ok(Gemma3 {
             cfg,

@@ -2,7 +2,7 @@
 //! HF stores GPT-2's projections as Conv1D ([in, out]); they are transposed to [out, in] at load.
 
 use crate::attention::AttnCore;
-use crate::blocks::{embed, unembed};
+use crate::blocks::{embed, lm_head, unembed};
 use crate::config::ModelConfig;
 use crate::hooks::{at, Hooks};
 use crate::layers::{gelu_tanh, KvCache, LayerNorm, Linear};
@@ -75,20 +75,10 @@ impl Gpt2 {
                 ln_2: layer_norm(w, &format!("{b}.ln_2"), d, eps)?,
                 c_fc: conv1d(w, &format!("{b}.mlp.c_fc"), d, m)?,
                 mlp_proj: conv1d(w, &format!("{b}.mlp.c_proj"), m, d)?,
-                core: AttnCore {
-                    layer: l,
-                    num_heads: cfg.num_heads,
-                    num_kv_heads: cfg.num_heads,
-                    head_dim: cfg.head_dim,
-                    scale: cfg.attn_scale,
-                    softcap: None,
-                },
+                core: AttnCore::for_layer(&cfg, l),
             });
         }
-        let lm_head = match w.get_opt("lm_head.weight", &[cfg.vocab_size, d])? {
-            Some(h) if !cfg.tie_word_embeddings => h,
-            _ => wte.clone(),
-        };
+        let lm_head = lm_head(w, &cfg, &wte)?;
         let ln_f = layer_norm(w, &format!("{p}ln_f"), d, eps)?;
         Ok(Gpt2 {
             cfg,

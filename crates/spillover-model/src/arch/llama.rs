@@ -2,7 +2,7 @@
 //! SwiGLU MLP, tied or untied unembedding.
 
 use crate::attention::AttnCore;
-use crate::blocks::{embed, unembed, AttnProj, GateAct, GatedMlp};
+use crate::blocks::{embed, lm_head, unembed, AttnProj, GateAct, GatedMlp};
 use crate::config::ModelConfig;
 use crate::hooks::{at, Hooks};
 use crate::layers::{KvCache, Linear, RmsNorm, Rotary};
@@ -43,38 +43,13 @@ impl Llama {
             let p = format!("model.layers.{l}");
             blocks.push(Block {
                 input_layernorm: rms(w, &format!("{p}.input_layernorm"), d, eps)?,
-                attn: AttnProj::load(
-                    w,
-                    &format!("{p}.self_attn"),
-                    d,
-                    cfg.q_dim(),
-                    cfg.kv_dim(),
-                    cfg.attention_bias,
-                )?,
+                attn: AttnProj::load(w, &format!("{p}.self_attn"), &cfg)?,
                 post_attention_layernorm: rms(w, &format!("{p}.post_attention_layernorm"), d, eps)?,
-                mlp: GatedMlp::load(
-                    w,
-                    &format!("{p}.mlp"),
-                    d,
-                    cfg.intermediate_size,
-                    cfg.mlp_bias,
-                    GateAct::Silu,
-                )?,
-                core: AttnCore {
-                    layer: l,
-                    num_heads: cfg.num_heads,
-                    num_kv_heads: cfg.num_kv_heads,
-                    head_dim: cfg.head_dim,
-                    scale: cfg.attn_scale,
-                    softcap: None,
-                },
+                mlp: GatedMlp::load(w, &format!("{p}.mlp"), &cfg, GateAct::Silu)?,
+                core: AttnCore::for_layer(&cfg, l),
             });
         }
-        let lm_head = if cfg.tie_word_embeddings {
-            embed_tokens.clone()
-        } else {
-            w.get("lm_head.weight", &[cfg.vocab_size, d])?
-        };
+        let lm_head = lm_head(w, &cfg, &embed_tokens)?;
         let norm = rms(w, "model.norm", d, eps)?;
         Ok(Llama {
             cfg,
