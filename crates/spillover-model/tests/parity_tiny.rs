@@ -165,3 +165,29 @@ fn llama_batch_equals_single() {
 fn gemma3_batch_equals_single() {
     check_batch_equals_single("gemma3");
 }
+
+/// bf16 and f16 are selectable and stay close to f32 (their rounding, not a different computation).
+#[test]
+fn half_precision_stays_close_to_f32() {
+    let Some(fx) = fixtures_dir() else { return };
+    let dir = fx.join("tiny/llama");
+    let r = read_json(&dir.join("ref.json"));
+    let step = Step::left_padded(&seqs(&r), 0, &Device::Cpu).unwrap();
+    let run = |dtype: DType| {
+        let cfg = ModelConfig::from_hf_file(&dir.join("config.json")).unwrap();
+        let w = Weights::from_hf_dir(&dir, dtype, &Device::Cpu).unwrap();
+        let m = Model::from_weights(cfg, &w).unwrap();
+        m.forward(&step, None, None)
+            .unwrap()
+            .to_dtype(DType::F32)
+            .unwrap()
+    };
+    let full = run(DType::F32);
+    for dt in [DType::BF16, DType::F16] {
+        let half = run(dt);
+        assert_eq!(half.dtype(), DType::F32);
+        let d = spillover_model::fixtures::max_abs_diff(&half, &full);
+        assert!(d < 2e-2, "{dt:?} logits differ from f32 by {d}");
+        assert!(d > 0.0, "{dt:?} should actually compute in lower precision");
+    }
+}

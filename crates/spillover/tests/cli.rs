@@ -172,3 +172,34 @@ fn corrupt_gguf_exits_2_naming_the_file() {
         &p.display().to_string(),
     );
 }
+
+/// `hf:ORG/NAME` loads offline from the standard Hugging Face cache layout
+/// (`$HF_HOME/hub/models--ORG--NAME/{refs/main, snapshots/REV/...}`).
+#[test]
+fn hub_model_loads_from_the_hf_cache_offline() {
+    let Some(fx) = spillover_model::fixtures::fixtures_dir() else {
+        return;
+    };
+    let home = std::env::temp_dir().join(format!("spillover-hf-home-{}", std::process::id()));
+    let repo = home.join("hub/models--tiny-org--tiny-llama");
+    let snap = repo.join("snapshots/0123abcd");
+    std::fs::create_dir_all(&snap).unwrap();
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::write(repo.join("refs/main"), "0123abcd").unwrap();
+    for f in ["config.json", "model.safetensors"] {
+        std::fs::copy(fx.join("tiny/llama").join(f), snap.join(f)).unwrap();
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_spillover"))
+        .args(["inspect", "-m", "hf:tiny-org/tiny-llama", "--json"])
+        .env("HF_HOME", &home)
+        .env("HF_HUB_OFFLINE", "1")
+        .output()
+        .unwrap();
+    let v = json(&out);
+    assert_eq!(v["architecture"], "llama");
+    assert_eq!(v["vocab_size"], 512);
+    assert!(v["source"]
+        .as_str()
+        .unwrap()
+        .ends_with("snapshots/0123abcd"));
+}
