@@ -11,6 +11,7 @@ pub mod fixtures;
 pub mod gguf;
 pub mod hooks;
 pub mod layers;
+pub mod linear;
 pub mod load;
 pub mod model;
 pub mod tiny;
