@@ -58,6 +58,22 @@ impl AttnProj {
     }
 }
 
+/// Appends the seven linear layers of a Llama-style block under their HF module paths.
+pub fn push_linears<'a>(
+    out: &mut Vec<(String, &'a mut Linear)>,
+    p: &str,
+    attn: &'a mut AttnProj,
+    mlp: &'a mut GatedMlp,
+) {
+    out.push((format!("{p}.self_attn.q_proj"), &mut attn.q));
+    out.push((format!("{p}.self_attn.k_proj"), &mut attn.k));
+    out.push((format!("{p}.self_attn.v_proj"), &mut attn.v));
+    out.push((format!("{p}.self_attn.o_proj"), &mut attn.o));
+    out.push((format!("{p}.mlp.gate_proj"), &mut mlp.gate));
+    out.push((format!("{p}.mlp.up_proj"), &mut mlp.up));
+    out.push((format!("{p}.mlp.down_proj"), &mut mlp.down));
+}
+
 #[derive(Clone, Copy, Debug)]
 pub enum GateAct {
     Silu,

@@ -13,6 +13,7 @@ pub mod hooks;
 pub mod layers;
 pub mod linear;
 pub mod load;
+pub mod lora;
 pub mod model;
 pub mod tiny;
 pub mod tokenizer;

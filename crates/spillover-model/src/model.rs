@@ -97,6 +97,15 @@ impl Model {
         }
     }
 
+    /// Every linear layer by its HF module path (`model.layers.3.self_attn.q_proj`, ...).
+    pub fn linears_mut(&mut self) -> Vec<(String, &mut crate::linear::Linear)> {
+        match self {
+            Model::Gpt2(m) => m.linears_mut(),
+            Model::Llama(m) => m.linears_mut(),
+            Model::Gemma3(m) => m.linears_mut(),
+        }
+    }
+
     /// A KV cache sized for this model.
     pub fn new_cache(&self) -> KvCache {
         KvCache::new(self.config().num_layers)

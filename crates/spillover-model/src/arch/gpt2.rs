@@ -90,6 +90,19 @@ impl Gpt2 {
         })
     }
 
+    /// Every linear layer by its HF module path (Conv1D modules in HF, stored here as [out, in]).
+    pub fn linears_mut(&mut self) -> Vec<(String, &mut Linear)> {
+        let mut out = Vec::new();
+        for (l, b) in self.blocks.iter_mut().enumerate() {
+            let p = format!("transformer.h.{l}");
+            out.push((format!("{p}.attn.c_attn"), &mut b.c_attn));
+            out.push((format!("{p}.attn.c_proj"), &mut b.c_proj));
+            out.push((format!("{p}.mlp.c_fc"), &mut b.c_fc));
+            out.push((format!("{p}.mlp.c_proj"), &mut b.mlp_proj));
+        }
+        out
+    }
+
     pub fn unembed(&self, hidden: &Tensor) -> candle_core::Result<Tensor> {
         unembed(hidden, &self.lm_head)
     }

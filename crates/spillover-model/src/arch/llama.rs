@@ -2,7 +2,7 @@
 //! SwiGLU MLP, tied or untied unembedding.
 
 use crate::attention::AttnCore;
-use crate::blocks::{embed, lm_head, unembed, AttnProj, GateAct, GatedMlp};
+use crate::blocks::{push_linears, embed, lm_head, unembed, AttnProj, GateAct, GatedMlp};
 use crate::config::ModelConfig;
 use crate::hooks::{at, Hooks};
 use crate::layers::{KvCache, Linear, RmsNorm, Rotary};
@@ -68,14 +68,7 @@ impl Llama {
     pub fn linears_mut(&mut self) -> Vec<(String, &mut Linear)> {
         let mut out = Vec::new();
         for (l, b) in self.blocks.iter_mut().enumerate() {
-            let p = format!("model.layers.{l}");
-            out.push((format!("{p}.self_attn.q_proj"), &mut b.attn.q));
-            out.push((format!("{p}.self_attn.k_proj"), &mut b.attn.k));
-            out.push((format!("{p}.self_attn.v_proj"), &mut b.attn.v));
-            out.push((format!("{p}.self_attn.o_proj"), &mut b.attn.o));
-            out.push((format!("{p}.mlp.gate_proj"), &mut b.mlp.gate));
-            out.push((format!("{p}.mlp.up_proj"), &mut b.mlp.up));
-            out.push((format!("{p}.mlp.down_proj"), &mut b.mlp.down));
+            push_linears(&mut out, &format!("model.layers.{l}"), &mut b.attn, &mut b.mlp);
         }
         out
     }
