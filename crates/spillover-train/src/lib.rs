@@ -7,9 +7,12 @@
 
 pub mod adamw;
 pub mod batch;
+pub mod checkpoint;
+pub mod data;
 pub mod loss;
 pub mod params;
 pub mod schedule;
+pub mod trainer;
 
 pub use adamw::{AdamW, AdamWConfig};
 pub use loss::masked_cross_entropy;
