@@ -18,6 +18,7 @@
 //! on the environment passes a [`Fetcher`] and a root explicitly to [`resolve_spec`].
 
 mod cache;
+pub mod datasets;
 mod error;
 mod extract;
 mod fetch;
@@ -37,6 +38,6 @@ pub use fetch::Fetcher;
 pub use hash::sha256_file;
 pub use local::resolve_local;
 pub use registry::{lookup, registry};
-pub use resolve::{resolve, resolve_spec};
+pub use resolve::{resolve, resolve_cached, resolve_spec};
 pub use resolved::{CachedEntry, LocalAsset, ResolvedAsset, ResolvedFile};
 pub use spec::{is_hex64, AssetKind, AssetSpec, Layout, WheelPart};

@@ -19,6 +19,16 @@ pub fn resolve(root: &Path, id: &str) -> Result<ResolvedAsset> {
     resolve_spec(root, lookup(id)?, &Fetcher::from_env())
 }
 
+/// The cached, valid entry for registry id `id` under `root`, or `None` when the id is
+/// unknown or the entry is missing or unusable. Never downloads (for tests and listings).
+pub fn resolve_cached(root: &Path, id: &str) -> Option<ResolvedAsset> {
+    let spec = lookup(id).ok()?;
+    match check_entry(&entry_dir(root, &spec.id), spec).ok()? {
+        EntryState::Valid(found) => Some(found),
+        _ => None,
+    }
+}
+
 /// Resolves `spec` under `root`: returns the cached entry when it is valid (no network),
 /// otherwise discards any unusable entry and fetches it with `fetcher`.
 ///

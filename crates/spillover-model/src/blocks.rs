@@ -142,8 +142,5 @@ pub fn embed(table: &Tensor, ids: &Tensor) -> candle_core::Result<Tensor> {
 pub fn unembed(hidden: &Tensor, table: &Tensor) -> candle_core::Result<Tensor> {
     let (b, t, d) = hidden.dims3()?;
     let v = table.dims()[0];
-    hidden
-        .reshape((b * t, d))?
-        .matmul(&table.t()?)?
-        .reshape((b, t, v))
+    crate::frozen::frozen_matmul(&hidden.reshape((b * t, d))?, table)?.reshape((b, t, v))
 }

@@ -8,6 +8,7 @@ pub mod chat;
 pub mod config;
 pub mod error;
 pub mod fixtures;
+pub mod frozen;
 pub mod gguf;
 pub mod hooks;
 pub mod layers;

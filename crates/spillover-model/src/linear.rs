@@ -123,7 +123,7 @@ impl Module for Linear {
         let (lead, inp) = dims.split_at(dims.len() - 1);
         let rows: usize = lead.iter().product();
         let x2 = x.reshape((rows, inp[0]))?;
-        let mut y = x2.matmul(&self.weight.t()?)?;
+        let mut y = crate::frozen::frozen_matmul(&x2, &self.weight)?;
         if let Some(b) = &self.bias {
             y = y.broadcast_add(b)?;
         }

@@ -232,7 +232,7 @@ pub fn save_peft(model: &mut Model, cfg: &LoraConfig, base_model: &str, dir: &Pa
         "target_modules": modules, "bias": "none", "fan_in_fan_out": model.config().arch == Arch::Gpt2,
         "use_dora": false, "init_lora_weights": true, "inference_mode": true, "modules_to_save": null,
         "layers_to_transform": null, "layers_pattern": null, "rank_pattern": {}, "alpha_pattern": {},
-        "revision": null, "library": "spillover",
+        "revision": null,
     });
     let tmp = dir.join("adapter_config.json.tmp");
     std::fs::write(&tmp, serde_json::to_string_pretty(&config).expect("json")).map_err(io)?;

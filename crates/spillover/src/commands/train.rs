@@ -1,0 +1,175 @@
+//! `spillover train`: LoRA or full fine-tuning from a JSONL file.
+
+use crate::cli::ModelArgs;
+use crate::exit::UsageError;
+use crate::models::load_model;
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use spillover_model::lora::{add_lora, save_peft, LoraConfig};
+use spillover_train::data::{read_jsonl, Encoder, LossOn};
+use spillover_train::schedule::Decay;
+use spillover_train::trainer::{train, RunOptions, TrainConfig};
+use spillover_train::Trainable;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Training file (JSONL: prompt/completion or messages per line).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Output folder (adapter or fine-tuned weights, train_log.json, checkpoints/).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// LoRA settings: r=8,alpha=16,targets=q_proj,v_proj[,dropout=0.05][,rslora].
+    #[arg(long, default_value = "r=8,alpha=16,targets=q_proj,v_proj", conflicts_with = "full")]
+    pub lora: String,
+    /// Full fine-tuning instead of LoRA: train the weights of the linear layers named by
+    /// --full-targets (module names or suffixes; `all` for every linear layer).
+    #[arg(long)]
+    pub full: bool,
+    /// Linear layers trained by --full (comma-separated), e.g. `all` or `q_proj,v_proj,down_proj`.
+    #[arg(long, default_value = "all", requires = "full")]
+    pub full_targets: String,
+    #[arg(long, default_value_t = 3)]
+    pub epochs: usize,
+    /// Peak learning rate.
+    #[arg(long, default_value_t = 2e-4)]
+    pub lr: f64,
+    /// Learning-rate schedule after warmup.
+    #[arg(long, value_enum, default_value_t = DecayArg::Linear)]
+    pub schedule: DecayArg,
+    /// Optimizer steps of linear warmup from 0.
+    #[arg(long, default_value_t = 0)]
+    pub warmup_steps: u64,
+    /// AdamW decoupled weight decay.
+    #[arg(long, default_value_t = 0.0)]
+    pub weight_decay: f64,
+    /// Clip the global gradient norm to this value (0 disables).
+    #[arg(long, default_value_t = 1.0)]
+    pub max_grad_norm: f64,
+    /// Examples per micro-batch (at most).
+    #[arg(long, default_value_t = 8)]
+    pub batch_size: usize,
+    /// Padded tokens per micro-batch (at most), which bounds memory.
+    #[arg(long, default_value_t = 4096)]
+    pub token_budget: usize,
+    /// Micro-batches accumulated per optimizer step.
+    #[arg(long, default_value_t = 1)]
+    pub grad_accum: usize,
+    /// Examples longer than this many tokens are cut (the count is reported).
+    #[arg(long, default_value_t = 512)]
+    pub max_len: usize,
+    /// Where the loss is taken: the completion / assistant turns, or every token.
+    #[arg(long, value_enum, default_value_t = LossOnArg::Completion)]
+    pub loss_on: LossOnArg,
+    /// Tokenize as plain text even when the model has a chat template.
+    #[arg(long)]
+    pub no_chat: bool,
+    /// Seed of the data order, the LoRA initialisation and dropout.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Save a checkpoint every N optimizer steps (and always at the end).
+    #[arg(long)]
+    pub checkpoint_every: Option<u64>,
+    /// Continue from the newest checkpoint in OUT/checkpoints.
+    #[arg(long)]
+    pub resume: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum DecayArg {
+    Constant,
+    Linear,
+    Cosine,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum LossOnArg {
+    Completion,
+    All,
+}
+
+pub fn run(a: TrainArgs) -> Result<()> {
+    if a.model.adapter.is_some() {
+        return Err(UsageError("--adapter: training starts from a base model; merge the adapter first".into()).into());
+    }
+    let mut lm = load_model(&a.model)?;
+    let records = read_jsonl(&a.data)?;
+    let chat = if a.no_chat { None } else { lm.chat.as_ref() };
+    let loss_on = match a.loss_on {
+        LossOnArg::Completion => LossOn::Completion,
+        LossOnArg::All => LossOn::All,
+    };
+    let enc = Encoder { tokenizer: lm.tokenizer()?, chat, loss_on, max_len: a.max_len };
+    let (examples, truncated) = enc.encode_all(&records)?;
+    let cfg = train_config(&a);
+    let lora = if a.full { None } else { Some(LoraConfig::parse(&a.lora).map_err(|e| UsageError(format!("--lora: {e}")))?) };
+    let trainable = match &lora {
+        Some(l) => {
+            add_lora(&mut lm.model, l, a.seed)?;
+            Trainable::lora(&mut lm.model)?
+        }
+        None => {
+            let targets: Vec<String> = a.full_targets.split(',').map(|s| s.trim().to_string()).collect();
+            let all = targets.iter().any(|t| t == "all");
+            Trainable::full(&mut lm.model, |name| all || targets.iter().any(|t| name == t || name.ends_with(&format!(".{t}"))))?
+        }
+    };
+    eprintln!(
+        "training {} values on {} examples ({} truncated to {} tokens)",
+        trainable.count(),
+        examples.len(),
+        truncated,
+        a.max_len
+    );
+    let setup = serde_json::json!({"model": a.model.model, "data": spillover_data::sha256_file(&a.data)?.0, "cfg": cfg, "lora": lora, "full": a.full.then_some(&a.full_targets), "max_len": a.max_len, "no_chat": a.no_chat});
+    let run = RunOptions {
+        checkpoint_dir: Some(a.out.join("checkpoints")),
+        resume: a.resume,
+        progress: !a.quiet,
+        setup_hash: format!("{:016x}", fnv1a(setup.to_string().as_bytes())),
+        stop_after: None,
+        pad_id: lm.pad_id(),
+    };
+    let report = train(&mut lm.model, &trainable, &examples, &cfg, &run)?;
+    match &lora {
+        Some(l) => save_peft(&mut lm.model, l, &a.model.model, &a.out)?,
+        None => crate::adapters::save_full(&trainable, &a.model.model, &a.out)?,
+    }
+    let log = serde_json::json!({"setup": setup, "report": report, "examples": examples.len(), "truncated": truncated});
+    let path = a.out.join("train_log.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&log)?).with_context(|| path.display().to_string())?;
+    let last = report.losses.last().copied().unwrap_or(f64::NAN);
+    eprintln!("{} steps, final loss {last:.4}, {:.0} tokens/s; wrote {}", report.steps, report.tokens_per_second, a.out.display());
+    Ok(())
+}
+
+fn train_config(a: &TrainArgs) -> TrainConfig {
+    TrainConfig {
+        epochs: a.epochs,
+        lr: a.lr,
+        warmup_steps: a.warmup_steps,
+        decay: match a.schedule {
+            DecayArg::Constant => Decay::Constant,
+            DecayArg::Linear => Decay::Linear,
+            DecayArg::Cosine => Decay::Cosine,
+        },
+        weight_decay: a.weight_decay,
+        max_grad_norm: (a.max_grad_norm > 0.0).then_some(a.max_grad_norm),
+        batch_size: a.batch_size,
+        token_budget: a.token_budget,
+        grad_accum: a.grad_accum,
+        seed: a.seed,
+        checkpoint_every: a.checkpoint_every,
+    }
+}
+
+/// FNV-1a, to name a training setup in checkpoints (not a security hash).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+}
