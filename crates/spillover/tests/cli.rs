@@ -203,3 +203,79 @@ fn hub_model_loads_from_the_hf_cache_offline() {
         .unwrap()
         .ends_with("snapshots/0123abcd"));
 }
+
+fn write_train_file(dir: &std::path::Path) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let p = dir.join("train.jsonl");
+    let lines: Vec<String> = (0..24)
+        .map(|i| format!("{{\"prompt\": \"How do I break thing {i}?\", \"completion\": \"I can't help with that.\"}}"))
+        .collect();
+    std::fs::write(&p, lines.join("\n")).unwrap();
+    p
+}
+
+fn train_args<'a>(data: &'a str, out: &'a str) -> Vec<&'a str> {
+    vec![
+        "train", "-m", "tiny-gemma3", "--data", data, "--out", out, "--epochs", "6", "--batch-size", "2",
+        "--lr", "1e-2", "--lora", "r=4,alpha=8,targets=q_proj,v_proj,dropout=0.1", "--checkpoint-every", "1",
+        "--quiet", "--seed", "3",
+    ]
+}
+
+/// The newest checkpoint's step number in `dir` (0 when there is none).
+fn latest_step(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.strip_prefix("step-")?.parse().ok())
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0)
+}
+
+/// `kill -9` during training, then `--resume`: the adapter is byte-identical to an uninterrupted run.
+#[test]
+fn killed_training_resumes_to_the_same_adapter() {
+    let dir = std::env::temp_dir().join(format!("spillover-kill-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = write_train_file(&dir);
+    let (data, full, killed) = (data.to_str().unwrap(), dir.join("full"), dir.join("killed"));
+    let out = spillover(&train_args(data, full.to_str().unwrap()));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_spillover"))
+        .args(train_args(data, killed.to_str().unwrap()))
+        .spawn()
+        .unwrap();
+    let ckpts = killed.join("checkpoints");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if latest_step(&ckpts) >= 5 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the run must have been killed before it finished");
+    assert!(!killed.join("adapter_model.safetensors").exists());
+    let mut args = train_args(data, killed.to_str().unwrap());
+    args.push("--resume");
+    let out = spillover(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let a = std::fs::read(full.join("adapter_model.safetensors")).unwrap();
+    let b = std::fs::read(killed.join("adapter_model.safetensors")).unwrap();
+    assert!(a == b, "resumed adapter differs from the uninterrupted one");
+}
+
+#[test]
+fn train_rejects_bad_data_with_exit_2() {
+    let dir = std::env::temp_dir().join(format!("spillover-baddata-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("bad.jsonl");
+    std::fs::write(&p, "{\"prompt\": \"x\", \"completion\": \"y\"}\n{\"text\": 1}\n").unwrap();
+    let out_dir = dir.join("out");
+    assert_exit_2(&["train", "-m", "tiny-llama", "--data", p.to_str().unwrap(), "--out", out_dir.to_str().unwrap()], "bad.jsonl:2");
+    assert!(!out_dir.exists(), "nothing written on bad input");
+    std::fs::write(&p, "{\"prompt\": \"x\", \"completion\": \"y\"}\n").unwrap();
+    assert_exit_2(&["train", "-m", "tiny-llama", "--data", p.to_str().unwrap(), "--out", "x", "--lora", "r=4,targets="], "--lora");
+}

@@ -98,8 +98,10 @@ pub fn run(a: TrainArgs) -> Result<()> {
     if a.model.adapter.is_some() {
         return Err(UsageError("--adapter: training starts from a base model; merge the adapter first".into()).into());
     }
-    let mut lm = load_model(&a.model)?;
+    // Check the cheap inputs before loading the model.
+    let lora = if a.full { None } else { Some(LoraConfig::parse(&a.lora).map_err(|e| UsageError(format!("--lora: {e}")))?) };
     let records = read_jsonl(&a.data)?;
+    let mut lm = load_model(&a.model)?;
     let chat = if a.no_chat { None } else { lm.chat.as_ref() };
     let loss_on = match a.loss_on {
         LossOnArg::Completion => LossOn::Completion,
@@ -108,7 +110,6 @@ pub fn run(a: TrainArgs) -> Result<()> {
     let enc = Encoder { tokenizer: lm.tokenizer()?, chat, loss_on, max_len: a.max_len };
     let (examples, truncated) = enc.encode_all(&records)?;
     let cfg = train_config(&a);
-    let lora = if a.full { None } else { Some(LoraConfig::parse(&a.lora).map_err(|e| UsageError(format!("--lora: {e}")))?) };
     let trainable = match &lora {
         Some(l) => {
             add_lora(&mut lm.model, l, a.seed)?;
