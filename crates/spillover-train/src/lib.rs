@@ -7,6 +7,7 @@
 
 pub mod adamw;
 pub mod batch;
+pub mod bench;
 pub mod checkpoint;
 pub mod data;
 pub mod loss;

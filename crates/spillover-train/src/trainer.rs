@@ -100,6 +100,7 @@ pub fn train(model: &mut Model, trainable: &Trainable, examples: &[Example], cfg
     }
     bar.finish_and_clear();
     set_training(model, cfg.seed, false);
+    detach(model);
     let secs = start.elapsed().as_secs_f64().max(1e-9);
     Ok(TrainReport { steps: progress.step, losses: progress.losses, trained_tokens: tokens, tokens_per_second: tokens as f64 / secs, resumed_from })
 }
@@ -161,6 +162,18 @@ fn set_training(model: &mut Model, seed: u64, on: bool) -> DropoutRng {
         }
     }
     rng
+}
+
+/// After training the model holds its trained tensors as plain constants again, so inference takes
+/// the fast paths (fused kernels, no autograd bookkeeping). The storage is shared, not copied.
+fn detach(model: &mut Model) {
+    for (_, lin) in model.linears_mut() {
+        lin.weight = lin.weight.detach();
+        if let Some(l) = lin.lora.as_mut() {
+            l.a = l.a.detach();
+            l.b = l.b.detach();
+        }
+    }
 }
 
 fn progress_bar(show: bool, total: u64, done: u64) -> ProgressBar {

@@ -124,3 +124,19 @@ fn malformed_jsonl_names_file_and_line() {
     std::fs::write(&p, "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}\n").unwrap();
     assert!(read_jsonl(&p).unwrap_err().to_string().contains("no assistant turn"));
 }
+
+#[test]
+fn trained_model_is_left_without_autograd_tracking() {
+    let mut lm = load("tiny-llama", &LoadOptions::default()).unwrap();
+    add_lora(&mut lm.model, &LoraConfig::parse("r=2,alpha=4,targets=q_proj").unwrap(), 1).unwrap();
+    let examples = encode(&lm, LossOn::Completion);
+    let trainable = Trainable::lora(&mut lm.model).unwrap();
+    let opts = RunOptions { checkpoint_dir: None, resume: false, progress: false, setup_hash: String::new(), stop_after: None, pad_id: lm.pad_id() };
+    train(&mut lm.model, &trainable, &examples, &config(1), &opts).unwrap();
+    for (name, lin) in lm.model.linears_mut() {
+        assert!(!lin.weight.track_op(), "{name}");
+        if let Some(l) = &lin.lora {
+            assert!(!l.a.track_op() && !l.b.track_op(), "{name} adapter still tracked");
+        }
+    }
+}
