@@ -11,13 +11,27 @@ fn main() {
     let b: usize = args.get(2).map_or(8, |s| s.parse().unwrap());
     let t: usize = args.get(3).map_or(128, |s| s.parse().unwrap());
     let mut lm = load(&args[1], &LoadOptions::default()).unwrap();
-    let seqs: Vec<Vec<u32>> = (0..b).map(|i| (0..t).map(|j| ((i * 131 + j * 17) % 40000) as u32 + 100).collect()).collect();
-    let labels: Vec<Vec<i64>> = seqs.iter().map(|s| s.iter().map(|&x| x as i64).collect()).collect();
+    let seqs: Vec<Vec<u32>> = (0..b)
+        .map(|i| {
+            (0..t)
+                .map(|j| ((i * 131 + j * 17) % 40000) as u32 + 100)
+                .collect()
+        })
+        .collect();
+    let labels: Vec<Vec<i64>> = seqs
+        .iter()
+        .map(|s| s.iter().map(|&x| x as i64).collect())
+        .collect();
     let step = Step::left_padded(&seqs, 0, &Device::Cpu).unwrap();
     let now = Instant::now();
     let _ = lm.model.forward(&step, None, None).unwrap();
     println!("forward, no grad: {:.2}s", now.elapsed().as_secs_f64());
-    add_lora(&mut lm.model, &LoraConfig::parse("r=8,alpha=16,targets=q_proj,v_proj").unwrap(), 0).unwrap();
+    add_lora(
+        &mut lm.model,
+        &LoraConfig::parse("r=8,alpha=16,targets=q_proj,v_proj").unwrap(),
+        0,
+    )
+    .unwrap();
     let _tr = Trainable::lora(&mut lm.model).unwrap();
     let now = Instant::now();
     let logits = lm.model.forward(&step, None, None).unwrap();

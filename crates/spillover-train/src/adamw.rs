@@ -16,7 +16,13 @@ pub struct AdamWConfig {
 impl Default for AdamWConfig {
     /// torch's defaults, with the learning rate set by the caller.
     fn default() -> Self {
-        AdamWConfig { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.01 }
+        AdamWConfig {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.01,
+        }
     }
 }
 
@@ -28,7 +34,10 @@ pub struct Moments {
 
 impl Moments {
     fn zeros(like: &Tensor) -> Result<Self> {
-        Ok(Moments { m: like.zeros_like()?, v: like.zeros_like()? })
+        Ok(Moments {
+            m: like.zeros_like()?,
+            v: like.zeros_like()?,
+        })
     }
 }
 
@@ -42,8 +51,16 @@ pub struct AdamW {
 
 impl AdamW {
     pub fn new(vars: Vec<Var>, cfg: AdamWConfig) -> Result<Self> {
-        let moments = vars.iter().map(|v| Moments::zeros(v.as_tensor())).collect::<Result<_>>()?;
-        Ok(AdamW { cfg, vars, moments, step: 0 })
+        let moments = vars
+            .iter()
+            .map(|v| Moments::zeros(v.as_tensor()))
+            .collect::<Result<_>>()?;
+        Ok(AdamW {
+            cfg,
+            vars,
+            moments,
+            step: 0,
+        })
     }
 
     /// One update with learning rate `lr` (from the schedule) and the given gradients, each
@@ -82,7 +99,11 @@ impl AdamW {
 pub fn clip_factor(grads: &[Tensor], max_norm: Option<f64>) -> Result<(f64, f64)> {
     let mut sq = 0f64;
     for g in grads {
-        sq += g.sqr()?.sum_all()?.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
+        sq += g
+            .sqr()?
+            .sum_all()?
+            .to_dtype(candle_core::DType::F64)?
+            .to_scalar::<f64>()?;
     }
     let norm = sq.sqrt();
     let factor = match max_norm {

@@ -26,10 +26,21 @@ pub fn collate(examples: &[&Example], pad_id: u32, device: &Device) -> candle_co
     let t = step.mask.t;
     let labels: Vec<Vec<i64>> = examples
         .iter()
-        .map(|e| std::iter::repeat_n(IGNORE, t - e.labels.len()).chain(e.labels.iter().copied()).collect())
+        .map(|e| {
+            std::iter::repeat_n(IGNORE, t - e.labels.len())
+                .chain(e.labels.iter().copied())
+                .collect()
+        })
         .collect();
-    let target_tokens = labels.iter().map(|r| r[1..].iter().filter(|&&l| l != IGNORE).count()).sum();
-    Ok(Batch { step, labels, target_tokens })
+    let target_tokens = labels
+        .iter()
+        .map(|r| r[1..].iter().filter(|&&l| l != IGNORE).count())
+        .sum();
+    Ok(Batch {
+        step,
+        labels,
+        target_tokens,
+    })
 }
 
 /// A permutation of 0..n from `seed` (Fisher–Yates over splitmix64).
@@ -49,7 +60,12 @@ pub fn shuffled(n: usize, seed: u64) -> Vec<usize> {
 
 /// Splits `order` into consecutive micro-batches of at most `batch_size` examples whose padded size
 /// (rows × longest) stays within `token_budget` (a single over-long example still gets its own batch).
-pub fn micro_batches(order: &[usize], lens: &[usize], batch_size: usize, token_budget: usize) -> Vec<Vec<usize>> {
+pub fn micro_batches(
+    order: &[usize],
+    lens: &[usize],
+    batch_size: usize,
+    token_budget: usize,
+) -> Vec<Vec<usize>> {
     let mut out: Vec<Vec<usize>> = Vec::new();
     let mut cur: Vec<usize> = Vec::new();
     let mut longest = 0;

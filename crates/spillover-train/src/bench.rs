@@ -21,16 +21,30 @@ pub struct TrainBench {
 /// Deterministic token ids for the benchmark batch (the Python side reads the same ids).
 pub fn bench_batch(batch: usize, seq_len: usize, vocab: usize) -> Vec<Vec<u32>> {
     (0..batch)
-        .map(|i| (0..seq_len).map(|j| (100 + (i * 7919 + j * 104_729) % (vocab - 200)) as u32).collect())
+        .map(|i| {
+            (0..seq_len)
+                .map(|j| (100 + (i * 7919 + j * 104_729) % (vocab - 200)) as u32)
+                .collect()
+        })
         .collect()
 }
 
 /// Times `steps` LoRA optimizer steps (after one untimed warm-up step) with the loss on every token.
-pub fn bench_lora(model: &mut Model, ids: &[Vec<u32>], lora: &LoraConfig, steps: usize) -> candle_core::Result<TrainBench> {
+pub fn bench_lora(
+    model: &mut Model,
+    ids: &[Vec<u32>],
+    lora: &LoraConfig,
+    steps: usize,
+) -> candle_core::Result<TrainBench> {
     add_lora(model, lora, 0).map_err(candle_core::Error::wrap)?;
     let trainable = Trainable::lora(model)?;
-    let examples: Vec<Example> =
-        ids.iter().map(|s| Example { ids: s.clone(), labels: s.iter().map(|&t| t as i64).collect() }).collect();
+    let examples: Vec<Example> = ids
+        .iter()
+        .map(|s| Example {
+            ids: s.clone(),
+            labels: s.iter().map(|&t| t as i64).collect(),
+        })
+        .collect();
     let cfg = |epochs| TrainConfig {
         epochs,
         lr: 1e-4,
@@ -44,7 +58,14 @@ pub fn bench_lora(model: &mut Model, ids: &[Vec<u32>], lora: &LoraConfig, steps:
         seed: 0,
         checkpoint_every: None,
     };
-    let run = RunOptions { checkpoint_dir: None, resume: false, progress: false, setup_hash: String::new(), stop_after: None, pad_id: 0 };
+    let run = RunOptions {
+        checkpoint_dir: None,
+        resume: false,
+        progress: false,
+        setup_hash: String::new(),
+        stop_after: None,
+        pad_id: 0,
+    };
     train(model, &trainable, &examples, &cfg(1), &run)?; // warm-up
     let start = Instant::now();
     let report = train(model, &trainable, &examples, &cfg(steps), &run)?;

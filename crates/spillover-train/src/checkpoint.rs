@@ -23,9 +23,18 @@ fn io(path: &Path, e: std::io::Error) -> candle_core::Error {
 }
 
 /// Writes `ckpt_dir/step-{N}` atomically and removes older checkpoints.
-pub fn save(ckpt_dir: &Path, names: &[String], opt: &AdamW, progress: &Progress) -> candle_core::Result<PathBuf> {
+pub fn save(
+    ckpt_dir: &Path,
+    names: &[String],
+    opt: &AdamW,
+    progress: &Progress,
+) -> candle_core::Result<PathBuf> {
     std::fs::create_dir_all(ckpt_dir).map_err(|e| io(ckpt_dir, e))?;
-    let tmp = ckpt_dir.join(format!(".tmp-step-{}-{}", progress.step, std::process::id()));
+    let tmp = ckpt_dir.join(format!(
+        ".tmp-step-{}-{}",
+        progress.step,
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
     let mut tensors: HashMap<String, Tensor> = HashMap::new();
@@ -51,7 +60,11 @@ fn list(ckpt_dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(ckpt_dir)
         .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
         .unwrap_or_default();
-    v.retain(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("step-")));
+    v.retain(|p| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("step-"))
+    });
     v.sort();
     v
 }
@@ -65,9 +78,17 @@ pub fn latest(ckpt_dir: &Path) -> Option<PathBuf> {
 pub fn restore(dir: &Path, names: &[String], opt: &mut AdamW) -> candle_core::Result<Progress> {
     let text = std::fs::read_to_string(dir.join("progress.json")).map_err(|e| io(dir, e))?;
     let progress: Progress = serde_json::from_str(&text).map_err(candle_core::Error::wrap)?;
-    let dev: Device = opt.vars.first().map(|v| v.device().clone()).unwrap_or(Device::Cpu);
+    let dev: Device = opt
+        .vars
+        .first()
+        .map(|v| v.device().clone())
+        .unwrap_or(Device::Cpu);
     let t = candle_core::safetensors::load(dir.join("state.safetensors"), &dev)?;
-    let get = |k: String| t.get(&k).cloned().ok_or_else(|| candle_core::Error::Msg(format!("{}: checkpoint lacks {k}", dir.display())));
+    let get = |k: String| {
+        t.get(&k).cloned().ok_or_else(|| {
+            candle_core::Error::Msg(format!("{}: checkpoint lacks {k}", dir.display()))
+        })
+    };
     for ((name, var), mom) in names.iter().zip(&opt.vars).zip(opt.moments.iter_mut()) {
         var.set(&get(format!("param/{name}"))?)?;
         mom.m = get(format!("adam_m/{name}"))?;

@@ -11,7 +11,11 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     #[error("{}:{line}: {msg}", path.display())]
-    Line { path: PathBuf, line: usize, msg: String },
+    Line {
+        path: PathBuf,
+        line: usize,
+        msg: String,
+    },
     #[error("{}: {msg}", path.display())]
     File { path: PathBuf, msg: String },
 }
@@ -42,17 +46,31 @@ pub enum Record {
 
 /// Reads a JSONL training file; every malformed line is an error naming the file and line.
 pub fn read_jsonl(path: &Path) -> Result<Vec<Record>, DataError> {
-    let file_err = |msg: String| DataError::File { path: path.to_path_buf(), msg };
+    let file_err = |msg: String| DataError::File {
+        path: path.to_path_buf(),
+        msg,
+    };
     let bytes = std::fs::read(path).map_err(|e| file_err(format!("cannot read: {e}")))?;
     let text = String::from_utf8(bytes).map_err(|e| file_err(format!("not UTF-8: {e}")))?;
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let bad = |msg: String| DataError::Line { path: path.to_path_buf(), line: i + 1, msg };
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let bad = |msg: String| DataError::Line {
+            path: path.to_path_buf(),
+            line: i + 1,
+            msg,
+        };
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| bad(format!("not valid JSON: {e}")))?;
         out.push(parse_record(&v).map_err(bad)?);
     }
     if out.is_empty() {
-        return Err(file_err("has no records (expected JSONL lines with prompt/completion or messages)".into()));
+        return Err(file_err(
+            "has no records (expected JSONL lines with prompt/completion or messages)".into(),
+        ));
     }
     Ok(out)
 }
@@ -62,8 +80,12 @@ fn parse_record(v: &serde_json::Value) -> Result<Record, String> {
         let arr = msgs.as_array().ok_or("\"messages\" must be a list")?;
         let mut out = Vec::with_capacity(arr.len());
         for m in arr {
-            let role = m["role"].as_str().ok_or("each message needs a string \"role\"")?;
-            let content = m["content"].as_str().ok_or("each message needs a string \"content\"")?;
+            let role = m["role"]
+                .as_str()
+                .ok_or("each message needs a string \"role\"")?;
+            let content = m["content"]
+                .as_str()
+                .ok_or("each message needs a string \"content\"")?;
             out.push(ChatMessage::new(role, content));
         }
         if !out.iter().any(|m| m.role == "assistant") {
@@ -72,9 +94,15 @@ fn parse_record(v: &serde_json::Value) -> Result<Record, String> {
         return Ok(Record::Messages(out));
     }
     match (v["prompt"].as_str(), v["completion"].as_str()) {
-        (Some(p), Some(c)) => Ok(Record::PromptCompletion { prompt: p.into(), completion: c.into() }),
+        (Some(p), Some(c)) => Ok(Record::PromptCompletion {
+            prompt: p.into(),
+            completion: c.into(),
+        }),
         _ => {
-            let keys: Vec<&String> = v.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+            let keys: Vec<&String> = v
+                .as_object()
+                .map(|o| o.keys().collect())
+                .unwrap_or_default();
             Err(format!("expected string keys \"prompt\" and \"completion\", or \"messages\"; found {keys:?}"))
         }
     }
@@ -129,7 +157,11 @@ impl Encoder<'_> {
             let start = common_prefix(&ids, &now);
             labels.truncate(start);
             let learn = *learn || self.loss_on == LossOn::All;
-            labels.extend(now[start..].iter().map(|&t| if learn { t as i64 } else { IGNORE }));
+            labels.extend(
+                now[start..]
+                    .iter()
+                    .map(|&t| if learn { t as i64 } else { IGNORE }),
+            );
             ids = now;
         }
         if self.chat.is_none() {
@@ -149,7 +181,10 @@ fn common_prefix(a: &[u32], b: &[u32]) -> usize {
 fn messages_of(r: &Record) -> Vec<ChatMessage> {
     match r {
         Record::PromptCompletion { prompt, completion } => {
-            vec![ChatMessage::user(prompt.clone()), ChatMessage::assistant(completion.clone())]
+            vec![
+                ChatMessage::user(prompt.clone()),
+                ChatMessage::assistant(completion.clone()),
+            ]
         }
         Record::Messages(m) => m.clone(),
     }
@@ -157,14 +192,20 @@ fn messages_of(r: &Record) -> Vec<ChatMessage> {
 
 /// The rendered conversation cut into (text, is_assistant_output) pieces: each assistant turn is what
 /// the full rendering adds after the prompt that asks for it.
-fn chat_segments(chat: &ChatTemplate, msgs: &[ChatMessage]) -> spillover_model::Result<Vec<(String, bool)>> {
+fn chat_segments(
+    chat: &ChatTemplate,
+    msgs: &[ChatMessage],
+) -> spillover_model::Result<Vec<(String, bool)>> {
     let mut segments = Vec::new();
     let mut done = String::new();
     for i in 0..msgs.len() {
         if msgs[i].role == "assistant" {
             let prompt = chat.render(&msgs[..i], true)?;
             let full = chat.render(&msgs[..=i], false)?;
-            let (Some(ask), Some(answer)) = (prompt.strip_prefix(done.as_str()), full.strip_prefix(prompt.as_str())) else {
+            let (Some(ask), Some(answer)) = (
+                prompt.strip_prefix(done.as_str()),
+                full.strip_prefix(prompt.as_str()),
+            ) else {
                 return Err(spillover_model::Error::internal(
                     "the chat template does not render conversations prefix by prefix; cannot mask the loss",
                 ));

@@ -14,16 +14,21 @@ pub struct Trainable {
 impl Trainable {
     /// Every LoRA A and B of the model, in module order.
     pub fn lora(model: &mut Model) -> Result<Self> {
-        let mut t = Trainable { names: vec![], vars: vec![] };
+        let mut t = Trainable {
+            names: vec![],
+            vars: vec![],
+        };
         for (name, lin) in model.linears_mut() {
             if let Some(l) = lin.lora.as_mut() {
                 let a = Var::from_tensor(&l.a)?;
                 let b = Var::from_tensor(&l.b)?;
                 l.a = a.as_tensor().clone();
                 l.b = b.as_tensor().clone();
-                t.names.push(format!("base_model.model.{name}.lora_A.weight"));
+                t.names
+                    .push(format!("base_model.model.{name}.lora_A.weight"));
                 t.vars.push(a);
-                t.names.push(format!("base_model.model.{name}.lora_B.weight"));
+                t.names
+                    .push(format!("base_model.model.{name}.lora_B.weight"));
                 t.vars.push(b);
             }
         }
@@ -35,7 +40,10 @@ impl Trainable {
 
     /// The weights of every linear layer whose module path `select` accepts (full fine-tuning).
     pub fn full(model: &mut Model, select: impl Fn(&str) -> bool) -> Result<Self> {
-        let mut t = Trainable { names: vec![], vars: vec![] };
+        let mut t = Trainable {
+            names: vec![],
+            vars: vec![],
+        };
         for (name, lin) in model.linears_mut() {
             if select(&name) {
                 let w = Var::from_tensor(&lin.weight)?;

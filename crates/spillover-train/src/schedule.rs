@@ -40,14 +40,22 @@ mod tests {
 
     #[test]
     fn warmup_then_decay_shapes() {
-        let s = |decay| Schedule { peak_lr: 1.0, warmup_steps: 10, total_steps: 110, decay };
+        let s = |decay| Schedule {
+            peak_lr: 1.0,
+            warmup_steps: 10,
+            total_steps: 110,
+            decay,
+        };
         for d in [Decay::Constant, Decay::Linear, Decay::Cosine] {
             assert_eq!(s(d).lr(0), 0.0);
             assert!((s(d).lr(5) - 0.5).abs() < 1e-12);
             assert!((s(d).lr(10) - 1.0).abs() < 1e-12);
         }
         assert!((s(Decay::Linear).lr(60) - 0.5).abs() < 1e-12);
-        assert!((s(Decay::Cosine).lr(60) - 0.5).abs() < 1e-12, "cos(π/2) midpoint");
+        assert!(
+            (s(Decay::Cosine).lr(60) - 0.5).abs() < 1e-12,
+            "cos(π/2) midpoint"
+        );
         assert!(s(Decay::Cosine).lr(110).abs() < 1e-12);
         assert_eq!(s(Decay::Constant).lr(109), 1.0);
     }

@@ -5,7 +5,7 @@
 use crate::adamw::{clip_factor, AdamW, AdamWConfig};
 use crate::batch::{collate, micro_batches, shuffled, Example};
 use crate::checkpoint::{self, Progress};
-use crate::loss::masked_cross_entropy;
+use crate::loss::masked_cross_entropy_hidden;
 use crate::params::Trainable;
 use crate::schedule::{Decay, Schedule};
 use candle_core::Tensor;
@@ -62,19 +62,47 @@ fn plan(examples: &[Example], cfg: &TrainConfig) -> Vec<Vec<Vec<usize>>> {
     let mut steps = Vec::new();
     for epoch in 0..cfg.epochs {
         let order = shuffled(examples.len(), cfg.seed.wrapping_add(epoch as u64));
-        let mbs = micro_batches(&order, &lens, cfg.batch_size.max(1), cfg.token_budget.max(1));
-        steps.extend(mbs.chunks(cfg.grad_accum.max(1)).map(<[Vec<usize>]>::to_vec));
+        let mbs = micro_batches(
+            &order,
+            &lens,
+            cfg.batch_size.max(1),
+            cfg.token_budget.max(1),
+        );
+        steps.extend(
+            mbs.chunks(cfg.grad_accum.max(1))
+                .map(<[Vec<usize>]>::to_vec),
+        );
     }
     steps
 }
 
-pub fn train(model: &mut Model, trainable: &Trainable, examples: &[Example], cfg: &TrainConfig, run: &RunOptions) -> candle_core::Result<TrainReport> {
+pub fn train(
+    model: &mut Model,
+    trainable: &Trainable,
+    examples: &[Example],
+    cfg: &TrainConfig,
+    run: &RunOptions,
+) -> candle_core::Result<TrainReport> {
     let steps = plan(examples, cfg);
-    let schedule = Schedule { peak_lr: cfg.lr, warmup_steps: cfg.warmup_steps, total_steps: steps.len() as u64, decay: cfg.decay };
-    let adam = AdamWConfig { lr: cfg.lr, weight_decay: cfg.weight_decay, ..AdamWConfig::default() };
+    let schedule = Schedule {
+        peak_lr: cfg.lr,
+        warmup_steps: cfg.warmup_steps,
+        total_steps: steps.len() as u64,
+        decay: cfg.decay,
+    };
+    let adam = AdamWConfig {
+        lr: cfg.lr,
+        weight_decay: cfg.weight_decay,
+        ..AdamWConfig::default()
+    };
     let mut opt = AdamW::new(trainable.vars.clone(), adam)?;
     let rng = set_training(model, cfg.seed, true);
-    let mut progress = Progress { step: 0, losses: vec![], dropout_rng: Some(rng.state()), setup_hash: run.setup_hash.clone() };
+    let mut progress = Progress {
+        step: 0,
+        losses: vec![],
+        dropout_rng: Some(rng.state()),
+        setup_hash: run.setup_hash.clone(),
+    };
     let resumed_from = resume(run, &trainable.names, &mut opt, &mut progress, &rng)?;
     let bar = progress_bar(run.progress, steps.len() as u64, progress.step);
     let (start, mut tokens) = (Instant::now(), 0usize);
@@ -90,7 +118,9 @@ pub fn train(model: &mut Model, trainable: &Trainable, examples: &[Example], cfg
         bar.set_message(format!("loss {loss:.4}  {tps:.0} tok/s"));
         bar.inc(1);
         let last = progress.step == steps.len() as u64;
-        let due = cfg.checkpoint_every.is_some_and(|n| n > 0 && progress.step % n == 0);
+        let due = cfg
+            .checkpoint_every
+            .is_some_and(|n| n > 0 && progress.step % n == 0);
         if let Some(dir) = run.checkpoint_dir.as_ref().filter(|_| due || last) {
             checkpoint::save(dir, &trainable.names, &opt, &progress)?;
         }
@@ -102,41 +132,80 @@ pub fn train(model: &mut Model, trainable: &Trainable, examples: &[Example], cfg
     set_training(model, cfg.seed, false);
     detach(model);
     let secs = start.elapsed().as_secs_f64().max(1e-9);
-    Ok(TrainReport { steps: progress.step, losses: progress.losses, trained_tokens: tokens, tokens_per_second: tokens as f64 / secs, resumed_from })
+    Ok(TrainReport {
+        steps: progress.step,
+        losses: progress.losses,
+        trained_tokens: tokens,
+        tokens_per_second: tokens as f64 / secs,
+        resumed_from,
+    })
 }
 
 /// Loss (token mean over the step) and token-weighted accumulated gradients of one optimizer step.
-fn accumulate(model: &Model, opt: &AdamW, examples: &[Example], mbs: &[Vec<usize>], pad: u32) -> candle_core::Result<(f64, Vec<Tensor>, usize)> {
+fn accumulate(
+    model: &Model,
+    opt: &AdamW,
+    examples: &[Example],
+    mbs: &[Vec<usize>],
+    pad: u32,
+) -> candle_core::Result<(f64, Vec<Tensor>, usize)> {
     let dev = model.device().clone();
     let batches = mbs
         .iter()
-        .map(|mb| collate(&mb.iter().map(|&i| &examples[i]).collect::<Vec<_>>(), pad, &dev))
+        .map(|mb| {
+            collate(
+                &mb.iter().map(|&i| &examples[i]).collect::<Vec<_>>(),
+                pad,
+                &dev,
+            )
+        })
         .collect::<candle_core::Result<Vec<_>>>()?;
     let total: usize = batches.iter().map(|b| b.target_tokens).sum();
     let mut sum: Option<Vec<Tensor>> = None;
     let mut loss_sum = 0.0;
     for b in batches.iter().filter(|b| b.target_tokens > 0) {
         let w = b.target_tokens as f64 / total.max(1) as f64;
-        let logits = model.forward(&b.step, None, None)?;
-        let loss = masked_cross_entropy(&logits, &b.labels)?;
+        let hidden = model.forward_hidden(&b.step, None, None)?;
+        let loss = masked_cross_entropy_hidden(model, &hidden, &b.labels)?;
         loss_sum += w * loss.to_scalar::<f32>()? as f64;
         let g = opt.grads_of(&loss.backward()?)?;
         sum = Some(match sum {
-            None => g.iter().map(|t| t * w).collect::<candle_core::Result<_>>()?,
-            Some(acc) => acc.iter().zip(&g).map(|(a, t)| a + (t * w)?).collect::<candle_core::Result<_>>()?,
+            None => g
+                .iter()
+                .map(|t| t * w)
+                .collect::<candle_core::Result<_>>()?,
+            Some(acc) => acc
+                .iter()
+                .zip(&g)
+                .map(|(a, t)| a + (t * w)?)
+                .collect::<candle_core::Result<_>>()?,
         });
     }
     let grads = match sum {
         Some(g) => g,
-        None => opt.vars.iter().map(|v| v.as_tensor().zeros_like()).collect::<candle_core::Result<_>>()?,
+        None => opt
+            .vars
+            .iter()
+            .map(|v| v.as_tensor().zeros_like())
+            .collect::<candle_core::Result<_>>()?,
     };
     Ok((loss_sum, grads, total))
 }
 
 /// Restores the newest checkpoint when asked; returns the step it resumed from.
-fn resume(run: &RunOptions, names: &[String], opt: &mut AdamW, progress: &mut Progress, rng: &DropoutRng) -> candle_core::Result<Option<u64>> {
-    let Some(dir) = run.checkpoint_dir.as_ref().filter(|_| run.resume) else { return Ok(None) };
-    let Some(latest) = checkpoint::latest(dir) else { return Ok(None) };
+fn resume(
+    run: &RunOptions,
+    names: &[String],
+    opt: &mut AdamW,
+    progress: &mut Progress,
+    rng: &DropoutRng,
+) -> candle_core::Result<Option<u64>> {
+    let Some(dir) = run.checkpoint_dir.as_ref().filter(|_| run.resume) else {
+        return Ok(None);
+    };
+    let Some(latest) = checkpoint::latest(dir) else {
+        return Ok(None);
+    };
     let saved = checkpoint::restore(&latest, names, opt)?;
     if saved.setup_hash != run.setup_hash {
         candle_core::bail!(
@@ -181,8 +250,10 @@ fn progress_bar(show: bool, total: u64, done: u64) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(total);
-    let style = ProgressStyle::with_template("training {bar:30} {pos}/{len} steps  {msg}  [{elapsed} < {eta}]")
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style = ProgressStyle::with_template(
+        "training {bar:30} {pos}/{len} steps  {msg}  [{elapsed} < {eta}]",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     bar.set_position(done);
     bar
