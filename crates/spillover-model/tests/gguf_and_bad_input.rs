@@ -89,7 +89,7 @@ fn logits(model: &Model) -> Tensor {
 }
 
 #[test]
-fn gguf_f32_matches_safetensors_and_q8_is_close() {
+fn gguf_dequantized_types_match_safetensors() {
     let Some(fx) = fixtures_dir() else { return };
     let dir = fx.join("tiny/llama");
     let reference = {
@@ -98,18 +98,49 @@ fn gguf_f32_matches_safetensors_and_q8_is_close() {
         logits(&Model::from_weights(cfg, &w).unwrap())
     };
     let tmp = tmpdir("gguf");
-    for (dtype, tol) in [(GgmlDType::F32, 1e-6f32), (GgmlDType::Q8_0, 2e-2)] {
+    // F32 and F16 must give the safetensors logits; for every type, each loaded matrix must be
+    // exactly the original quantized and dequantized once (so names, layout and llama.cpp's row
+    // permutation all round-trip).
+    let originals =
+        spillover_model::weights::read_safetensors(&dir.join("model.safetensors"), &Device::Cpu)
+            .unwrap();
+    let cases = [
+        (GgmlDType::F32, Some(1e-6f32)),
+        (GgmlDType::F16, Some(1e-3)),
+        (GgmlDType::Q8_0, None),
+        (GgmlDType::Q5_0, None),
+        (GgmlDType::Q4_1, None),
+        (GgmlDType::Q4_0, None),
+    ];
+    for (dtype, tol) in cases {
         let path = tmp.join(format!("tiny-{dtype:?}.gguf"));
         write_tiny_llama_gguf(&dir, dtype, &path);
         let g = GgufFile::open(&path).unwrap();
         let cfg = g.config().unwrap();
         let w = g.weights(&cfg, DType::F32, &Device::Cpu).unwrap();
-        let got = logits(&Model::from_weights(cfg, &w).unwrap());
-        let d = max_abs_diff(&got, &reference);
-        assert!(
-            d < tol,
-            "{dtype:?} GGUF logits differ from safetensors by {d}"
-        );
+        for (name, orig) in &originals {
+            let loaded = w.get(name, orig.dims()).unwrap();
+            let want = if orig.rank() == 2 {
+                QTensor::quantize(orig, dtype)
+                    .unwrap()
+                    .dequantize(&Device::Cpu)
+                    .unwrap()
+            } else {
+                orig.clone()
+            };
+            assert_eq!(
+                max_abs_diff(&loaded, &want),
+                0.0,
+                "{dtype:?}: {name} does not round-trip"
+            );
+        }
+        if let Some(tol) = tol {
+            let d = max_abs_diff(&logits(&Model::from_weights(cfg, &w).unwrap()), &reference);
+            assert!(
+                d < tol,
+                "{dtype:?} GGUF logits differ from safetensors by {d}"
+            );
+        }
     }
 }
 
