@@ -49,7 +49,9 @@ impl CustomOp1 for FrozenMatmul {
 /// gradient computed; otherwise this is a plain matmul.
 pub fn frozen_matmul(x: &Tensor, weight: &Tensor) -> Result<Tensor> {
     if x.track_op() && !weight.track_op() && x.device().is_cpu() {
-        x.contiguous()?.apply_op1(FrozenMatmul { weight: weight.clone() })
+        x.contiguous()?.apply_op1(FrozenMatmul {
+            weight: weight.clone(),
+        })
     } else {
         x.matmul(&weight.t()?)
     }

@@ -32,13 +32,21 @@ impl LoraConfig {
 
     /// PEFT's rule for a list of targets: the module path equals a target or ends with `.target`.
     pub fn matches(&self, module: &str) -> bool {
-        self.targets.iter().any(|t| module == t || module.ends_with(&format!(".{t}")))
+        self.targets
+            .iter()
+            .any(|t| module == t || module.ends_with(&format!(".{t}")))
     }
 
     /// Parses `r=8,alpha=16,targets=q_proj,v_proj[,dropout=0.05][,rslora]`: names after `targets=`
     /// run until the next `key=value`.
     pub fn parse(spec: &str) -> std::result::Result<Self, String> {
-        let mut cfg = LoraConfig { r: 8, alpha: 16.0, dropout: 0.0, targets: vec![], use_rslora: false };
+        let mut cfg = LoraConfig {
+            r: 8,
+            alpha: 16.0,
+            dropout: 0.0,
+            targets: vec![],
+            use_rslora: false,
+        };
         let mut in_targets = false;
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (key, value) = match part.split_once('=') {
@@ -51,17 +59,28 @@ impl LoraConfig {
                     cfg.targets.push(part.to_string());
                     continue;
                 }
-                None => return Err(format!("{part:?}: expected key=value (r, alpha, dropout, targets, rslora)")),
+                None => {
+                    return Err(format!(
+                        "{part:?}: expected key=value (r, alpha, dropout, targets, rslora)"
+                    ))
+                }
             };
             in_targets = key == "targets";
-            let num = |v: &str| v.parse::<f64>().map_err(|_| format!("{key}={v}: expected a number"));
+            let num = |v: &str| {
+                v.parse::<f64>()
+                    .map_err(|_| format!("{key}={v}: expected a number"))
+            };
             match key {
                 "r" => cfg.r = num(value)? as usize,
                 "alpha" => cfg.alpha = num(value)?,
                 "dropout" => cfg.dropout = num(value)? as f32,
                 "targets" => cfg.targets.push(value.to_string()),
                 "rslora" => cfg.use_rslora = matches!(value, "true" | "1" | "yes"),
-                other => return Err(format!("unknown LoRA key {other:?}; expected r, alpha, dropout, targets, rslora")),
+                other => {
+                    return Err(format!(
+                        "unknown LoRA key {other:?}; expected r, alpha, dropout, targets, rslora"
+                    ))
+                }
             }
         }
         if cfg.r == 0 {
@@ -78,7 +97,13 @@ impl LoraConfig {
 }
 
 /// Uniform(−1/√in, 1/√in): torch's kaiming_uniform_(a=√5), which PEFT uses for A.
-fn kaiming_a(r: usize, inp: usize, rng: &mut u64, dtype: DType, dev: &candle_core::Device) -> Result<Tensor> {
+fn kaiming_a(
+    r: usize,
+    inp: usize,
+    rng: &mut u64,
+    dtype: DType,
+    dev: &candle_core::Device,
+) -> Result<Tensor> {
     let bound = 1.0 / (inp as f64).sqrt();
     let vals: Vec<f32> = (0..r * inp)
         .map(|_| {
@@ -141,38 +166,58 @@ pub fn load_peft(model: &mut Model, dir: &Path) -> Result<LoraConfig> {
     let cfg = read_peft_config(&cfg_path)?;
     let st_path = dir.join("adapter_model.safetensors");
     if !st_path.exists() {
-        return Err(Error::bad_input(dir, "no adapter_model.safetensors in this folder"));
+        return Err(Error::bad_input(
+            dir,
+            "no adapter_model.safetensors in this folder",
+        ));
     }
     let dev = model.device().clone();
     let mut tensors: HashMap<String, Tensor> = read_safetensors(&st_path, &dev)?;
     let rng = DropoutRng::new(0);
     for (name, lin) in model.linears_mut() {
         let (ka, kb) = (peft_name(&name, "A"), peft_name(&name, "B"));
-        let (Some(a), Some(b)) = (tensors.remove(&ka), tensors.remove(&kb)) else { continue };
+        let (Some(a), Some(b)) = (tensors.remove(&ka), tensors.remove(&kb)) else {
+            continue;
+        };
         let (r, out, inp) = (cfg.r, lin.out_dim(), lin.in_dim());
         if a.dims() != [r, inp] || b.dims() != [out, r] {
             return Err(Error::bad_input(
                 &st_path,
-                format!("{name}: lora_A {:?} / lora_B {:?}, expected [{r}, {inp}] / [{out}, {r}]", a.dims(), b.dims()),
+                format!(
+                    "{name}: lora_A {:?} / lora_B {:?}, expected [{r}, {inp}] / [{out}, {r}]",
+                    a.dims(),
+                    b.dims()
+                ),
             ));
         }
         let dt = lin.weight.dtype();
         lin.lora = Some(new_lora(a.to_dtype(dt)?, b.to_dtype(dt)?, &cfg, &rng));
     }
     if let Some(left) = tensors.keys().next() {
-        return Err(Error::bad_input(&st_path, format!("tensor {left:?} matches no linear layer of this model")));
+        return Err(Error::bad_input(
+            &st_path,
+            format!("tensor {left:?} matches no linear layer of this model"),
+        ));
     }
     Ok(cfg)
 }
 
 fn read_peft_config(path: &Path) -> Result<LoraConfig> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::bad_input(path, format!("cannot read: {e}")))?;
-    let v: Value = serde_json::from_str(&text).map_err(|e| Error::bad_input(path, format!("not valid JSON: {e}")))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::bad_input(path, format!("cannot read: {e}")))?;
+    let v: Value = serde_json::from_str(&text)
+        .map_err(|e| Error::bad_input(path, format!("not valid JSON: {e}")))?;
     let bad = |m: String| Error::bad_input(path, m);
     if v["peft_type"].as_str().is_some_and(|t| t != "LORA") {
-        return Err(bad(format!("peft_type {} is not supported (only LORA)", v["peft_type"])));
+        return Err(bad(format!(
+            "peft_type {} is not supported (only LORA)",
+            v["peft_type"]
+        )));
     }
-    for (key, ok) in [("use_dora", v["use_dora"].as_bool() != Some(true)), ("bias", v["bias"].as_str().is_none_or(|b| b == "none"))] {
+    for (key, ok) in [
+        ("use_dora", v["use_dora"].as_bool() != Some(true)),
+        ("bias", v["bias"].as_str().is_none_or(|b| b == "none")),
+    ] {
         if !ok {
             return Err(bad(format!("{key} = {} is not supported", v[key])));
         }
@@ -182,13 +227,24 @@ fn read_peft_config(path: &Path) -> Result<LoraConfig> {
             return Err(bad(format!("{key} is not supported (per-module ranks)")));
         }
     }
-    if v["modules_to_save"].as_array().is_some_and(|m| !m.is_empty()) {
+    if v["modules_to_save"]
+        .as_array()
+        .is_some_and(|m| !m.is_empty())
+    {
         return Err(bad("modules_to_save is not supported".into()));
     }
-    let r = v["r"].as_u64().ok_or_else(|| bad("key \"r\" is missing or not an integer".into()))? as usize;
-    let alpha = v["lora_alpha"].as_f64().ok_or_else(|| bad("key \"lora_alpha\" is missing".into()))?;
+    let r = v["r"]
+        .as_u64()
+        .ok_or_else(|| bad("key \"r\" is missing or not an integer".into()))? as usize;
+    let alpha = v["lora_alpha"]
+        .as_f64()
+        .ok_or_else(|| bad("key \"lora_alpha\" is missing".into()))?;
     let targets = match &v["target_modules"] {
-        Value::Array(a) => a.iter().filter_map(Value::as_str).map(String::from).collect(),
+        Value::Array(a) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect(),
         Value::String(s) => vec![s.clone()],
         _ => vec![],
     };
@@ -206,8 +262,14 @@ pub fn lora_tensors(model: &mut Model) -> Result<Vec<(String, Tensor)>> {
     let mut out = Vec::new();
     for (name, lin) in model.linears_mut() {
         if let Some(l) = &lin.lora {
-            out.push((peft_name(&name, "A"), l.a.to_dtype(DType::F32)?.contiguous()?));
-            out.push((peft_name(&name, "B"), l.b.to_dtype(DType::F32)?.contiguous()?));
+            out.push((
+                peft_name(&name, "A"),
+                l.a.to_dtype(DType::F32)?.contiguous()?,
+            ));
+            out.push((
+                peft_name(&name, "B"),
+                l.b.to_dtype(DType::F32)?.contiguous()?,
+            ));
         }
     }
     Ok(out)
@@ -239,8 +301,12 @@ pub fn save_peft(model: &mut Model, cfg: &LoraConfig, base_model: &str, dir: &Pa
     std::fs::rename(&tmp, dir.join("adapter_config.json")).map_err(io)?;
     let tmp = dir.join("adapter_model.safetensors.tmp");
     let meta = HashMap::from([("format".to_string(), "pt".to_string())]);
-    safetensors::serialize_to_file(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(meta), &tmp)
-        .map_err(|e| Error::internal(format!("{}: {e}", tmp.display())))?;
+    safetensors::serialize_to_file(
+        tensors.iter().map(|(n, t)| (n.as_str(), t)),
+        Some(meta),
+        &tmp,
+    )
+    .map_err(|e| Error::internal(format!("{}: {e}", tmp.display())))?;
     std::fs::rename(&tmp, dir.join("adapter_model.safetensors")).map_err(io)?;
     Ok(())
 }

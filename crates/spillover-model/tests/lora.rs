@@ -3,7 +3,9 @@
 
 use candle_core::{Device, Tensor};
 use spillover_model::fixtures::max_abs_diff;
-use spillover_model::lora::{add_lora, load_peft, lora_tensors, save_peft, set_enabled, set_merged, LoraConfig};
+use spillover_model::lora::{
+    add_lora, load_peft, lora_tensors, save_peft, set_enabled, set_merged, LoraConfig,
+};
 use spillover_model::{load, LoadOptions, Model, Step};
 
 fn tiny(name: &str) -> Model {
@@ -11,12 +13,19 @@ fn tiny(name: &str) -> Model {
 }
 
 fn logits(m: &Model) -> Tensor {
-    let step = Step::left_padded(&[vec![5, 9, 77, 3, 12], vec![100, 7]], 256, &Device::Cpu).unwrap();
+    let step =
+        Step::left_padded(&[vec![5, 9, 77, 3, 12], vec![100, 7]], 256, &Device::Cpu).unwrap();
     m.forward(&step, None, None).unwrap()
 }
 
 fn cfg(targets: &[&str]) -> LoraConfig {
-    LoraConfig { r: 4, alpha: 8.0, dropout: 0.0, targets: targets.iter().map(|s| s.to_string()).collect(), use_rslora: false }
+    LoraConfig {
+        r: 4,
+        alpha: 8.0,
+        dropout: 0.0,
+        targets: targets.iter().map(|s| s.to_string()).collect(),
+        use_rslora: false,
+    }
 }
 
 /// Gives every B non-zero values so the adapter changes the output.
@@ -24,7 +33,9 @@ fn perturb_b(m: &mut Model) {
     for (i, (_, lin)) in m.linears_mut().into_iter().enumerate() {
         if let Some(l) = lin.lora.as_mut() {
             let n = l.b.elem_count();
-            let vals: Vec<f32> = (0..n).map(|j| (((i * 31 + j * 17) % 13) as f32 - 6.0) * 0.01).collect();
+            let vals: Vec<f32> = (0..n)
+                .map(|j| (((i * 31 + j * 17) % 13) as f32 - 6.0) * 0.01)
+                .collect();
             l.b = Tensor::from_vec(vals, l.b.dims(), l.b.device()).unwrap();
         }
     }
@@ -43,7 +54,11 @@ fn fresh_adapter_leaves_logits_unchanged() {
         let before = logits(&m);
         let adapted = add_lora(&mut m, &cfg(targets), 1).unwrap();
         assert!(!adapted.is_empty());
-        assert_eq!(max_abs_diff(&before, &logits(&m)), 0.0, "{name}: B = 0 must change nothing");
+        assert_eq!(
+            max_abs_diff(&before, &logits(&m)),
+            0.0,
+            "{name}: B = 0 must change nothing"
+        );
     }
 }
 
@@ -52,21 +67,38 @@ fn merge_unmerge_and_disable() {
     for (name, targets) in ARCHS {
         let mut m = tiny(name);
         let base_logits = logits(&m);
-        let base_w: Vec<Tensor> = m.linears_mut().into_iter().map(|(_, l)| l.weight.clone()).collect();
+        let base_w: Vec<Tensor> = m
+            .linears_mut()
+            .into_iter()
+            .map(|(_, l)| l.weight.clone())
+            .collect();
         add_lora(&mut m, &cfg(targets), 2).unwrap();
         perturb_b(&mut m);
         let adapted = logits(&m);
-        assert!(max_abs_diff(&adapted, &base_logits) > 1e-4, "{name}: adapter must matter");
+        assert!(
+            max_abs_diff(&adapted, &base_logits) > 1e-4,
+            "{name}: adapter must matter"
+        );
         set_enabled(&mut m, false);
-        assert_eq!(max_abs_diff(&logits(&m), &base_logits), 0.0, "{name}: disabled adapter must be a no-op");
+        assert_eq!(
+            max_abs_diff(&logits(&m), &base_logits),
+            0.0,
+            "{name}: disabled adapter must be a no-op"
+        );
         set_enabled(&mut m, true);
         assert_eq!(max_abs_diff(&logits(&m), &adapted), 0.0);
         set_merged(&mut m, true).unwrap();
         let merged = logits(&m);
-        assert!(max_abs_diff(&merged, &adapted) < 1e-5, "{name}: merged model differs from adapter");
+        assert!(
+            max_abs_diff(&merged, &adapted) < 1e-5,
+            "{name}: merged model differs from adapter"
+        );
         set_merged(&mut m, false).unwrap();
         for (w0, (n, l)) in base_w.iter().zip(m.linears_mut()) {
-            assert!(max_abs_diff(w0, &l.weight) < 1e-6, "{name}: {n} not restored by unmerge");
+            assert!(
+                max_abs_diff(w0, &l.weight) < 1e-6,
+                "{name}: {n} not restored by unmerge"
+            );
         }
         assert!(max_abs_diff(&logits(&m), &adapted) < 1e-5);
     }
@@ -80,17 +112,27 @@ fn saved_adapter_reloads_to_the_same_outputs() {
         add_lora(&mut m, &c, 3).unwrap();
         perturb_b(&mut m);
         let want = logits(&m);
-        let dir = std::env::temp_dir().join(format!("spillover-lora-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("spillover-lora-{name}-{}", std::process::id()));
         save_peft(&mut m, &c, name, &dir).unwrap();
-        let cfg_json: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("adapter_config.json")).unwrap()).unwrap();
+        let cfg_json: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("adapter_config.json")).unwrap(),
+        )
+        .unwrap();
         assert_eq!(cfg_json["peft_type"], "LORA");
         assert_eq!(cfg_json["fan_in_fan_out"], name == "tiny-gpt2");
         let mut fresh = tiny(name);
         let loaded = load_peft(&mut fresh, &dir).unwrap();
         assert_eq!((loaded.r, loaded.alpha), (c.r, c.alpha));
-        assert_eq!(max_abs_diff(&logits(&fresh), &want), 0.0, "{name}: reloaded adapter differs");
-        assert_eq!(lora_tensors(&mut fresh).unwrap().len(), lora_tensors(&mut m).unwrap().len());
+        assert_eq!(
+            max_abs_diff(&logits(&fresh), &want),
+            0.0,
+            "{name}: reloaded adapter differs"
+        );
+        assert_eq!(
+            lora_tensors(&mut fresh).unwrap().len(),
+            lora_tensors(&mut m).unwrap().len()
+        );
     }
 }
 
@@ -102,9 +144,16 @@ fn lora_spec_parsing() {
     assert!((c.scale() - 2.0).abs() < 1e-12);
     let rs = LoraConfig::parse("r=4,alpha=8,targets=q_proj,rslora").unwrap();
     assert!(rs.use_rslora && (rs.scale() - 4.0).abs() < 1e-12);
-    assert!(LoraConfig::parse("r=8,alpha=16").unwrap_err().contains("targets"));
-    assert!(LoraConfig::parse("r=8,alpah=16,targets=q_proj").unwrap_err().contains("alpah"));
-    assert!(c.matches("model.layers.3.self_attn.q_proj") && !c.matches("model.layers.3.self_attn.k_proj"));
+    assert!(LoraConfig::parse("r=8,alpha=16")
+        .unwrap_err()
+        .contains("targets"));
+    assert!(LoraConfig::parse("r=8,alpah=16,targets=q_proj")
+        .unwrap_err()
+        .contains("alpah"));
+    assert!(
+        c.matches("model.layers.3.self_attn.q_proj")
+            && !c.matches("model.layers.3.self_attn.k_proj")
+    );
 }
 
 #[test]
@@ -116,5 +165,8 @@ fn adapter_for_another_model_is_bad_input() {
     save_peft(&mut m, &c, "tiny-llama", &dir).unwrap();
     let mut other = tiny("tiny-gpt2");
     let err = load_peft(&mut other, &dir).unwrap_err();
-    assert!(err.is_bad_input() && err.to_string().contains("matches no linear layer"), "{err}");
+    assert!(
+        err.is_bad_input() && err.to_string().contains("matches no linear layer"),
+        "{err}"
+    );
 }

@@ -4,10 +4,10 @@
 //! soft-capping.
 
 use crate::attention::AttnCore;
-use crate::blocks::{push_linears, embed, lm_head, unembed, AttnProj, GateAct, GatedMlp};
+use crate::blocks::{embed, lm_head, push_linears, unembed, AttnProj, GateAct, GatedMlp};
 use crate::config::{AttnKind, ModelConfig};
 use crate::hooks::{at, Hooks};
-use crate::layers::{Linear, softcap, KvCache, RmsNorm, Rotary};
+use crate::layers::{softcap, KvCache, Linear, RmsNorm, Rotary};
 use crate::model::Step;
 use crate::weights::Weights;
 use crate::Result;
@@ -94,7 +94,12 @@ impl Gemma3 {
     pub fn linears_mut(&mut self) -> Vec<(String, &mut Linear)> {
         let mut out = Vec::new();
         for (l, b) in self.blocks.iter_mut().enumerate() {
-            push_linears(&mut out, &format!("model.layers.{l}"), &mut b.attn, &mut b.mlp);
+            push_linears(
+                &mut out,
+                &format!("model.layers.{l}"),
+                &mut b.attn,
+                &mut b.mlp,
+            );
         }
         out
     }

@@ -2,7 +2,7 @@
 //! SwiGLU MLP, tied or untied unembedding.
 
 use crate::attention::AttnCore;
-use crate::blocks::{push_linears, embed, lm_head, unembed, AttnProj, GateAct, GatedMlp};
+use crate::blocks::{embed, lm_head, push_linears, unembed, AttnProj, GateAct, GatedMlp};
 use crate::config::ModelConfig;
 use crate::hooks::{at, Hooks};
 use crate::layers::{KvCache, Linear, RmsNorm, Rotary};
@@ -68,7 +68,12 @@ impl Llama {
     pub fn linears_mut(&mut self) -> Vec<(String, &mut Linear)> {
         let mut out = Vec::new();
         for (l, b) in self.blocks.iter_mut().enumerate() {
-            push_linears(&mut out, &format!("model.layers.{l}"), &mut b.attn, &mut b.mlp);
+            push_linears(
+                &mut out,
+                &format!("model.layers.{l}"),
+                &mut b.attn,
+                &mut b.mlp,
+            );
         }
         out
     }
