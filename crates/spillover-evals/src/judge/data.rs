@@ -1,0 +1,242 @@
+//! Human-labelled (prompt, response, label) files: a generic CSV reader with a label map, and
+//! the two sources the learned judge is trained on (XSTest completions, PyRIT's refusal sets).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::csv;
+use super::{Error, Label, Result};
+
+/// One labelled response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelledItem {
+    /// 1-based line where the record starts in its file.
+    pub line: usize,
+    pub prompt: String,
+    pub response: String,
+    pub label: Label,
+}
+
+/// A labelled file, read whole, with its hash for provenance.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// Short name (`xstest-gpt4`, `pyrit-refusal`, or the file stem).
+    pub name: String,
+    pub path: PathBuf,
+    /// sha256 of the file's bytes, lowercase hex.
+    pub sha256: String,
+    pub items: Vec<LabelledItem>,
+}
+
+/// Which columns hold the prompt, the response and the human label.
+#[derive(Debug, Clone, Copy)]
+pub struct Columns<'a> {
+    pub prompt: &'a str,
+    pub response: &'a str,
+    pub label: &'a str,
+}
+
+/// How label values in a file map to judge labels; a value mapped to `None` drops the row.
+#[derive(Debug, Clone, Default)]
+pub struct LabelMap {
+    entries: Vec<(String, Option<Label>)>,
+}
+
+impl LabelMap {
+    /// The values understood without `--map`: XSTest's (`1_full_compliance`, `2_full_refusal`,
+    /// `3_partial_refusal` → refusal) and the label names themselves.
+    pub fn standard() -> LabelMap {
+        let mut entries = vec![
+            ("1_full_compliance".to_string(), Some(Label::Compliance)),
+            ("2_full_refusal".to_string(), Some(Label::Refusal)),
+            ("3_partial_refusal".to_string(), Some(Label::Refusal)),
+        ];
+        entries.extend(Label::ALL.map(|l| (l.as_str().to_string(), Some(l))));
+        LabelMap { entries }
+    }
+
+    /// Parses `VALUE=LABEL,VALUE=LABEL,...` (LABEL: refusal, compliance, degenerate or skip),
+    /// on top of [`LabelMap::standard`]; an entry given here wins.
+    pub fn parse(spec: &str) -> Result<LabelMap> {
+        let mut given = Vec::new();
+        for item in spec.split(',').filter(|s| !s.trim().is_empty()) {
+            let Some((value, label)) = item.split_once('=') else {
+                return Err(Error::BadArgument(format!(
+                    "--map entry {item:?} is not VALUE=LABEL (e.g. '1=refusal,0=compliance')"
+                )));
+            };
+            let label = match label.trim() {
+                l if l.eq_ignore_ascii_case("skip") => None,
+                l => Some(Label::parse(l).ok_or_else(|| {
+                    Error::BadArgument(format!(
+                        "--map entry {item:?}: unknown label {l:?}; expected refusal, compliance, \
+                         degenerate or skip"
+                    ))
+                })?),
+            };
+            given.push((value.trim().to_string(), label));
+        }
+        given.extend(LabelMap::standard().entries);
+        Ok(LabelMap { entries: given })
+    }
+
+    /// The label for a cell value (`Some(None)`: skip the row; `None`: unknown value).
+    pub fn get(&self, value: &str) -> Option<Option<Label>> {
+        let v = value.trim();
+        self.entries
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(v))
+            .map(|(_, l)| *l)
+    }
+
+    fn known(&self) -> String {
+        let names: Vec<String> = self.entries.iter().map(|(k, _)| format!("{k:?}")).collect();
+        names.join(", ")
+    }
+}
+
+/// Reads a labelled CSV file with a header row.
+pub fn read_labelled(path: &Path, cols: Columns, map: &LabelMap) -> Result<Dataset> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let text = String::from_utf8(bytes.clone()).map_err(|e| {
+        let line = 1 + bytes[..e.utf8_error().valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        Error::bad_file(path, line, None, "not valid UTF-8 text".into())
+    })?;
+    let records = csv::parse(&text)
+        .map_err(|e| Error::bad_file(path, e.line, Some(e.column.to_string()), e.msg))?;
+    let Some((header, rows)) = records.split_first() else {
+        return Err(Error::bad_file(
+            path,
+            1,
+            None,
+            "empty file: expected a header row".into(),
+        ));
+    };
+    let find = |name: &str| {
+        header
+            .fields
+            .iter()
+            .position(|h| h.trim() == name)
+            .ok_or_else(|| Error::MissingColumn {
+                path: path.to_path_buf(),
+                line: header.line,
+                column: name.to_string(),
+                header: header.fields.clone(),
+            })
+    };
+    let (p, r, l) = (find(cols.prompt)?, find(cols.response)?, find(cols.label)?);
+    let mut items = Vec::with_capacity(rows.len());
+    for rec in rows {
+        if rec.fields.len() != header.fields.len() {
+            let msg = format!(
+                "expected {} fields (as in the header), found {}",
+                header.fields.len(),
+                rec.fields.len()
+            );
+            return Err(Error::bad_file(path, rec.line, None, msg));
+        }
+        let value = &rec.fields[l];
+        let label = map.get(value).ok_or_else(|| {
+            let msg = format!(
+                "unknown label {value:?}; known values: {}; add it with --map '{}=refusal' \
+                 (or compliance, degenerate, skip)",
+                map.known(),
+                value.trim()
+            );
+            Error::bad_file(
+                path,
+                rec.line,
+                Some(format!("{} ({})", l + 1, cols.label)),
+                msg,
+            )
+        })?;
+        if let Some(label) = label {
+            items.push(LabelledItem {
+                line: rec.line,
+                prompt: rec.fields[p].clone(),
+                response: rec.fields[r].clone(),
+                label,
+            });
+        }
+    }
+    let name = path
+        .file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    Ok(Dataset {
+        name,
+        path: path.to_path_buf(),
+        sha256: hex(&Sha256::digest(text.as_bytes())),
+        items,
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The XSTest completion sets in `shared/data/xstest`, by model.
+pub const XSTEST_MODELS: [&str; 3] = ["gpt4", "llama2new", "mistralinstruct"];
+
+/// Reads `completions_<model>.csv` (prompt, completion, final_label) from `dir`.
+pub fn read_xstest(dir: &Path, model: &str) -> Result<Dataset> {
+    let path = dir.join(format!("completions_{model}.csv"));
+    let cols = Columns {
+        prompt: "prompt",
+        response: "completion",
+        label: "final_label",
+    };
+    let mut d = read_labelled(&path, cols, &LabelMap::standard())?;
+    d.name = format!("xstest-{model}");
+    Ok(d)
+}
+
+/// PyRIT's human-labelled refusal files (in the `pyrit-refusal` asset folder).
+pub const PYRIT_FILES: [&str; 2] = ["refusal.csv", "refusal_extra.csv"];
+
+/// Reads a PyRIT refusal file: objective, assistant_response, human_score (1 refusal, 0 not).
+///
+/// PyRIT counts a response that does not address the objective as a refusal (human_score 1);
+/// [`mark_off_topic`] separates the ones it can identify.
+pub fn read_pyrit(dir: &Path, file: &str) -> Result<Dataset> {
+    let cols = Columns {
+        prompt: "objective",
+        response: "assistant_response",
+        label: "human_score",
+    };
+    let map = LabelMap::parse("1=refusal,0=compliance")?;
+    let mut d = read_labelled(&dir.join(file), cols, &map)?;
+    d.name = format!("pyrit-{}", file.trim_end_matches(".csv").replace('_', "-"));
+    Ok(d)
+}
+
+/// Relabels as degenerate the "refusals" that are really off-topic answers: a response labelled
+/// refusal whose exact text is also, elsewhere in `items`, a compliant answer to a different
+/// prompt (PyRIT builds its off-topic cases by swapping answers between prompts). Returns how
+/// many were relabelled.
+pub fn mark_off_topic(items: &mut [LabelledItem]) -> usize {
+    let mut compliant: HashMap<&str, Vec<&str>> = HashMap::new();
+    for it in items.iter().filter(|i| i.label == Label::Compliance) {
+        compliant
+            .entry(it.response.trim())
+            .or_default()
+            .push(it.prompt.trim());
+    }
+    let off: Vec<usize> = (0..items.len())
+        .filter(|&i| {
+            let it = &items[i];
+            it.label == Label::Refusal
+                && compliant
+                    .get(it.response.trim())
+                    .is_some_and(|ps| ps.iter().any(|p| *p != it.prompt.trim()))
+        })
+        .collect();
+    for &i in &off {
+        items[i].label = Label::Degenerate;
+    }
+    off.len()
+}

@@ -1,0 +1,29 @@
+//! The refusal judge: refusal, compliance or degenerate.
+//!
+//! - [`KeywordJudge`]: degenerate-text rules and refusal phrases, every one listed.
+//! - [`LearnedJudge`]: all-MiniLM-L6-v2 embeddings ([`minilm`]) + text features through a small
+//!   multinomial logistic regression ([`head::Head`]) trained on human labels ([`train`]).
+//! - [`eval`]: agreement, Cohen's kappa and confusion matrices against human labels;
+//!   [`validate`]: leave-one-model-out validation (the numbers in `docs/judge.md`).
+
+mod csv;
+pub mod data;
+mod error;
+pub mod eval;
+pub mod features;
+pub mod featurize;
+pub mod head;
+pub mod keyword;
+pub mod learned;
+pub mod locate;
+pub mod logreg;
+pub mod minilm;
+pub mod synth;
+pub mod train;
+pub mod validate;
+mod verdict;
+
+pub use error::{Error, Result};
+pub use keyword::KeywordJudge;
+pub use learned::LearnedJudge;
+pub use verdict::{Label, RefusalJudge, Verdict};

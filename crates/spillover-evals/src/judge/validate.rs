@@ -1,0 +1,194 @@
+//! Held-out validation of both judges: leave one XSTest model out (train on the other two
+//! models' completions and PyRIT's sets, test on the third), and PyRIT's sets held out (train on
+//! all XSTest completions). The learned judge never sees the test set's responses, nor synthetic
+//! text made from them.
+
+use super::data::{read_labelled, Columns, Dataset, LabelMap};
+use super::eval::Confusion;
+use super::featurize::Featurizer;
+use super::head::Head;
+use super::learned::verdict_from;
+use super::train::{train, TrainConfig};
+use super::{KeywordJudge, Label, RefusalJudge, Result};
+
+/// One held-out test set.
+#[derive(Debug, Clone)]
+pub struct Fold {
+    /// The held-out set.
+    pub test: String,
+    /// What the learned judge was trained on.
+    pub trained_on: Vec<String>,
+    /// Judge verdicts of `degenerate` counted as this label before scoring (PyRIT counts an
+    /// off-topic answer as a refusal); `None` when degenerate stays its own class.
+    pub degenerate_as: Option<Label>,
+    /// How often XSTest's two annotators agree with each other on the held-out set (partial
+    /// refusals counted as refusals): the ceiling a judge can be expected to reach.
+    pub annotators: Option<f64>,
+    /// The embedding penalty the fold's inner selection chose.
+    pub l2_embedding: f64,
+    pub keyword: Confusion,
+    pub learned: Confusion,
+}
+
+/// Confusion matrices of the keyword judge and of `head` on `set`.
+pub fn evaluate(
+    featurizer: &Featurizer,
+    head: &Head,
+    set: &Dataset,
+) -> Result<(Confusion, Confusion)> {
+    let pairs: Vec<(&str, &str)> = set
+        .items
+        .iter()
+        .map(|i| (i.prompt.as_str(), i.response.as_str()))
+        .collect();
+    let rows = featurizer.rows(&pairs)?;
+    let kw = KeywordJudge::default();
+    let mut k = Vec::with_capacity(pairs.len());
+    let mut l = Vec::with_capacity(pairs.len());
+    for ((item, row), (p, r)) in set.items.iter().zip(&rows).zip(&pairs) {
+        k.push((item.label, kw.judge(p, r)?.label));
+        l.push((item.label, verdict_from(head.probs(row), r).label));
+    }
+    Ok((Confusion::from_pairs(k), Confusion::from_pairs(l)))
+}
+
+/// Agreement between the `annotation_1` and `annotation_2` columns of an XSTest file, or `None`
+/// when the file has no such columns.
+pub fn annotator_agreement(set: &Dataset) -> Option<f64> {
+    let read = |label| {
+        let cols = Columns {
+            prompt: "prompt",
+            response: "completion",
+            label,
+        };
+        read_labelled(&set.path, cols, &LabelMap::standard()).ok()
+    };
+    let (a, b) = (read("annotation_1")?, read("annotation_2")?);
+    (a.items.len() == b.items.len()).then(|| {
+        Confusion::from_pairs(
+            a.items
+                .iter()
+                .zip(&b.items)
+                .map(|(x, y)| (x.label, y.label)),
+        )
+        .agreement()
+    })
+}
+
+fn fold(
+    featurizer: &Featurizer,
+    train_sets: &[&Dataset],
+    tests: &[&Dataset],
+    degenerate_as: Option<Label>,
+    cfg: &TrainConfig,
+) -> Result<Vec<Fold>> {
+    let head = train(featurizer, train_sets, cfg)?;
+    let mut out = Vec::new();
+    for t in tests {
+        let (mut keyword, mut learned) = evaluate(featurizer, &head, t)?;
+        if let Some(l) = degenerate_as {
+            keyword = keyword.degenerate_as(l);
+            learned = learned.degenerate_as(l);
+        }
+        out.push(Fold {
+            test: t.name.clone(),
+            trained_on: train_sets.iter().map(|d| d.name.clone()).collect(),
+            degenerate_as,
+            annotators: annotator_agreement(t),
+            l2_embedding: head.training.l2_embedding,
+            keyword,
+            learned,
+        });
+    }
+    Ok(out)
+}
+
+/// Runs every fold. `pyrit_train` has PyRIT's off-topic answers relabelled degenerate (as used
+/// for training); `pyrit_test` keeps PyRIT's own labels, scored with degenerate → refusal.
+pub fn leave_one_out(
+    featurizer: &Featurizer,
+    xstest: &[Dataset],
+    pyrit_train: &[Dataset],
+    pyrit_test: &[Dataset],
+    cfg: &TrainConfig,
+) -> Result<Vec<Fold>> {
+    let mut folds = Vec::new();
+    for (i, test) in xstest.iter().enumerate() {
+        let train_sets: Vec<&Dataset> = xstest
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, d)| d)
+            .chain(pyrit_train)
+            .collect();
+        folds.extend(fold(featurizer, &train_sets, &[test], None, cfg)?);
+    }
+    let all_xstest: Vec<&Dataset> = xstest.iter().collect();
+    let tests: Vec<&Dataset> = pyrit_test.iter().collect();
+    folds.extend(fold(
+        featurizer,
+        &all_xstest,
+        &tests,
+        Some(Label::Refusal),
+        cfg,
+    )?);
+    Ok(folds)
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", 100.0 * x)
+}
+
+fn kappa(x: f64) -> String {
+    if x.is_nan() {
+        "n/a".into()
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+/// The folds as a markdown table followed by each fold's confusion matrices.
+pub fn render_markdown(folds: &[Fold], cfg: &TrainConfig) -> String {
+    let mut s = format!(
+        "Settings: max_tokens {}, L2 on embedding weights chosen from {:?} inside each fold's \
+         training data (column λ), {} on the other features, {} L-BFGS iterations, {} synthetic \
+         degenerate examples per kind, seed {}.\n\n",
+        cfg.max_tokens,
+        cfg.l2_embedding_grid,
+        cfg.l2_features,
+        cfg.iterations,
+        cfg.synthetic_per_kind,
+        cfg.seed
+    );
+    s += "| held-out set | n | trained on | keyword agreement | keyword κ | learned agreement | learned κ | λ | annotators agree |\n";
+    s += "|---|---:|---|---:|---:|---:|---:|---:|---:|\n";
+    for f in folds {
+        s += &format!(
+            "| {}{} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            f.test,
+            if f.degenerate_as.is_some() { " ¹" } else { "" },
+            f.keyword.total(),
+            f.trained_on.join(", "),
+            pct(f.keyword.agreement()),
+            kappa(f.keyword.kappa()),
+            pct(f.learned.agreement()),
+            kappa(f.learned.kappa()),
+            f.l2_embedding,
+            f.annotators.map_or("—".to_string(), pct),
+        );
+    }
+    if folds.iter().any(|f| f.degenerate_as.is_some()) {
+        s += "\n¹ PyRIT labels an answer that ignores the objective as a refusal, so a `degenerate` \
+              verdict counts as `refusal` on these sets.\n";
+    }
+    for f in folds {
+        s += &format!(
+            "\n{} — keyword judge:\n\n```\n{}```\n\n{} — learned judge:\n\n```\n{}```\n",
+            f.test,
+            f.keyword.render(),
+            f.test,
+            f.learned.render()
+        );
+    }
+    s
+}

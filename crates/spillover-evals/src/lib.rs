@@ -1,0 +1,12 @@
+//! Spillover's evaluations.
+//!
+//! - [`judge`]: is a response a refusal, a compliance, or degenerate text? A transparent
+//!   keyword/prefix judge and a learned judge (all-MiniLM-L6-v2 embeddings in candle + a small
+//!   multinomial logistic regression trained on human labels), with agreement/kappa evaluation.
+//! - [`stats`]: Wilson intervals, the exact McNemar test, paired bootstrap intervals,
+//!   Holm–Bonferroni correction and aggregation over training seeds.
+//!
+//! The two modules are independent of each other.
+
+pub mod judge;
+pub mod stats;

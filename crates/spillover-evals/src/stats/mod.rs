@@ -1,0 +1,68 @@
+//! Paired statistics for before/after comparisons on the same items.
+//!
+//! - [`wilson`]: score intervals for a rate (refusal rate, accuracy).
+//! - [`mcnemar_exact`]: exact McNemar test for paired binary outcomes.
+//! - [`paired_bootstrap`]: percentile intervals for a statistic of paired continuous metrics
+//!   (mean log-prob difference, KL, perplexity ratio), seeded and reproducible.
+//! - [`holm`]: Holm–Bonferroni adjusted p-values across the metrics of one report.
+//! - [`aggregate_seeds`]: mean, sample sd and per-seed values over training seeds.
+
+mod bootstrap;
+mod holm;
+mod mcnemar;
+mod normal;
+mod rng;
+mod seeds;
+mod wilson;
+
+pub use bootstrap::{mean_difference, paired_bootstrap, BootstrapOptions, MIN_RESAMPLES};
+pub use holm::{holm, holm_reject};
+pub use mcnemar::{binomial_two_sided, mcnemar_exact, mcnemar_paired, McNemar};
+pub use normal::normal_quantile;
+pub use rng::Rng;
+pub use seeds::{aggregate_seeds, SeedSummary};
+pub use wilson::wilson;
+
+/// A point estimate with a two-sided interval.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Interval {
+    pub estimate: f64,
+    pub lo: f64,
+    pub hi: f64,
+    /// Confidence level, e.g. 0.95.
+    pub confidence: f64,
+}
+
+impl Interval {
+    /// Whether `x` lies in `[lo, hi]`.
+    pub fn contains(&self, x: f64) -> bool {
+        self.lo <= x && x <= self.hi
+    }
+}
+
+/// Inputs the statistics cannot work with.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StatsError {
+    #[error("no observations")]
+    Empty,
+    #[error("{successes} successes out of {n} trials")]
+    TooManySuccesses { successes: u64, n: u64 },
+    #[error("paired samples differ in length: {before} before, {after} after")]
+    LengthMismatch { before: usize, after: usize },
+    #[error("confidence {0} is not strictly between 0 and 1")]
+    BadConfidence(f64),
+    #[error("{0} bootstrap resamples; at least {MIN_RESAMPLES} are needed for stable 95% tails")]
+    TooFewResamples(usize),
+    #[error("a p-value of {0} is not in [0, 1]")]
+    BadPValue(f64),
+    #[error("a non-finite value ({0}) among the observations")]
+    NonFinite(f64),
+}
+
+fn check_confidence(c: f64) -> Result<(), StatsError> {
+    if c > 0.0 && c < 1.0 {
+        Ok(())
+    } else {
+        Err(StatsError::BadConfidence(c))
+    }
+}
