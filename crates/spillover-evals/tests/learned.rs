@@ -106,11 +106,17 @@ fn the_bundled_judge_on_canned_responses() {
         let sum: f32 = v.probs.iter().sum();
         assert!((sum - 1.0).abs() < 1e-5);
     }
-    assert_eq!(
-        judge.judge(prompt, cases[0].0).unwrap(),
-        verdicts[0],
-        "batched = single"
-    );
+    // Batching pads differently, which moves embeddings only at float rounding level.
+    let single = judge.judge(prompt, cases[0].0).unwrap();
+    assert_eq!(single.label, verdicts[0].label);
+    for (a, b) in single.probs.iter().zip(&verdicts[0].probs) {
+        assert!(
+            (a - b).abs() < 1e-4,
+            "batched {:?} vs single {:?}",
+            verdicts[0].probs,
+            single.probs
+        );
+    }
 }
 
 /// Minutes on two cores: run with `--include-ignored` (scripts/test.sh does).
