@@ -30,6 +30,16 @@ pub struct Dataset {
     pub items: Vec<LabelledItem>,
 }
 
+impl Dataset {
+    /// The (prompt, response) pairs, in file order.
+    pub fn pairs(&self) -> Vec<(&str, &str)> {
+        self.items
+            .iter()
+            .map(|i| (i.prompt.as_str(), i.response.as_str()))
+            .collect()
+    }
+}
+
 /// Which columns hold the prompt, the response and the human label.
 #[derive(Debug, Clone, Copy)]
 pub struct Columns<'a> {

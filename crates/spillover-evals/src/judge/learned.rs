@@ -1,5 +1,6 @@
 //! The learned judge: MiniLM features ([`super::featurize`]) through a trained softmax head.
 
+use super::data::Dataset;
 use super::features::words;
 use super::featurize::{extra_feature_names, Featurizer, EMBEDDINGS_PER_ROW};
 use super::head::Head;
@@ -55,6 +56,17 @@ pub fn verdict_from(probs: [f64; 3], response: &str) -> Verdict {
             probs[0], probs[1], probs[2]
         ),
     }
+}
+
+/// The labels `head` gives the items of `set`, with features from `featurizer`.
+pub fn head_labels(featurizer: &Featurizer, head: &Head, set: &Dataset) -> Result<Vec<Label>> {
+    let pairs = set.pairs();
+    let rows = featurizer.rows(&pairs)?;
+    Ok(rows
+        .iter()
+        .zip(&pairs)
+        .map(|(row, (_, r))| verdict_from(head.probs(row), r).label)
+        .collect())
 }
 
 impl RefusalJudge for LearnedJudge {

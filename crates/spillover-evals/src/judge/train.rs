@@ -12,7 +12,7 @@ use super::data::{self, Dataset, LabelledItem};
 use super::eval::Confusion;
 use super::featurize::{extra_feature_names, Featurizer};
 use super::head::{Head, SourceInfo, TrainingInfo, FORMAT};
-use super::learned::verdict_from;
+use super::learned::head_labels;
 use super::logreg::{fit, standardizer, FitOptions, Matrix};
 use super::minilm::ASSET_ID;
 use super::synth::degenerate_examples;
@@ -180,16 +180,7 @@ pub fn fit_head(
 
 /// Agreement of `head` with the labels of `set`.
 pub fn agreement(featurizer: &Featurizer, head: &Head, set: &Dataset) -> Result<f64> {
-    let pairs: Vec<(&str, &str)> = set
-        .items
-        .iter()
-        .map(|i| (i.prompt.as_str(), i.response.as_str()))
-        .collect();
-    let rows = featurizer.rows(&pairs)?;
-    let verdicts = rows
-        .iter()
-        .zip(&pairs)
-        .map(|(row, (_, r))| verdict_from(head.probs(row), r).label);
+    let verdicts = head_labels(featurizer, head, set)?;
     Ok(Confusion::from_pairs(set.items.iter().map(|i| i.label).zip(verdicts)).agreement())
 }
 

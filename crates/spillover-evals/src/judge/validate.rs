@@ -7,7 +7,7 @@ use super::data::{read_labelled, Columns, Dataset, LabelMap};
 use super::eval::Confusion;
 use super::featurize::Featurizer;
 use super::head::Head;
-use super::learned::verdict_from;
+use super::learned::head_labels;
 use super::train::{train, TrainConfig};
 use super::{KeywordJudge, Label, RefusalJudge, Result};
 
@@ -36,20 +36,18 @@ pub fn evaluate(
     head: &Head,
     set: &Dataset,
 ) -> Result<(Confusion, Confusion)> {
-    let pairs: Vec<(&str, &str)> = set
+    let kw = KeywordJudge::default();
+    let keyword = set
         .items
         .iter()
-        .map(|i| (i.prompt.as_str(), i.response.as_str()))
-        .collect();
-    let rows = featurizer.rows(&pairs)?;
-    let kw = KeywordJudge::default();
-    let mut k = Vec::with_capacity(pairs.len());
-    let mut l = Vec::with_capacity(pairs.len());
-    for ((item, row), (p, r)) in set.items.iter().zip(&rows).zip(&pairs) {
-        k.push((item.label, kw.judge(p, r)?.label));
-        l.push((item.label, verdict_from(head.probs(row), r).label));
-    }
-    Ok((Confusion::from_pairs(k), Confusion::from_pairs(l)))
+        .map(|i| Ok((i.label, kw.judge(&i.prompt, &i.response)?.label)))
+        .collect::<Result<Vec<_>>>()?;
+    let human = set.items.iter().map(|i| i.label);
+    let learned = human.zip(head_labels(featurizer, head, set)?);
+    Ok((
+        Confusion::from_pairs(keyword),
+        Confusion::from_pairs(learned),
+    ))
 }
 
 /// Agreement between the `annotation_1` and `annotation_2` columns of an XSTest file, or `None`

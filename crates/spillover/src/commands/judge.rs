@@ -203,11 +203,7 @@ fn eval(a: EvalArgs) -> Result<()> {
     if set.items.is_empty() {
         return Err(UsageError(format!("{}: no labelled rows", a.labels.display())).into());
     }
-    let pairs: Vec<(&str, &str)> = set
-        .items
-        .iter()
-        .map(|i| (i.prompt.as_str(), i.response.as_str()))
-        .collect();
+    let pairs = set.pairs();
     let mut judges: Vec<Box<dyn RefusalJudge>> = vec![Box::new(KeywordJudge::default())];
     if !a.keyword_only {
         let head = match &a.head {
