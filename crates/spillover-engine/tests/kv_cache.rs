@@ -39,20 +39,24 @@ fn run(
     let mut out = vec![fwd(&step, cache)];
     let mut valid = step.mask.key_valid.clone();
     for (k, &tok) in extra.iter().enumerate() {
-        let past = valid[0].len();
-        valid.iter_mut().for_each(|v| v.push(true));
-        let s = Step {
-            input_ids: Tensor::new(vec![vec![tok]; seqs.len()], &dev).unwrap(),
-            positions: seqs.iter().map(|s| vec![(s.len() + k) as u32]).collect(),
-            mask: MaskSpec {
-                key_valid: valid.clone(),
-                past,
-                t: 1,
-            },
-        };
-        out.push(fwd(&s, cache));
+        out.push(fwd(&decode_step(seqs, &mut valid, k, tok), cache));
     }
     out
+}
+
+/// The step feeding `tok` to every row as its k-th new token (after the left-padded prompts).
+fn decode_step(seqs: &[Vec<u32>], valid: &mut [Vec<bool>], k: usize, tok: u32) -> Step {
+    let past = valid[0].len();
+    valid.iter_mut().for_each(|v| v.push(true));
+    Step {
+        input_ids: Tensor::new(vec![vec![tok]; seqs.len()], &Device::Cpu).unwrap(),
+        positions: seqs.iter().map(|s| vec![(s.len() + k) as u32]).collect(),
+        mask: MaskSpec {
+            key_valid: valid.to_vec(),
+            past,
+            t: 1,
+        },
+    }
 }
 
 /// Logits of the real (non-padding) prefill positions and of every decode step.
@@ -142,22 +146,16 @@ fn cloned_caches_and_copied_rows_are_independent() {
 
 /// Feeds `extra` after the cached prefill of `seqs`; returns the last step's logits.
 fn run_more(m: &Model, seqs: &[Vec<u32>], extra: &[u32], cache: &mut KvCache) -> Tensor {
-    let dev = Device::Cpu;
-    let t0 = cache.len();
-    let mut valid = Step::left_padded(seqs, 256, &dev).unwrap().mask.key_valid;
+    let mut valid = Step::left_padded(seqs, 256, &Device::Cpu)
+        .unwrap()
+        .mask
+        .key_valid;
     let mut last = None;
     for (k, &tok) in extra.iter().enumerate() {
-        valid.iter_mut().for_each(|v| v.push(true));
-        let s = Step {
-            input_ids: Tensor::new(vec![vec![tok]; seqs.len()], &dev).unwrap(),
-            positions: seqs.iter().map(|s| vec![(s.len() + k) as u32]).collect(),
-            mask: MaskSpec {
-                key_valid: valid.clone(),
-                past: t0 + k,
-                t: 1,
-            },
-        };
-        last = Some(m.forward(&s, Some(cache), None).unwrap());
+        last = Some(
+            m.forward(&decode_step(seqs, &mut valid, k, tok), Some(cache), None)
+                .unwrap(),
+        );
     }
     last.unwrap()
 }

@@ -135,6 +135,20 @@ fn empty_context_or_continuation_is_an_error() {
     }
 }
 
+/// Rolling score of `ids` after the EOS token of the tiny vocabulary.
+fn rolling(m: &Model, ids: &[u32], window: usize, stride: usize) -> spillover_engine::RollingScore {
+    let o = RollingOptions {
+        window,
+        stride,
+        prefix: Some(258),
+    };
+    let texts = [ids.to_vec()];
+    let b = opts(false, Batching::default());
+    rolling_loglikelihood(m, &texts, &o, &b, None)
+        .unwrap()
+        .remove(0)
+}
+
 fn text() -> Vec<u32> {
     (0..37u32).map(|i| (i * 37 + 11) % 250).collect()
 }
@@ -144,20 +158,7 @@ fn rolling_equals_a_single_window_when_the_text_fits() {
     for name in TINY {
         let lm = tiny(name);
         let ids = text();
-        let o = RollingOptions {
-            window: 64,
-            stride: 64,
-            prefix: Some(258),
-        };
-        let got = rolling_loglikelihood(
-            &lm.model,
-            std::slice::from_ref(&ids),
-            &o,
-            &opts(false, Batching::default()),
-            None,
-        )
-        .unwrap()
-        .remove(0);
+        let got = rolling(&lm.model, &ids, 64, 64);
         let seq: Vec<u32> = [258].into_iter().chain(ids.iter().copied()).collect();
         let lp = token_logprobs(&lm.model, &[seq], 256).unwrap().remove(0);
         let want: f64 = lp.iter().map(|&x| x as f64).sum();
@@ -215,20 +216,12 @@ fn rolling_windows_score_every_token_once_with_bounded_context() {
     .is_err());
     // Each window's score is the oracle's score of that window on its own.
     let lm = tiny("tiny-llama");
+    let got = rolling(&lm.model, &ids, 12, 5);
     let o = RollingOptions {
         window: 12,
         stride: 5,
         prefix: Some(258),
     };
-    let got = rolling_loglikelihood(
-        &lm.model,
-        std::slice::from_ref(&ids),
-        &o,
-        &opts(false, Batching::default()),
-        None,
-    )
-    .unwrap()
-    .remove(0);
     let seq: Vec<u32> = [258].into_iter().chain(ids.iter().copied()).collect();
     let want: f64 = rolling_requests(&ids, &o)
         .unwrap()
