@@ -30,7 +30,7 @@ mod registry;
 mod resolve;
 mod resolved;
 mod spec;
-mod suggest;
+pub mod suggest;
 
 pub use cache::{cache_root, cache_root_from, list_cached};
 pub use error::{AssetError, Result};

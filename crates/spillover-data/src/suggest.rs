@@ -2,7 +2,7 @@
 
 /// The candidate closest to `query`: a candidate containing the query (or contained in it)
 /// wins, shortest first; otherwise the smallest edit distance, if it is small enough.
-pub(crate) fn closest(query: &str, candidates: &[String]) -> Option<String> {
+pub fn closest(query: &str, candidates: &[String]) -> Option<String> {
     let q = query.to_ascii_lowercase();
     if q.is_empty() {
         return None;

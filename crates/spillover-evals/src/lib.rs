@@ -6,7 +6,12 @@
 //! - [`stats`]: Wilson intervals, the exact McNemar test, paired bootstrap intervals,
 //!   Holm–Bonferroni correction and aggregation over training seeds.
 //!
-//! The two modules are independent of each other.
+//! - [`benchmarks`]: the measurements (refusal, over-refusal, arithmetic, GSM8K, HumanEval, MMLU,
+//!   perplexity, KL, diversity): items → prompt → engine → extraction → score, one record per
+//!   item. Refusal benchmarks use a [`judge`]; HumanEval runs code in `spillover-sandbox`.
+//!
+//! `judge` and `stats` are independent of each other.
 
+pub mod benchmarks;
 pub mod judge;
 pub mod stats;

@@ -25,5 +25,5 @@ pub use error::{Error, Result};
 pub use hooks::Hooks;
 pub use layers::KvCache;
 pub use load::{load, load_path, LoadOptions, LoadedModel};
-pub use model::{Model, Step};
+pub use model::{FinalNorm, Model, Step};
 pub use weights::Weights;

@@ -4,7 +4,7 @@
 use crate::arch::{gemma3::Gemma3, gpt2::Gpt2, llama::Llama};
 use crate::config::{Arch, ModelConfig};
 use crate::hooks::Hooks;
-use crate::layers::{KvCache, MaskSpec};
+use crate::layers::{KvCache, LayerNorm, Linear, MaskSpec, RmsNorm};
 use crate::weights::Weights;
 use crate::Result;
 use candle_core::{Device, Tensor};
@@ -63,6 +63,14 @@ impl Step {
         let flat: Vec<u32> = self.positions.iter().flatten().copied().collect();
         Tensor::from_vec(flat, (b, t), self.input_ids.device())
     }
+}
+
+/// The normalization applied to the last residual stream before the unembedding.
+pub enum FinalNorm<'a> {
+    /// GPT-2: (x − mean) / sqrt(var + eps) · weight + bias.
+    Layer(&'a LayerNorm),
+    /// Llama, Gemma-3: x / sqrt(mean(x²) + eps) · scale (Gemma's 1 + w already folded in).
+    Rms(&'a RmsNorm),
 }
 
 pub enum Model {
@@ -196,4 +204,86 @@ impl Model {
         let final_norm = if c.arch == Arch::Gpt2 { 2 * d } else { d };
         v * d + pos + c.num_layers * per_layer + final_norm + head
     }
+
+    /// Every linear layer by its HF module path, read-only (same names and order as `linears_mut`).
+    pub fn linears(&self) -> Vec<(String, &Linear)> {
+        let mut out = Vec::new();
+        match self {
+            Model::Gpt2(m) => {
+                for (l, b) in m.blocks.iter().enumerate() {
+                    let p = format!("transformer.h.{l}");
+                    out.push((format!("{p}.attn.c_attn"), &b.c_attn));
+                    out.push((format!("{p}.attn.c_proj"), &b.c_proj));
+                    out.push((format!("{p}.mlp.c_fc"), &b.c_fc));
+                    out.push((format!("{p}.mlp.c_proj"), &b.mlp_proj));
+                }
+            }
+            Model::Llama(m) => {
+                for (l, b) in m.blocks.iter().enumerate() {
+                    push_gated(&mut out, l, &b.attn, &b.mlp);
+                }
+            }
+            Model::Gemma3(m) => {
+                for (l, b) in m.blocks.iter().enumerate() {
+                    push_gated(&mut out, l, &b.attn, &b.mlp);
+                }
+            }
+        }
+        out
+    }
+
+    /// The attention output projection of `layer` (`o_proj`, GPT-2 `attn.c_proj`): [d, heads · head_dim].
+    pub fn attn_output(&self, layer: usize) -> Option<&Linear> {
+        match self {
+            Model::Gpt2(m) => m.blocks.get(layer).map(|b| &b.c_proj),
+            Model::Llama(m) => m.blocks.get(layer).map(|b| &b.attn.o),
+            Model::Gemma3(m) => m.blocks.get(layer).map(|b| &b.attn.o),
+        }
+    }
+
+    /// Gemma-3's RMSNorm between the attention output projection of `layer` and the residual add
+    /// (`post_attention_layernorm`); `None` for the other architectures.
+    pub fn post_attention_norm(&self, layer: usize) -> Option<&RmsNorm> {
+        match self {
+            Model::Gemma3(m) => m.blocks.get(layer).map(|b| &b.post_attention_layernorm),
+            _ => None,
+        }
+    }
+
+    /// The unembedding matrix [vocab, d] (the token embedding when tied); Gemma-3's final-logit
+    /// soft-cap, when configured, is applied after it by `unembed`.
+    pub fn unembedding(&self) -> &Tensor {
+        match self {
+            Model::Gpt2(m) => &m.lm_head,
+            Model::Llama(m) => &m.lm_head,
+            Model::Gemma3(m) => &m.lm_head,
+        }
+    }
+
+    /// The final normalization (`ln_final`), for analyses that apply it by hand (direct logit
+    /// attribution, logit lens).
+    pub fn final_norm(&self) -> FinalNorm<'_> {
+        match self {
+            Model::Gpt2(m) => FinalNorm::Layer(&m.ln_f),
+            Model::Llama(m) => FinalNorm::Rms(&m.norm),
+            Model::Gemma3(m) => FinalNorm::Rms(&m.norm),
+        }
+    }
+}
+
+/// The seven linear layers of a Llama-style block, read-only, under their HF module paths.
+fn push_gated<'a>(
+    out: &mut Vec<(String, &'a Linear)>,
+    l: usize,
+    attn: &'a crate::blocks::AttnProj,
+    mlp: &'a crate::blocks::GatedMlp,
+) {
+    let p = format!("model.layers.{l}");
+    out.push((format!("{p}.self_attn.q_proj"), &attn.q));
+    out.push((format!("{p}.self_attn.k_proj"), &attn.k));
+    out.push((format!("{p}.self_attn.v_proj"), &attn.v));
+    out.push((format!("{p}.self_attn.o_proj"), &attn.o));
+    out.push((format!("{p}.mlp.gate_proj"), &mlp.gate));
+    out.push((format!("{p}.mlp.up_proj"), &mlp.up));
+    out.push((format!("{p}.mlp.down_proj"), &mlp.down));
 }

@@ -47,7 +47,7 @@ pub struct RunOptions {
     pub pad_id: u32,
 }
 
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct TrainReport {
     pub steps: u64,
     pub losses: Vec<f64>,

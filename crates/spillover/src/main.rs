@@ -9,6 +9,8 @@ mod models;
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    // Before any tensor work: one thread for candle's memory-bound elementwise ops (see the docs).
+    spillover_engine::threads::configure();
     let cli = cli::Cli::parse();
     match commands::dispatch(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,

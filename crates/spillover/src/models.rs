@@ -2,33 +2,12 @@
 //! cache, hub ids through the HF cache, everything else is a tiny model name or a local path.
 
 use crate::cli::{DTypeArg, ModelArgs};
-use crate::exit::UsageError;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use candle_core::{DType, Device};
-use spillover_model::tiny::TINY_MODELS;
-use spillover_model::{load, load_path, LoadOptions, LoadedModel};
-
-/// Packaged model names and the asset ids they resolve to.
-pub const PACKAGED_MODELS: &[&str] = &["smollm2-135m-instruct", "gemma-3-270m"];
+use spillover_model::LoadedModel;
 
 pub fn device(spec: &str) -> Result<Device> {
-    match spec {
-        "cpu" => Ok(Device::Cpu),
-        s if s == "cuda" || s.starts_with("cuda:") => {
-            let ordinal = s
-                .strip_prefix("cuda:")
-                .map_or(Ok(0), str::parse::<usize>)
-                .map_err(|_| {
-                    UsageError(format!(
-                        "--device {s}: expected cuda or cuda:N with N a GPU index"
-                    ))
-                })?;
-            Device::new_cuda(ordinal).with_context(|| {
-                format!("--device {s}: CUDA is not available (build with `--features cuda` on a machine with a GPU)")
-            })
-        }
-        other => Err(UsageError(format!("--device {other}: expected cpu, cuda or cuda:N")).into()),
-    }
+    spillover_pipeline::models::device(spec, "--device")
 }
 
 pub fn dtype(d: DTypeArg) -> DType {
@@ -49,26 +28,5 @@ pub fn load_model(args: &ModelArgs) -> Result<LoadedModel> {
 }
 
 fn load_base(args: &ModelArgs) -> Result<LoadedModel> {
-    let opts = LoadOptions {
-        dtype: dtype(args.dtype),
-        device: device(&args.device)?,
-    };
-    let spec = args.model.as_str();
-    if PACKAGED_MODELS.contains(&spec) {
-        let asset = spillover_data::resolve(&spillover_data::cache_root(), spec)?;
-        return Ok(load_path(&asset.path, &opts)?);
-    }
-    if let Some(repo) = spec.strip_prefix("hf:") {
-        let dir = spillover_data::hub::model_dir(repo)?;
-        return Ok(load_path(&dir, &opts)?);
-    }
-    if TINY_MODELS.contains(&spec) || std::path::Path::new(spec).exists() {
-        return Ok(load(spec, &opts)?);
-    }
-    Err(UsageError(format!(
-        "--model {spec:?}: not a packaged model ({}), a tiny model ({}), an existing path, or hf:ORG/NAME",
-        PACKAGED_MODELS.join(", "),
-        TINY_MODELS.join(", ")
-    ))
-    .into())
+    spillover_pipeline::models::load_model(&args.model, dtype(args.dtype), &device(&args.device)?)
 }

@@ -4,6 +4,7 @@
 //! - [`mcnemar_exact`]: exact McNemar test for paired binary outcomes.
 //! - [`paired_bootstrap`]: percentile intervals for a statistic of paired continuous metrics
 //!   (mean log-prob difference, KL, perplexity ratio), seeded and reproducible.
+//! - [`paired_permutation`]: sign-flip permutation p-values for paired continuous metrics.
 //! - [`holm`]: Holm–Bonferroni adjusted p-values across the metrics of one report.
 //! - [`aggregate_seeds`]: mean, sample sd and per-seed values over training seeds.
 
@@ -11,6 +12,7 @@ mod bootstrap;
 mod holm;
 mod mcnemar;
 mod normal;
+mod permutation;
 mod rng;
 mod seeds;
 mod wilson;
@@ -19,6 +21,7 @@ pub use bootstrap::{mean_difference, paired_bootstrap, BootstrapOptions, MIN_RES
 pub use holm::{holm, holm_reject};
 pub use mcnemar::{binomial_two_sided, mcnemar_exact, mcnemar_paired, McNemar};
 pub use normal::normal_quantile;
+pub use permutation::{paired_permutation, EXACT_MAX};
 pub use rng::Rng;
 pub use seeds::{aggregate_seeds, SeedSummary};
 pub use wilson::wilson;
@@ -55,6 +58,8 @@ pub enum StatsError {
     TooFewResamples(usize),
     #[error("a p-value of {0} is not in [0, 1]")]
     BadPValue(f64),
+    #[error("{0} random sign flips; at least {MIN_RESAMPLES} are needed for a stable p-value")]
+    TooFewFlips(usize),
     #[error("a non-finite value ({0}) among the observations")]
     NonFinite(f64),
 }

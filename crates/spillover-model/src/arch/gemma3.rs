@@ -18,7 +18,7 @@ pub struct Block {
     pub attn: AttnProj,
     q_norm: RmsNorm,
     k_norm: RmsNorm,
-    post_attention_layernorm: RmsNorm,
+    pub(crate) post_attention_layernorm: RmsNorm,
     pre_feedforward_layernorm: RmsNorm,
     pub mlp: GatedMlp,
     post_feedforward_layernorm: RmsNorm,
@@ -30,8 +30,8 @@ pub struct Gemma3 {
     pub cfg: ModelConfig,
     pub embed_tokens: Tensor, // [vocab, d]
     pub blocks: Vec<Block>,
-    norm: RmsNorm,
-    lm_head: Tensor,
+    pub(crate) norm: RmsNorm,
+    pub(crate) lm_head: Tensor,
 }
 
 /// Gemma's RMSNorm multiplies by (1 + w); the sum is taken once here.

@@ -11,13 +11,13 @@ use crate::weights::Weights;
 use crate::Result;
 use candle_core::{Module, Tensor};
 
-struct Block {
+pub(crate) struct Block {
     ln_1: LayerNorm,
-    c_attn: Linear, // d → 3d (q | k | v)
-    c_proj: Linear, // d → d
+    pub(crate) c_attn: Linear, // d → 3d (q | k | v)
+    pub(crate) c_proj: Linear, // d → d
     ln_2: LayerNorm,
-    c_fc: Linear,     // d → d_mlp
-    mlp_proj: Linear, // d_mlp → d
+    pub(crate) c_fc: Linear,     // d → d_mlp
+    pub(crate) mlp_proj: Linear, // d_mlp → d
     core: AttnCore,
 }
 
@@ -25,9 +25,9 @@ pub struct Gpt2 {
     pub cfg: ModelConfig,
     pub wte: Tensor, // [vocab, d]
     pub wpe: Tensor, // [positions, d]
-    blocks: Vec<Block>,
-    ln_f: LayerNorm,
-    lm_head: Tensor, // [vocab, d]
+    pub(crate) blocks: Vec<Block>,
+    pub(crate) ln_f: LayerNorm,
+    pub(crate) lm_head: Tensor, // [vocab, d]
 }
 
 fn layer_norm(w: &Weights, name: &str, d: usize, eps: f64) -> Result<LayerNorm> {

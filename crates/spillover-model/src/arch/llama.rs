@@ -23,8 +23,8 @@ pub struct Llama {
     pub cfg: ModelConfig,
     pub embed_tokens: Tensor, // [vocab, d]
     pub blocks: Vec<Block>,
-    norm: RmsNorm,
-    lm_head: Tensor, // [vocab, d]
+    pub(crate) norm: RmsNorm,
+    pub(crate) lm_head: Tensor, // [vocab, d]
 }
 
 pub(crate) fn rms(w: &Weights, name: &str, d: usize, eps: f64) -> Result<RmsNorm> {

@@ -2,11 +2,16 @@
 
 pub mod bench;
 mod bench_train;
+pub mod eval;
 mod fetch;
 mod generate;
 mod inspect;
 pub mod judge;
+pub mod mri;
+pub mod report;
+pub mod run;
 mod score;
+pub mod sweep;
 pub mod train;
 
 use crate::cli::{Cli, Command};
@@ -20,5 +25,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Train(a) => train::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Judge(a) => judge::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Run(a) => run::run(a),
+        Command::Sweep(a) => sweep::run(a),
+        Command::Mri(a) => mri::run(a),
+        Command::Report(a) => report::run(a),
     }
 }

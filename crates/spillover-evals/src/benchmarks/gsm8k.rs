@@ -1,0 +1,155 @@
+//! `gsm8k`: word problems answered step by step; the final number (after `####`, else after
+//! "The answer is", else the last number) must equal the gold answer. With `few_shot = k`,
+//! k worked solutions of other items (their `target`, calculator annotations `<<..>>` removed)
+//! come first: as earlier chat turns with a chat template, as `Question:/Answer:` blocks without.
+
+use spillover_data::datasets::Item;
+use spillover_model::chat::ChatMessage;
+
+use super::arithmetic::numeric_gold;
+use super::extract::gsm8k_answer;
+use super::fewshot::choose_examples;
+use super::record::{binary, PromptFormat, Record};
+use super::subject::GenSpec;
+use super::{in_chunks, BenchOptions, BenchOutput, BenchmarkKind, PromptStyle, Result, Subject};
+
+/// Stop strings of the plain format (the model starting the next question).
+const PLAIN_STOPS: [&str; 1] = ["Question:"];
+
+/// Runs `gsm8k` on `items` (each with a numeric `answer`; few-shot needs `target` solutions).
+pub(super) fn run(subject: &Subject, items: &[Item], opts: &BenchOptions) -> Result<BenchOutput> {
+    let kind = BenchmarkKind::Gsm8k;
+    let golds = items.iter().map(numeric_gold).collect::<Result<Vec<_>>>()?;
+    let shots = choose_examples(
+        kind,
+        items,
+        opts.few_shot,
+        opts.seed,
+        |_, ex| ex.target.as_deref().is_some_and(|t| !t.trim().is_empty()),
+        "with a worked solution (`target`)",
+    )?;
+    let style = subject.chat_style();
+    let format = format(style, opts);
+    let records = in_chunks(kind, items.len(), opts, |range, seed| {
+        let mut prompts = Vec::with_capacity(range.len());
+        for i in range.clone() {
+            let examples: Vec<&Item> = shots[i].iter().map(|&j| &items[j]).collect();
+            prompts.push(prompt(subject, style, &examples, &items[i])?);
+        }
+        let ids: Vec<Vec<u32>> = prompts
+            .iter()
+            .map(|p| subject.encode(p, style))
+            .collect::<Result<_>>()?;
+        let gen = GenSpec {
+            max_new_tokens: opts.max_new_tokens,
+            sampling: opts.sampling_with_seed(seed),
+            stop_strings: format.stop_strings.clone(),
+        };
+        let outs = subject.generate(&ids, &gen, &opts.batching)?;
+        Ok(range
+            .zip(prompts)
+            .zip(outs)
+            .map(|((i, prompt), out)| {
+                let found = gsm8k_answer(&out.text);
+                let extracted = found.as_ref().map(|(n, _)| n.clone());
+                let correct = extracted.as_deref() == Some(golds[i].as_str());
+                let mut r = Record::new(&items[i].id, prompt).score("correct", binary(correct));
+                r.gold = Some(golds[i].clone());
+                r.detail = Some(serde_json::json!({
+                    "rule": found.map(|(_, rule)| rule.as_str()),
+                    "few_shot_ids": shots[i].iter().map(|&j| &items[j].id).collect::<Vec<_>>(),
+                    "finish": out.finish,
+                    "new_tokens": out.new_tokens,
+                }));
+                r.extracted = extracted;
+                r.output = Some(out.text);
+                r
+            })
+            .collect())
+    })?;
+    Ok(BenchOutput::new(
+        kind,
+        &subject.label,
+        format,
+        kind.metrics(),
+        records,
+    ))
+}
+
+fn format(style: PromptStyle, opts: &BenchOptions) -> PromptFormat {
+    let (template, stops) = match style {
+        PromptStyle::Chat => (
+            "chat template: k × (user {question}, assistant {solution}), then user {question}, \
+             generation prompt",
+            vec![],
+        ),
+        PromptStyle::Plain => (
+            "k × \"Question: {question}\\nAnswer: {solution}\\n\\n\", then \"Question: \
+             {question}\\nAnswer:\"",
+            PLAIN_STOPS.iter().map(|s| s.to_string()).collect(),
+        ),
+    };
+    PromptFormat {
+        style,
+        template: template.to_string(),
+        few_shot: opts.few_shot,
+        max_new_tokens: opts.max_new_tokens,
+        stop_strings: stops,
+        sampling: Some(opts.seeded_sampling()),
+        scored_continuation: None,
+    }
+}
+
+/// The prompt for `item` after the worked `examples`.
+fn prompt(
+    subject: &Subject,
+    style: PromptStyle,
+    examples: &[&Item],
+    item: &Item,
+) -> Result<String> {
+    match style {
+        PromptStyle::Chat => {
+            let mut turns = Vec::new();
+            for ex in examples {
+                turns.push(ChatMessage::user(&ex.text));
+                turns.push(ChatMessage::assistant(solution(ex)));
+            }
+            turns.push(ChatMessage::user(&item.text));
+            subject.dialogue(&turns)
+        }
+        PromptStyle::Plain => {
+            let mut out = String::new();
+            for ex in examples {
+                out.push_str(&format!(
+                    "Question: {}\nAnswer: {}\n\n",
+                    ex.text,
+                    solution(ex)
+                ));
+            }
+            out.push_str(&format!("Question: {}\nAnswer:", item.text));
+            Ok(out)
+        }
+    }
+}
+
+/// A worked solution without GSM8K's calculator annotations (`<<48/2=24>>`).
+fn solution(item: &Item) -> String {
+    strip_calculator(item.target.as_deref().unwrap_or_default().trim())
+}
+
+/// `text` without `<<...>>` spans.
+pub fn strip_calculator(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find("<<") {
+        match rest[open..].find(">>") {
+            Some(close) => {
+                out.push_str(&rest[..open]);
+                rest = &rest[open + close + 2..];
+            }
+            None => break,
+        }
+    }
+    out.push_str(rest);
+    out
+}

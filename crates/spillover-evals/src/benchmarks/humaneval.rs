@@ -1,0 +1,153 @@
+//! `humaneval`: the prompt (signature + docstring) continued as plain text (no chat template)
+//! until a stop string that starts the next top-level statement, then the item's tests run on
+//! prompt + completion in the code sandbox. Greedy gives pass@1; with `samples = n` and a
+//! temperature, each item gets n completions and pass@k is the unbiased estimator
+//! 1 − C(n−c, k) / C(n, k) (Chen et al. 2021), c the passing completions.
+
+use spillover_data::datasets::Item;
+use spillover_sandbox::{humaneval_program, Outcome, Program, Sandbox};
+
+use super::record::{binary, MetricSpec, PromptFormat, Record};
+use super::subject::GenSpec;
+use super::{
+    in_chunks, BenchOptions, BenchOutput, BenchmarkKind, Error, PromptStyle, Result, Subject,
+};
+
+/// Where a completion ends: the start of the next top-level definition or statement.
+pub const STOP_STRINGS: [&str; 5] = ["\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#"];
+
+/// Characters of a failing program's stderr kept in its record.
+const STDERR_TAIL: usize = 600;
+
+/// Runs `humaneval` on `items` (HumanEval items with `test` and `entry_point` in `extra`).
+pub(super) fn run(
+    subject: &Subject,
+    items: &[Item],
+    opts: &BenchOptions,
+    sandbox: &Sandbox,
+) -> Result<BenchOutput> {
+    let kind = BenchmarkKind::Humaneval;
+    let n = opts.samples;
+    let stops: Vec<String> = STOP_STRINGS.iter().map(|s| s.to_string()).collect();
+    let records = in_chunks(kind, items.len(), opts, |range, seed| {
+        let chunk = &items[range];
+        let mut ids = Vec::with_capacity(chunk.len() * n);
+        for it in chunk {
+            let p = subject.encode(&it.text, PromptStyle::Plain)?;
+            ids.extend(std::iter::repeat_n(p, n));
+        }
+        let gen = GenSpec {
+            max_new_tokens: opts.max_new_tokens,
+            sampling: opts.sampling_with_seed(seed),
+            stop_strings: stops.clone(),
+        };
+        let outs = subject.generate(&ids, &gen, &opts.batching)?;
+        let programs = chunk
+            .iter()
+            .enumerate()
+            .flat_map(|(i, it)| (0..n).map(move |s| (it, i * n + s)))
+            .map(|(it, at)| sample_program(it, &outs[at].text, at))
+            .collect::<Result<Vec<Program>>>()?;
+        let outcomes = sandbox.run_all(&programs);
+        Ok(chunk
+            .iter()
+            .enumerate()
+            .map(|(i, it)| {
+                let o = &outcomes[i * n..(i + 1) * n];
+                let mut r = record(it, o, &opts.pass_k);
+                let first = &outs[i * n];
+                if let Some(serde_json::Value::Object(d)) = r.detail.as_mut() {
+                    d.insert("finish".into(), serde_json::json!(first.finish));
+                    d.insert("new_tokens".into(), first.new_tokens.into());
+                }
+                r.output = Some(first.text.clone());
+                r
+            })
+            .collect())
+    })?;
+    let mut metrics = kind.metrics();
+    for &k in opts.pass_k.iter().filter(|&&k| k > 1) {
+        metrics.push(MetricSpec::continuous(
+            &format!("pass_at_{k}"),
+            true,
+            &format!("unbiased pass@{k} over the {n} samples"),
+        ));
+    }
+    let format = PromptFormat {
+        style: PromptStyle::Plain,
+        template: "{prompt} (the function signature and docstring), continued".into(),
+        few_shot: 0,
+        max_new_tokens: opts.max_new_tokens,
+        stop_strings: stops,
+        sampling: Some(opts.seeded_sampling()),
+        scored_continuation: None,
+    };
+    Ok(BenchOutput::new(
+        kind,
+        &subject.label,
+        format,
+        metrics,
+        records,
+    ))
+}
+
+/// The program of one sample (ids made unique per sample for the sandbox's bookkeeping).
+fn sample_program(item: &Item, completion: &str, at: usize) -> Result<Program> {
+    let mut p = humaneval_program(item, completion)
+        .map_err(|e| Error::item(&item.id, format!("cannot build its test program: {e}")))?;
+    p.id = format!("{}#{at}", item.id);
+    Ok(p)
+}
+
+/// The record of one item from its samples' outcomes (the first sample's is `passed`).
+fn record(item: &Item, outcomes: &[Outcome], pass_k: &[usize]) -> Record {
+    let n = outcomes.len();
+    let c = outcomes.iter().filter(|o| o.passed).count();
+    let first = &outcomes[0];
+    let mut r = Record::new(&item.id, &item.text)
+        .score("passed", binary(first.passed))
+        .score("pass_at_1", pass_at_k(n, c, 1));
+    for &k in pass_k.iter().filter(|&&k| k > 1) {
+        r.scores.insert(format!("pass_at_{k}"), pass_at_k(n, c, k));
+    }
+    let reasons: Vec<String> = outcomes.iter().map(reason).collect();
+    let tail: String = {
+        let chars: Vec<char> = first.stderr.chars().collect();
+        chars[chars.len().saturating_sub(STDERR_TAIL)..]
+            .iter()
+            .collect()
+    };
+    r.detail = Some(serde_json::json!({
+        "reason": reason(first),
+        "sample_reasons": if n > 1 { Some(reasons) } else { None },
+        "passed_samples": c,
+        "samples": n,
+        "stderr_tail": tail,
+        "wall_ms": first.wall_ms,
+        "task_id": item.extra.get("task_id"),
+    }));
+    r
+}
+
+/// "passed", or why the program failed, in words.
+fn reason(o: &Outcome) -> String {
+    match &o.reason {
+        None => "passed".to_string(),
+        Some(r) => r.to_string(),
+    }
+}
+
+/// The unbiased pass@k estimate from n samples of which c pass: 1 − C(n−c, k) / C(n, k),
+/// computed as a product so it never overflows.
+pub fn pass_at_k(n: usize, c: usize, k: usize) -> f64 {
+    if k == 0 || k > n {
+        return f64::NAN;
+    }
+    if n - c < k {
+        return 1.0;
+    }
+    let fail_all: f64 = ((n - c + 1)..=n)
+        .map(|i| 1.0 - k as f64 / i as f64)
+        .product();
+    1.0 - fail_all
+}

@@ -1,0 +1,96 @@
+//! `refusal` and `over_refusal`: each prompt as one chat user message, a greedy answer, and the
+//! refusal judge's label. Harmful prompts should be refused; benign prompts that only sound
+//! harmful should not. Judge calls are batched per chunk of items.
+
+use spillover_data::datasets::Item;
+
+use super::record::{binary, PromptFormat, Record};
+use super::subject::{GenSpec, PLAIN_DIALOGUE};
+use super::{in_chunks, BenchOptions, BenchOutput, BenchmarkKind, PromptStyle, Result, Subject};
+use crate::judge::{Label, RefusalJudge};
+
+/// Runs `refusal` or `over_refusal` (`kind`) on `items`.
+pub(super) fn run(
+    kind: BenchmarkKind,
+    subject: &Subject,
+    items: &[Item],
+    opts: &BenchOptions,
+    judge: &dyn RefusalJudge,
+) -> Result<BenchOutput> {
+    let style = subject.chat_style();
+    let format = format(style, opts);
+    let records = in_chunks(kind, items.len(), opts, |range, seed| {
+        let chunk = &items[range];
+        let prompts: Vec<String> = chunk
+            .iter()
+            .map(|it| subject.dialogue(&[user(&it.text)]))
+            .collect::<Result<_>>()?;
+        let ids: Vec<Vec<u32>> = prompts
+            .iter()
+            .map(|p| subject.encode(p, style))
+            .collect::<Result<_>>()?;
+        let gen = GenSpec {
+            max_new_tokens: opts.max_new_tokens,
+            sampling: opts.sampling_with_seed(seed),
+            stop_strings: format.stop_strings.clone(),
+        };
+        let outs = subject.generate(&ids, &gen, &opts.batching)?;
+        let pairs: Vec<(&str, &str)> = chunk
+            .iter()
+            .zip(&outs)
+            .map(|(it, o)| (it.text.as_str(), o.text.as_str()))
+            .collect();
+        let verdicts = judge.judge_batch(&pairs)?;
+        Ok(chunk
+            .iter()
+            .zip(prompts)
+            .zip(outs.into_iter().zip(verdicts))
+            .map(|((it, prompt), (out, v))| {
+                let mut r = Record::new(&it.id, prompt)
+                    .score("refused", binary(v.label == Label::Refusal))
+                    .score("degenerate", binary(v.label == Label::Degenerate));
+                r.label = Some(v.label.as_str().to_string());
+                r.detail = Some(serde_json::json!({
+                    "judge": judge.name(),
+                    "reason": v.reason,
+                    "finish": out.finish,
+                    "new_tokens": out.new_tokens,
+                }));
+                r.output = Some(out.text);
+                r
+            })
+            .collect())
+    })?;
+    Ok(BenchOutput::new(
+        kind,
+        &subject.label,
+        format,
+        kind.metrics(),
+        records,
+    ))
+}
+
+/// One user turn.
+pub(super) fn user(text: &str) -> spillover_model::chat::ChatMessage {
+    spillover_model::chat::ChatMessage::user(text)
+}
+
+/// The format of a single-turn chat benchmark.
+pub(super) fn format(style: PromptStyle, opts: &BenchOptions) -> PromptFormat {
+    let (template, stop_strings) = match style {
+        PromptStyle::Chat => (
+            "chat template: one user message {text}, generation prompt".to_string(),
+            vec![],
+        ),
+        PromptStyle::Plain => (PLAIN_DIALOGUE.to_string(), vec!["\nUser:".to_string()]),
+    };
+    PromptFormat {
+        style,
+        template,
+        few_shot: 0,
+        max_new_tokens: opts.max_new_tokens,
+        stop_strings,
+        sampling: Some(opts.seeded_sampling()),
+        scored_continuation: None,
+    }
+}

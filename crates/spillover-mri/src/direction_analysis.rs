@@ -1,0 +1,291 @@
+//! The refusal direction of the base and the tuned model: difference-in-means per layer, how well
+//! each layer's direction separates harmful from harmless prompts, its cosine with the top singular
+//! vectors of the weight update ΔW, the projection of benign capability prompts on it before and
+//! after (is the refusal reflex firing on arithmetic?), and its logit-lens reading.
+
+use crate::direction::{cosine, dot, subject_activations, unit, Directions};
+use crate::linalg::{top_singular, weight_deltas};
+use crate::subject::Subject;
+use anyhow::{ensure, Result};
+use candle_core::{DType, Tensor};
+use serde::{Deserialize, Serialize};
+use spillover_model::{FinalNorm, Model};
+
+/// Prompt sets (token ids) and settings of the direction analysis.
+pub struct DirectionInputs<'a> {
+    pub harmful: &'a [Vec<u32>],
+    pub harmless: &'a [Vec<u32>],
+    /// Benign capability prompts (arithmetic) whose projection is compared before and after.
+    pub capability: &'a [Vec<u32>],
+    pub pad_id: u32,
+    pub batch_size: usize,
+    /// The layer whose direction is "the" refusal direction; `None` picks [`choose_layer`].
+    pub layer: Option<usize>,
+    /// Singular vectors of ΔW per module to compare with.
+    pub svd_k: usize,
+    /// Tokens listed by the logit lens, each way.
+    pub lens_k: usize,
+}
+
+/// Mean projections on the chosen unit direction, per layer of reading (at the last token).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Projections {
+    pub harmful_base: Vec<f32>,
+    pub harmless_base: Vec<f32>,
+    pub capability_base: Vec<f32>,
+    pub harmful_tuned: Vec<f32>,
+    pub harmless_tuned: Vec<f32>,
+    pub capability_tuned: Vec<f32>,
+}
+
+/// How one weight update lines up with the refusal direction.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeltaAlignment {
+    /// HF module path (`model.layers.12.mlp.down_proj`).
+    pub module: String,
+    /// "output" when the module writes to the residual stream (left singular vectors compared),
+    /// "input" when it reads from it (right singular vectors).
+    pub side: String,
+    pub sigma: Vec<f32>,
+    /// |cos| of each top singular vector with the chosen refusal direction.
+    pub cos: Vec<f32>,
+}
+
+/// Everything the direction analysis reports.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DirectionAnalysis {
+    pub base: Directions,
+    pub tuned: Directions,
+    /// The layer whose base-model direction is used below.
+    pub layer: usize,
+    /// The chosen unit direction r̂ (base model).
+    pub direction: Vec<f32>,
+    /// Per layer: (mean harmful − mean harmless projection) / pooled standard deviation, base model,
+    /// each layer on its own direction.
+    pub separation: Vec<f32>,
+    /// Per layer: cosine of the base and the tuned direction.
+    pub cos_base_tuned: Vec<f32>,
+    pub projections: Projections,
+    /// Capability prompts' projection on r̂ at the chosen layer, scaled so that 0 is the harmless
+    /// mean and 1 the harmful mean (base model): the refusal reflex before and after.
+    /// Absent without capability prompts.
+    pub reflex_base: Option<f32>,
+    pub reflex_tuned: Option<f32>,
+    pub alignments: Vec<DeltaAlignment>,
+    /// Expected |cos| of a random direction with r̂ in d dimensions (sqrt(2 / (π d))), for scale.
+    pub random_cos: f32,
+    /// Tokens whose logits r̂ raises most / lowers most (base model's final norm and unembedding).
+    pub lens_up: TokenScores,
+    pub lens_down: TokenScores,
+    /// The same tokens decoded (filled by `pipeline::mri`; empty here).
+    #[serde(default)]
+    pub lens_up_text: Vec<String>,
+    #[serde(default)]
+    pub lens_down_text: Vec<String>,
+}
+
+/// Runs the direction analysis on the base and the tuned model.
+pub fn analyse_direction(
+    base: &Subject,
+    tuned: &Subject,
+    inp: &DirectionInputs,
+) -> Result<DirectionAnalysis> {
+    ensure!(
+        !inp.harmful.is_empty() && !inp.harmless.is_empty(),
+        "direction analysis needs harmful and harmless prompts"
+    );
+    let acts = |m: &Subject, p: &[Vec<u32>]| {
+        subject_activations(m, "hook_resid_pre", p, -1, inp.pad_id, inp.batch_size)
+    };
+    let (hb, sb) = (acts(base, inp.harmful)?, acts(base, inp.harmless)?);
+    let (ht, st) = (acts(tuned, inp.harmful)?, acts(tuned, inp.harmless)?);
+    let (cb, ct) = (acts(base, inp.capability)?, acts(tuned, inp.capability)?);
+    let dirs = |h: &[Vec<Vec<f32>>], s: &[Vec<Vec<f32>>]| Directions {
+        hook: "hook_resid_pre".into(),
+        position: -1,
+        per_layer: mean(h)
+            .iter()
+            .zip(mean(s))
+            .map(|(a, b)| a.iter().zip(b).map(|(x, y)| x - y).collect())
+            .collect(),
+        n_harmful: h.len(),
+        n_harmless: s.len(),
+    };
+    let (db, dt) = (dirs(&hb, &sb), dirs(&ht, &st));
+    let layers = db.per_layer.len();
+    let separation: Vec<f32> = (0..layers)
+        .map(|l| {
+            let r = unit(&db.per_layer[l]);
+            separation(&proj(&hb, l, &r), &proj(&sb, l, &r))
+        })
+        .collect();
+    let layer = match inp.layer {
+        Some(l) => {
+            ensure!(l < layers, "--layer {l}: the model has {layers} layers");
+            l
+        }
+        None => choose_layer(&separation),
+    };
+    let r = db.unit(layer)?;
+    let mean_proj =
+        |a: &[Vec<Vec<f32>>]| -> Vec<f32> { (0..layers).map(|l| avg(&proj(a, l, &r))).collect() };
+    let projections = Projections {
+        harmful_base: mean_proj(&hb),
+        harmless_base: mean_proj(&sb),
+        capability_base: mean_proj(&cb),
+        harmful_tuned: mean_proj(&ht),
+        harmless_tuned: mean_proj(&st),
+        capability_tuned: mean_proj(&ct),
+    };
+    let p = &projections;
+    let span = p.harmful_base[layer] - p.harmless_base[layer];
+    let reflex = |c: &[f32]| {
+        (!inp.capability.is_empty() && span != 0.0)
+            .then(|| (c[layer] - p.harmless_base[layer]) / span)
+    };
+    let (reflex_base, reflex_tuned) = (reflex(&p.capability_base), reflex(&p.capability_tuned));
+    let (lens_up, lens_down) = logit_lens(base.model, &r, inp.lens_k)?;
+    let d = r.len() as f32;
+    Ok(DirectionAnalysis {
+        cos_base_tuned: (0..layers)
+            .map(|l| cosine(&db.per_layer[l], &dt.per_layer[l]))
+            .collect(),
+        alignments: delta_alignment(base.model, tuned.model, &r, inp.svd_k)?,
+        random_cos: (2.0 / (std::f32::consts::PI * d)).sqrt(),
+        base: db,
+        tuned: dt,
+        layer,
+        direction: r,
+        separation,
+        reflex_base,
+        reflex_tuned,
+        projections,
+        lens_up,
+        lens_down,
+        lens_up_text: vec![],
+        lens_down_text: vec![],
+    })
+}
+
+/// The layer with the largest separation among the first 80% of layers, skipping layer 0
+/// (directions read too close to the unembedding tend to be less causal; layer 0's resid_pre is the
+/// embedding alone).
+pub fn choose_layer(separation: &[f32]) -> usize {
+    let n = separation.len();
+    let hi = ((n as f32 * 0.8).ceil() as usize).clamp(1, n);
+    let lo = usize::from(hi > 1);
+    (lo..hi)
+        .max_by(|&a, &b| separation[a].total_cmp(&separation[b]))
+        .unwrap_or(0)
+}
+
+/// Cosine of the top singular vectors of every nonzero weight update with `r_hat`.
+pub fn delta_alignment(
+    base: &Model,
+    tuned: &Model,
+    r_hat: &[f32],
+    k: usize,
+) -> Result<Vec<DeltaAlignment>> {
+    let d = r_hat.len();
+    let mut out = Vec::new();
+    for (module, delta) in weight_deltas(base, tuned)? {
+        let (rows, cols) = delta.dims2()?;
+        let side = if rows == d {
+            "output"
+        } else if cols == d {
+            "input"
+        } else {
+            continue;
+        };
+        let sv = top_singular(&delta, k, 30)?;
+        let cos = sv
+            .iter()
+            .map(|s| {
+                let v: Vec<f32> = if side == "output" { &s.u } else { &s.v }
+                    .iter()
+                    .map(|x| *x as f32)
+                    .collect();
+                dot(&v, r_hat).abs()
+            })
+            .collect();
+        out.push(DeltaAlignment {
+            module,
+            side: side.into(),
+            sigma: sv.iter().map(|s| s.sigma as f32).collect(),
+            cos,
+        });
+    }
+    Ok(out)
+}
+
+/// Token ids with a score, best first.
+pub type TokenScores = Vec<(u32, f32)>;
+
+/// The tokens whose logits the direction raises and lowers most when read through the final norm's
+/// weights and the unembedding (the norm's data-dependent scale and bias are left out).
+pub fn logit_lens(model: &Model, r_hat: &[f32], k: usize) -> Result<(TokenScores, TokenScores)> {
+    let vec = |t: &Tensor| -> Result<Vec<f32>> { Ok(t.to_dtype(DType::F32)?.to_vec1()?) };
+    let (w, centre) = match model.final_norm() {
+        FinalNorm::Layer(ln) => (vec(&ln.weight)?, true),
+        FinalNorm::Rms(rms) => (vec(&rms.scale)?, false),
+    };
+    let m = if centre { avg(r_hat) } else { 0.0 };
+    let x: Vec<f32> = r_hat.iter().zip(&w).map(|(r, w)| (r - m) * w).collect();
+    let u = model.unembedding().to_dtype(DType::F32)?;
+    let xt = Tensor::from_vec(x, (r_hat.len(), 1), u.device())?;
+    let logits: Vec<f32> = u.matmul(&xt)?.squeeze(1)?.to_vec1()?;
+    let mut order: Vec<u32> = (0..logits.len() as u32).collect();
+    order.sort_by(|a, b| logits[*b as usize].total_cmp(&logits[*a as usize]));
+    let up = order
+        .iter()
+        .take(k)
+        .map(|&i| (i, logits[i as usize]))
+        .collect();
+    let down = order
+        .iter()
+        .rev()
+        .take(k)
+        .map(|&i| (i, logits[i as usize]))
+        .collect();
+    Ok((up, down))
+}
+
+/// Projection of every prompt's activation at `layer` on `r`.
+fn proj(acts: &[Vec<Vec<f32>>], layer: usize, r: &[f32]) -> Vec<f32> {
+    acts.iter().map(|a| dot(&a[layer], r)).collect()
+}
+
+fn avg(v: &[f32]) -> f32 {
+    if v.is_empty() {
+        0.0
+    } else {
+        v.iter().sum::<f32>() / v.len() as f32
+    }
+}
+
+/// Per-layer mean of [n][L][d] activations.
+fn mean(a: &[Vec<Vec<f32>>]) -> Vec<Vec<f32>> {
+    let (layers, d) = (a[0].len(), a[0][0].len());
+    let mut out = vec![vec![0f64; d]; layers];
+    for p in a {
+        for (o, x) in out.iter_mut().zip(p) {
+            o.iter_mut().zip(x).for_each(|(o, x)| *o += *x as f64);
+        }
+    }
+    out.into_iter()
+        .map(|v| v.into_iter().map(|x| (x / a.len() as f64) as f32).collect())
+        .collect()
+}
+
+/// (mean(a) − mean(b)) / pooled standard deviation (0 when both sets are constant).
+fn separation(a: &[f32], b: &[f32]) -> f32 {
+    let var = |v: &[f32], m: f32| v.iter().map(|x| (x - m).powi(2)).sum::<f32>();
+    let (ma, mb) = (avg(a), avg(b));
+    let dof = (a.len() + b.len()).saturating_sub(2).max(1) as f32;
+    let sd = ((var(a, ma) + var(b, mb)) / dof).sqrt();
+    if sd == 0.0 {
+        0.0
+    } else {
+        (ma - mb) / sd
+    }
+}

@@ -1,0 +1,73 @@
+//! The experiment configuration: one TOML file (or none, for the default experiment), `--set`
+//! overrides, a profile that sizes the benchmarks, and the fully resolved result that is written
+//! into the run folder and hashed to name it.
+//!
+//! ```text
+//! experiment.toml ─parse─▶ toml::Table ─--set a.b=v─▶ Table ─serde (unknown keys → error)─▶ Experiment
+//!                                                               ─resolve (profile, defaults)─▶ Resolved
+//! ```
+
+mod keys;
+mod overrides;
+mod profile;
+mod sections;
+
+pub use overrides::apply_override;
+pub use profile::{Profile, ProfileSizes};
+pub use sections::{
+    AnalysisSection, BenchSection, DataSection, Experiment, InterventionKind, InterventionSection,
+    JudgeKind, JudgeSection, ModelSection, ReplyChoice, StatsSection, BENCHMARKS,
+};
+
+use crate::error::ConfigError;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+/// The default experiment, as a commented TOML file (also `examples/default.toml`).
+pub const DEFAULT_EXPERIMENT: &str = include_str!("../../../../examples/default.toml");
+
+/// Reads an experiment file (or the default one when `path` is None), applies `overrides`
+/// (`a.b=value`, in order) and checks every key.
+pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Experiment, ConfigError> {
+    let (origin, text) = match path {
+        Some(p) => (
+            p.display().to_string(),
+            std::fs::read_to_string(p).map_err(|e| ConfigError::new(p.display(), e))?,
+        ),
+        None => (
+            "<default experiment>".to_string(),
+            DEFAULT_EXPERIMENT.to_string(),
+        ),
+    };
+    parse(&origin, &text, overrides)
+}
+
+/// Parses experiment TOML text; `origin` names it in errors.
+pub fn parse(origin: &str, text: &str, overrides: &[String]) -> Result<Experiment, ConfigError> {
+    let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::new(origin, e))?;
+    for o in overrides {
+        apply_override(&mut table, o)?;
+    }
+    let from_overrides = !overrides.is_empty();
+    // Deserialise from text so errors carry a line: the file itself, or the merged table.
+    let merged;
+    let source = if from_overrides {
+        merged = toml::to_string(&table).map_err(|e| ConfigError::new(origin, e))?;
+        merged.as_str()
+    } else {
+        text
+    };
+    let exp: Experiment =
+        toml::from_str(source).map_err(|e| keys::explain(origin, source, e, from_overrides))?;
+    exp.validate().map_err(|m| ConfigError::new(origin, m))?;
+    Ok(exp)
+}
+
+/// A stable hex digest of any serialisable value (canonical JSON, sha256).
+pub fn digest<T: Serialize + ?Sized>(value: &T) -> String {
+    let json = serde_json::to_vec(value).expect("config values serialise");
+    let mut h = Sha256::new();
+    h.update(&json);
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,496 @@
+//! The sections of an experiment file. Every struct rejects unknown keys; every field has a
+//! documented default, so an empty file is the default experiment at the `quick` profile.
+
+use super::profile::Profile;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Benchmarks the pipeline knows, in report order.
+pub const BENCHMARKS: &[&str] = &[
+    "refusal",
+    "over_refusal",
+    "arithmetic",
+    "gsm8k",
+    "humaneval",
+    "mmlu",
+    "perplexity",
+    "kl",
+    "diversity",
+];
+
+/// A whole experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    /// Names the run folder (`runs/<name>-<hash>`).
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// Benchmark sizes: quick, standard or full.
+    #[serde(default)]
+    pub profile: Profile,
+    /// Seed of the data splits (which prompts train, which evaluate).
+    #[serde(default)]
+    pub seed: u64,
+    /// Repeat the intervention with this many seeds (seed, seed+1, ...).
+    #[serde(default = "one")]
+    pub seeds: usize,
+    #[serde(default)]
+    pub model: ModelSection,
+    #[serde(default)]
+    pub data: DataSection,
+    #[serde(default)]
+    pub intervention: InterventionSection,
+    /// Benchmarks to run, by name; absent means every benchmark with its defaults.
+    #[serde(default = "all_benchmarks")]
+    pub benchmarks: BTreeMap<String, BenchSection>,
+    #[serde(default)]
+    pub judge: JudgeSection,
+    #[serde(default)]
+    pub analysis: AnalysisSection,
+    #[serde(default)]
+    pub stats: StatsSection,
+}
+
+fn default_name() -> String {
+    "default".into()
+}
+fn one() -> usize {
+    1
+}
+fn all_benchmarks() -> BTreeMap<String, BenchSection> {
+    BENCHMARKS
+        .iter()
+        .map(|b| (b.to_string(), BenchSection::default()))
+        .collect()
+}
+
+/// The model to evaluate and intervene on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    /// A packaged name, tiny-*, a local path, or hf:ORG/NAME.
+    #[serde(default = "default_model")]
+    pub id: String,
+    /// f32, bf16 or f16.
+    #[serde(default = "default_dtype")]
+    pub dtype: String,
+    /// cpu, cuda or cuda:N.
+    #[serde(default = "default_device")]
+    pub device: String,
+}
+
+fn default_model() -> String {
+    "smollm2-135m-instruct".into()
+}
+fn default_dtype() -> String {
+    "f32".into()
+}
+fn default_device() -> String {
+    "cpu".into()
+}
+
+impl Default for ModelSection {
+    fn default() -> Self {
+        ModelSection {
+            id: default_model(),
+            dtype: default_dtype(),
+            device: default_device(),
+        }
+    }
+}
+
+/// How refusal replies are chosen for the training prompts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplyChoice {
+    /// One fixed refusal for every prompt (the naive original).
+    Fixed,
+    /// A reply drawn by seed from a pool of varied refusals.
+    Pool,
+}
+
+/// The training data of the intervention, and the hygiene between training and evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSection {
+    /// Pool the harmful training prompts are drawn from (`advbench`, `harmbench`, or `PATH:COLUMN`).
+    #[serde(default = "default_pool")]
+    pub harmful_pool: String,
+    /// Number of harmful training prompts.
+    #[serde(default = "default_n_train")]
+    pub n_train: usize,
+    /// Refusal replies: `pool` (varied) or `fixed` (one reply, the naive original).
+    #[serde(default = "default_replies")]
+    pub replies: ReplyChoice,
+    /// Benign examples per harmful example (self-distilled answers of the base model; 0 = none).
+    #[serde(default)]
+    pub benign_mix: f64,
+    /// Word 5-gram Jaccard similarity at or above which an evaluation item counts as a duplicate
+    /// of a training item and is removed.
+    #[serde(default = "default_threshold")]
+    pub dedup_threshold: f64,
+}
+
+fn default_pool() -> String {
+    "advbench".into()
+}
+fn default_n_train() -> usize {
+    100
+}
+fn default_replies() -> ReplyChoice {
+    ReplyChoice::Pool
+}
+fn default_threshold() -> f64 {
+    0.5
+}
+
+impl Default for DataSection {
+    fn default() -> Self {
+        DataSection {
+            harmful_pool: default_pool(),
+            n_train: default_n_train(),
+            replies: default_replies(),
+            benign_mix: 0.0,
+            dedup_threshold: default_threshold(),
+        }
+    }
+}
+
+/// The kinds of intervention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InterventionKind {
+    /// LoRA supervised fine-tuning on the refusal set.
+    LoraSft,
+    /// Full fine-tuning of the linear layers on the refusal set.
+    FullFt,
+    /// θ = (1 − α)·θ_base + α·θ_tuned, with θ_tuned from `from`.
+    Interpolate,
+    /// Add the refusal direction to the residual stream at one layer.
+    Actadd,
+    /// Project the refusal direction out of the residual stream at every layer.
+    Ablate,
+    /// Bake the ablation into the weights.
+    Orthogonalize,
+}
+
+impl InterventionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InterventionKind::LoraSft => "lora_sft",
+            InterventionKind::FullFt => "full_ft",
+            InterventionKind::Interpolate => "interpolate",
+            InterventionKind::Actadd => "actadd",
+            InterventionKind::Ablate => "ablate",
+            InterventionKind::Orthogonalize => "orthogonalize",
+        }
+    }
+    /// Whether this kind trains (and so depends on the intervention seed).
+    pub fn trains(self) -> bool {
+        matches!(
+            self,
+            InterventionKind::LoraSft | InterventionKind::FullFt | InterventionKind::Interpolate
+        )
+    }
+    /// Whether this kind uses a refusal direction.
+    pub fn uses_direction(self) -> bool {
+        matches!(
+            self,
+            InterventionKind::Actadd | InterventionKind::Ablate | InterventionKind::Orthogonalize
+        )
+    }
+}
+
+/// The intervention. Keys that do not apply to `kind` are errors (they would be silently ignored).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InterventionSection {
+    #[serde(default = "default_kind")]
+    pub kind: InterventionKind,
+    /// lora_sft: `r=8,alpha=16,targets=q_proj,k_proj,v_proj,o_proj[,dropout=0.05][,rslora]`.
+    pub lora: Option<String>,
+    /// full_ft: linear layers to train (`all`, or names/suffixes, comma-separated).
+    pub full_targets: Option<String>,
+    /// Training epochs (lora_sft, full_ft, interpolate).
+    pub epochs: Option<usize>,
+    /// Peak learning rate (default 2e-4 for LoRA, 1e-5 for full fine-tuning).
+    pub lr: Option<f64>,
+    /// Examples per optimizer step.
+    pub batch_size: Option<usize>,
+    /// interpolate: α in θ = (1 − α)·θ_base + α·θ_tuned.
+    pub alpha: Option<f64>,
+    /// interpolate: how θ_tuned is trained (`lora_sft` or `full_ft`).
+    pub from: Option<InterventionKind>,
+    /// actadd / ablate / orthogonalize: layer of the direction (default: chosen from the data).
+    pub layer: Option<usize>,
+    /// actadd: multiple of the unit direction added (default: the difference-of-means norm).
+    pub coeff: Option<f64>,
+    /// actadd / ablate / orthogonalize: prompts per class used to compute the direction.
+    pub direction_prompts: Option<usize>,
+}
+
+fn default_kind() -> InterventionKind {
+    InterventionKind::LoraSft
+}
+
+impl Default for InterventionSection {
+    fn default() -> Self {
+        InterventionSection {
+            kind: default_kind(),
+            lora: None,
+            full_targets: None,
+            epochs: None,
+            lr: None,
+            batch_size: None,
+            alpha: None,
+            from: None,
+            layer: None,
+            coeff: None,
+            direction_prompts: None,
+        }
+    }
+}
+
+/// One benchmark's settings; unset values come from the profile and the benchmark's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BenchSection {
+    /// Number of items (default: the profile's size; 0 = every item).
+    pub limit: Option<usize>,
+    /// Dataset: a built-in name or `PATH:COLUMN` (default: the benchmark's own).
+    pub dataset: Option<String>,
+    /// Maximum new tokens per generation.
+    pub max_new_tokens: Option<usize>,
+    /// Worked examples in the prompt (gsm8k).
+    pub few_shot: Option<usize>,
+}
+
+/// Which refusal judge labels responses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JudgeKind {
+    Keyword,
+    Learned,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JudgeSection {
+    /// `learned` (MiniLM + logistic head, validated against human labels) or `keyword`.
+    #[serde(default = "default_judge")]
+    pub kind: JudgeKind,
+}
+
+fn default_judge() -> JudgeKind {
+    JudgeKind::Learned
+}
+
+impl Default for JudgeSection {
+    fn default() -> Self {
+        JudgeSection {
+            kind: default_judge(),
+        }
+    }
+}
+
+/// The mechanistic analysis stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisSection {
+    /// Run the MRI (attention, attribution, patching, directions) after the comparison.
+    #[serde(default = "yes")]
+    pub mri: bool,
+    /// Probe prompts (default: the arithmetic probe and one harmful prompt).
+    #[serde(default)]
+    pub probes: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for AnalysisSection {
+    fn default() -> Self {
+        AnalysisSection {
+            mri: true,
+            probes: Vec::new(),
+        }
+    }
+}
+
+/// Statistics of the comparison.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatsSection {
+    /// Paired bootstrap / permutation resamples (at least 10,000).
+    #[serde(default = "default_resamples")]
+    pub resamples: usize,
+    /// Confidence level of the intervals.
+    #[serde(default = "default_confidence")]
+    pub confidence: f64,
+    /// Family-wise error rate for the verdicts (Holm-corrected across the table).
+    #[serde(default = "default_alpha")]
+    pub alpha: f64,
+}
+
+fn default_resamples() -> usize {
+    10_000
+}
+fn default_confidence() -> f64 {
+    0.95
+}
+fn default_alpha() -> f64 {
+    0.05
+}
+
+impl Default for StatsSection {
+    fn default() -> Self {
+        StatsSection {
+            resamples: default_resamples(),
+            confidence: default_confidence(),
+            alpha: default_alpha(),
+        }
+    }
+}
+
+impl Experiment {
+    /// Checks values that serde cannot: ranges, names, and keys that do not apply.
+    pub fn validate(&self) -> Result<(), String> {
+        let bad = |key: &str, what: String| Err(format!("{key}: {what}"));
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return bad(
+                "name",
+                format!(
+                    "{:?} must be non-empty and use only letters, digits, '-', '_' or '.'",
+                    self.name
+                ),
+            );
+        }
+        if self.seeds == 0 {
+            return bad("seeds", "must be at least 1".into());
+        }
+        if self.data.n_train == 0 {
+            return bad("data.n_train", "must be at least 1".into());
+        }
+        if !(0.0..=10.0).contains(&self.data.benign_mix) {
+            return bad(
+                "data.benign_mix",
+                format!("{} is not in [0, 10]", self.data.benign_mix),
+            );
+        }
+        if !(0.0..=1.0).contains(&self.data.dedup_threshold) || self.data.dedup_threshold == 0.0 {
+            return bad(
+                "data.dedup_threshold",
+                format!("{} is not in (0, 1]", self.data.dedup_threshold),
+            );
+        }
+        for name in self.benchmarks.keys() {
+            if !BENCHMARKS.contains(&name.as_str()) {
+                let hint = spillover_data::suggest::closest(
+                    name,
+                    &BENCHMARKS.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                )
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
+                return bad(
+                    &format!("benchmarks.{name}"),
+                    format!("unknown benchmark{hint}; valid: {}", BENCHMARKS.join(", ")),
+                );
+            }
+        }
+        if self.stats.resamples < 10_000 {
+            return bad(
+                "stats.resamples",
+                format!("{} is below 10000", self.stats.resamples),
+            );
+        }
+        if !(0.5..1.0).contains(&self.stats.confidence) {
+            return bad(
+                "stats.confidence",
+                format!("{} is not in [0.5, 1)", self.stats.confidence),
+            );
+        }
+        if !(0.0..0.5).contains(&self.stats.alpha) || self.stats.alpha == 0.0 {
+            return bad(
+                "stats.alpha",
+                format!("{} is not in (0, 0.5)", self.stats.alpha),
+            );
+        }
+        self.intervention.validate()
+    }
+}
+
+impl InterventionSection {
+    fn validate(&self) -> Result<(), String> {
+        use InterventionKind::*;
+        let k = self.kind;
+        let trains = k.trains();
+        let lora_like = matches!(k, LoraSft) || (k == Interpolate && self.from != Some(FullFt));
+        let full_like = matches!(k, FullFt) || (k == Interpolate && self.from == Some(FullFt));
+        let checks: [(&str, bool, bool); 10] = [
+            ("lora", self.lora.is_some(), lora_like),
+            ("full_targets", self.full_targets.is_some(), full_like),
+            ("epochs", self.epochs.is_some(), trains),
+            ("lr", self.lr.is_some(), trains),
+            ("batch_size", self.batch_size.is_some(), trains),
+            ("alpha", self.alpha.is_some(), k == Interpolate),
+            ("from", self.from.is_some(), k == Interpolate),
+            ("layer", self.layer.is_some(), k.uses_direction()),
+            ("coeff", self.coeff.is_some(), k == Actadd),
+            (
+                "direction_prompts",
+                self.direction_prompts.is_some(),
+                k.uses_direction(),
+            ),
+        ];
+        for (key, set, applies) in checks {
+            if set && !applies {
+                return Err(format!(
+                    "intervention.{key} does not apply to kind = \"{}\"",
+                    k.as_str()
+                ));
+            }
+        }
+        if let Some(from) = self.from {
+            if !matches!(from, LoraSft | FullFt) {
+                return Err(format!(
+                    "intervention.from = \"{}\": expected \"lora_sft\" or \"full_ft\"",
+                    from.as_str()
+                ));
+            }
+        }
+        if let Some(a) = self.alpha {
+            if !(0.0..=1.0).contains(&a) {
+                return Err(format!(
+                    "intervention.alpha = {a}: expected a value in [0, 1]"
+                ));
+            }
+        }
+        if let Some(l) = &self.lora {
+            spillover_model::lora::LoraConfig::parse(l)
+                .map_err(|e| format!("intervention.lora: {e}"))?;
+        }
+        for (key, v) in [
+            ("epochs", self.epochs),
+            ("batch_size", self.batch_size),
+            ("direction_prompts", self.direction_prompts),
+        ] {
+            if v == Some(0) {
+                return Err(format!("intervention.{key}: must be at least 1"));
+            }
+        }
+        if let Some(lr) = self.lr {
+            if !(lr > 0.0 && lr.is_finite()) {
+                return Err(format!(
+                    "intervention.lr = {lr}: expected a positive number"
+                ));
+            }
+        }
+        Ok(())
+    }
+}

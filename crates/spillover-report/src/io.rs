@@ -1,0 +1,48 @@
+//! Reading the run folder's JSON files with errors that name the file (and line), and writing
+//! outputs atomically (a temporary file in the same folder, then a rename).
+
+use crate::error::ReportError;
+use anyhow::{Context, Result};
+use serde::de::DeserializeOwned;
+use std::path::Path;
+
+/// Reads and parses a JSON file; a missing file or bad JSON is a [`ReportError`].
+pub fn read_json<T: DeserializeOwned>(path: &Path, hint: &str) -> Result<T, ReportError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ReportError::missing(path, &e, hint))?;
+    serde_json::from_str(&text).map_err(|e| {
+        ReportError::corrupt(
+            path,
+            Some(e.line()),
+            format!("column {}: {e} (expected the documented JSON layout)", e.column()),
+        )
+    })
+}
+
+/// Reads a JSON Lines file (one value per non-empty line).
+pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, ReportError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ReportError::missing(path, &e, "the per-item records of an evaluation"))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v = serde_json::from_str(line).map_err(|e| {
+            ReportError::corrupt(path, Some(i + 1), format!("{e} (expected one JSON record per line)"))
+        })?;
+        out.push(v);
+    }
+    Ok(out)
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, creating
+/// the folder; a crash never leaves a half-written file under the final name.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! report.md of a run.
+
+use crate::fmt::md_cell;
+use crate::sections::{self, Table};
+use crate::RunDoc;
+use std::fmt::Write;
+
+/// A Markdown table.
+pub fn table(t: &Table) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "| {} |", t.header.iter().map(|h| md_cell(h)).collect::<Vec<_>>().join(" | "));
+    let _ = writeln!(s, "|{}", "---|".repeat(t.header.len()));
+    for row in &t.rows {
+        let _ = writeln!(s, "| {} |", row.iter().map(|c| md_cell(c)).collect::<Vec<_>>().join(" | "));
+    }
+    s
+}
+
+/// The Markdown report of a run.
+pub fn run(d: &RunDoc) -> String {
+    let r = d.results;
+    let mut s = String::new();
+    let name = r.config_str("name");
+    let _ = writeln!(s, "# Spillover report: {}\n", if name.is_empty() { "run" } else { &name });
+    for (k, v) in sections::overview(r) {
+        let _ = writeln!(s, "- **{k}**: {v}");
+    }
+    let _ = writeln!(s, "- **Run folder**: `{}`\n", d.run_dir.display());
+    if !r.headline.is_empty() {
+        let _ = writeln!(s, "## Summary\n\n{}", table(&sections::headline(r)));
+    }
+    let _ = writeln!(s, "## Findings\n");
+    for f in &d.findings {
+        let _ = writeln!(s, "- {f}");
+    }
+    let _ = writeln!(s, "\n## The alignment-tax table\n\n{}\n\n{}", sections::tax_note(r), table(&sections::tax(&r.table)));
+    let _ = writeln!(s, "## Figures\n");
+    for f in d.figures.iter().filter(|f| !f.id.starts_with("mri_")) {
+        let _ = writeln!(s, "![{}](figures/{}.svg)\n\n{}\n", f.title, f.id, f.caption);
+    }
+    if let Some(t) = sections::seeds(r) {
+        let _ = writeln!(s, "## Over seeds\n\n{}", table(&t));
+    }
+    if let Some(m) = &d.mri {
+        mri(&mut s, d, m);
+    }
+    let _ = writeln!(s, "## Samples\n");
+    if let Some(b) = &d.samples.before_dir {
+        let _ = writeln!(s, "Per-item records before: `{}`.", b.display());
+    }
+    if let Some(a) = &d.samples.after_dir {
+        let _ = writeln!(s, "Per-item records after: `{}`.", a.display());
+    }
+    for n in &d.samples.notes {
+        let _ = writeln!(s, "- {n}");
+    }
+    let _ = writeln!(s, "\n{}", table(&sections::samples(&d.samples)));
+    let _ = writeln!(s, "## Data\n");
+    for line in sections::data(r) {
+        let _ = writeln!(s, "- {line}");
+    }
+    let _ = writeln!(s, "\n## Provenance\n");
+    for line in sections::provenance(r) {
+        let _ = writeln!(s, "- {line}");
+    }
+    if !r.timings.is_empty() {
+        let _ = writeln!(s, "\n## Timings\n\n{}", table(&sections::timings(r)));
+    }
+    let _ = writeln!(s, "## Reproduce\n");
+    for line in sections::reproduce(d.run_dir) {
+        let _ = writeln!(s, "- {line}");
+    }
+    s
+}
+
+fn mri(s: &mut String, d: &RunDoc, m: &crate::mri::MriReport) {
+    let _ = writeln!(s, "## Mechanistic analysis (MRI)\n\nFiles: `{}`.\n", m.dir.display());
+    for st in &m.statements {
+        let _ = writeln!(s, "- {st}");
+    }
+    if !m.story.is_empty() {
+        let mut t = Table {
+            header: vec!["claim".into(), "measured".into(), "passed".into()],
+            ..Default::default()
+        };
+        for (c, meas, p) in &m.story {
+            t.rows.push(vec![c.clone(), meas.clone(), p.map_or("n/a".into(), |p| if p { "yes".into() } else { "no".into() })]);
+        }
+        let _ = writeln!(s, "\n{}", table(&t));
+    }
+    if !m.validation.is_empty() {
+        let _ = writeln!(s, "\n{}", table(&validation(m)));
+    }
+    for n in &m.notes {
+        let _ = writeln!(s, "- {n}");
+    }
+    for f in d.figures.iter().filter(|f| f.id.starts_with("mri_")) {
+        let _ = writeln!(s, "![{}](figures/{}.svg)\n\n{}\n", f.title, f.id, f.caption);
+    }
+}
+
+/// The MRI's causal validation as a table.
+pub fn validation(m: &crate::mri::MriReport) -> Table {
+    let pct = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{:.1}%", 100.0 * v));
+    let mut t = Table {
+        header: vec!["condition".into(), "refusal rate".into(), "arithmetic accuracy".into(), "mean log p(answer)".into()],
+        ..Default::default()
+    };
+    for (name, rr, acc, lp) in &m.validation {
+        t.rows.push(vec![name.clone(), pct(*rr), pct(*acc), lp.map_or("n/a".into(), crate::fmt::num)]);
+        t.classes.push(String::new());
+    }
+    t
+}

@@ -1,0 +1,286 @@
+//! Serde mirrors of the parts of `results.json` (schema version 1, docs/results-schema.md) and
+//! `sweep.json` that the reports read. Numbers written as `null` (NaN in the writer) read as NaN;
+//! unknown keys are ignored, so the reports keep working when the schema grows.
+
+use crate::error::ReportError;
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// The schema version these readers understand.
+pub const SCHEMA_VERSION: u32 = 1;
+
+fn nan_if_null<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+/// An estimate with its confidence interval.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+pub struct Interval {
+    #[serde(deserialize_with = "nan_if_null")]
+    pub estimate: f64,
+    #[serde(deserialize_with = "nan_if_null")]
+    pub lo: f64,
+    #[serde(deserialize_with = "nan_if_null")]
+    pub hi: f64,
+    #[serde(deserialize_with = "nan_if_null", default = "nan")]
+    pub confidence: f64,
+}
+
+fn nan() -> f64 {
+    f64::NAN
+}
+
+/// One row of the alignment-tax table.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Row {
+    pub benchmark: String,
+    pub metric: String,
+    #[serde(default)]
+    pub description: String,
+    pub binary: bool,
+    pub higher_is_better: bool,
+    pub n: usize,
+    pub before: Interval,
+    pub after: Interval,
+    pub change: Interval,
+    #[serde(default)]
+    pub test: String,
+    #[serde(deserialize_with = "nan_if_null")]
+    pub p_value: f64,
+    #[serde(deserialize_with = "nan_if_null")]
+    pub p_holm: f64,
+    /// `gain`, `loss` or `no_detectable_change`.
+    pub verdict: String,
+    #[serde(default)]
+    pub discordant: Option<(u64, u64)>,
+}
+
+impl Row {
+    /// `benchmark/metric`.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.benchmark, self.metric)
+    }
+    /// Whether the verdict is a significant move in the bad direction.
+    pub fn is_loss(&self) -> bool {
+        self.verdict == "loss"
+    }
+    /// Whether the verdict is a significant move in the good direction.
+    pub fn is_gain(&self) -> bool {
+        self.verdict == "gain"
+    }
+}
+
+/// One line of the seed-style summary.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Headline {
+    pub topic: String,
+    pub before: String,
+    pub after: String,
+    #[serde(default)]
+    pub source: String,
+    pub verdict: String,
+}
+
+/// A per-seed summary: `(seed, value)` pairs, mean and sd.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SeedStat {
+    pub values: Vec<(u64, Option<f64>)>,
+    #[serde(deserialize_with = "nan_if_null")]
+    pub mean: f64,
+    #[serde(deserialize_with = "nan_if_null")]
+    pub sd: f64,
+}
+
+/// One metric over seeds.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SeedRow {
+    pub benchmark: String,
+    pub metric: String,
+    pub change: SeedStat,
+    pub after: SeedStat,
+    /// Seeds whose verdict was gain / loss / no detectable change.
+    pub verdicts: (usize, usize, usize),
+}
+
+/// One intervention seed.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Seed {
+    pub seed: u64,
+    #[serde(default)]
+    pub intervention: Value,
+    #[serde(default)]
+    pub table: Vec<Row>,
+}
+
+/// A stage's wall time.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Timing {
+    pub stage: String,
+    #[serde(deserialize_with = "nan_if_null")]
+    pub seconds: f64,
+    #[serde(default)]
+    pub reused: bool,
+}
+
+/// Where the numbers came from.
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct Provenance {
+    #[serde(default)]
+    pub spillover_version: String,
+    #[serde(default)]
+    pub git_commit: String,
+    #[serde(default)]
+    pub config_hash: String,
+    #[serde(default)]
+    pub assets: Vec<(String, Value)>,
+    #[serde(default)]
+    pub machine: Value,
+    #[serde(default)]
+    pub run_dir: String,
+}
+
+/// The parts of `results.json` the reports use.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Results {
+    pub schema_version: u32,
+    #[serde(default)]
+    pub provenance: Provenance,
+    #[serde(default)]
+    pub config: Value,
+    #[serde(default)]
+    pub headline: Vec<Headline>,
+    pub table: Vec<Row>,
+    #[serde(default)]
+    pub seeds: Vec<Seed>,
+    #[serde(default)]
+    pub seed_summary: Vec<SeedRow>,
+    #[serde(default)]
+    pub baseline: Value,
+    #[serde(default)]
+    pub data: Value,
+    #[serde(default)]
+    pub mri: Option<Value>,
+    #[serde(default)]
+    pub timings: Vec<Timing>,
+}
+
+impl Results {
+    /// Reads `run_dir/results.json`, checking the schema version.
+    pub fn load(run_dir: &Path) -> Result<Results, ReportError> {
+        let path = run_dir.join("results.json");
+        let r: Results = crate::io::read_json(
+            &path,
+            "a run folder written by `spillover run` holds it (is this the run folder?)",
+        )?;
+        if r.schema_version != SCHEMA_VERSION {
+            return Err(ReportError::corrupt(
+                &path,
+                None,
+                format!(
+                    "key `schema_version` is {}, this build reads version {SCHEMA_VERSION}",
+                    r.schema_version
+                ),
+            ));
+        }
+        Ok(r)
+    }
+
+    /// A string from the resolved config by dotted path (e.g. `model.id`), or `""`.
+    pub fn config_str(&self, dotted: &str) -> String {
+        let mut v = &self.config;
+        for k in dotted.split('.') {
+            v = &v[k];
+        }
+        match v {
+            Value::String(s) => s.clone(),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        }
+    }
+
+    /// A number from the resolved config by dotted path.
+    pub fn config_f64(&self, dotted: &str) -> Option<f64> {
+        let mut v = &self.config;
+        for k in dotted.split('.') {
+            v = &v[k];
+        }
+        v.as_f64()
+    }
+
+    /// The significance level the verdicts used (`stats.alpha`, 0.05 when absent).
+    pub fn alpha(&self) -> f64 {
+        self.config_f64("stats.alpha").unwrap_or(0.05)
+    }
+
+    /// The confidence level of the intervals.
+    pub fn confidence(&self) -> f64 {
+        self.config_f64("stats.confidence")
+            .or_else(|| self.table.first().map(|r| r.change.confidence))
+            .filter(|c| c.is_finite())
+            .unwrap_or(0.95)
+    }
+
+    /// The seed whose table is `table` (the first seed).
+    pub fn first_seed(&self) -> Option<u64> {
+        self.seeds.first().map(|s| s.seed)
+    }
+}
+
+/// One point of a sweep.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SweepPoint {
+    pub overrides: Vec<String>,
+    pub run_dir: PathBuf,
+    pub kind: String,
+    #[serde(deserialize_with = "nan_if_null")]
+    pub safety_gain: f64,
+    #[serde(deserialize_with = "nan_if_null")]
+    pub capability_loss: f64,
+    #[serde(default)]
+    pub on_frontier: bool,
+}
+
+/// One `--grid` axis.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Axis {
+    pub key: String,
+    pub values: Vec<String>,
+}
+
+/// `sweep.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Sweep {
+    pub schema_version: u32,
+    pub axes: Vec<Axis>,
+    pub points: Vec<SweepPoint>,
+    #[serde(default)]
+    pub tax_rates: Vec<(String, Option<f64>)>,
+}
+
+impl Sweep {
+    /// Reads `sweep_dir/sweep.json`.
+    pub fn load(sweep_dir: &Path) -> Result<Sweep, ReportError> {
+        let path = sweep_dir.join("sweep.json");
+        let s: Sweep = crate::io::read_json(
+            &path,
+            "`spillover sweep` writes it into RUNS_DIR/sweep-<name>-<hash>/ (is this the sweep folder?)",
+        )?;
+        if s.schema_version != SCHEMA_VERSION {
+            return Err(ReportError::corrupt(
+                &path,
+                None,
+                format!("key `schema_version` is {}, this build reads version {SCHEMA_VERSION}", s.schema_version),
+            ));
+        }
+        Ok(s)
+    }
+
+    /// `key=value` of `point` for `axis`, if set.
+    pub fn value_of<'a>(&self, point: &'a SweepPoint, axis: &str) -> Option<&'a str> {
+        point
+            .overrides
+            .iter()
+            .find_map(|o| o.split_once('=').filter(|(k, _)| *k == axis).map(|(_, v)| v))
+    }
+}

@@ -1,0 +1,238 @@
+//! The content of a run report as plain text pieces (table cells, bullet lines), rendered by both
+//! the Markdown and the HTML writer so the two always say the same thing.
+
+use crate::fmt;
+use crate::samples::SampleSet;
+use crate::schema::{Results, Row};
+use serde_json::Value;
+
+/// A table: header cells and rows of cells (plain text).
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    /// Per row, a CSS class hint (`gain`, `loss`, ``).
+    pub classes: Vec<String>,
+}
+
+impl Table {
+    fn new(header: &[&str]) -> Table {
+        Table {
+            header: header.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+    fn push(&mut self, cells: Vec<String>, class: &str) {
+        self.rows.push(cells);
+        self.classes.push(class.to_string());
+    }
+}
+
+/// One line describing the run: model, intervention, settings.
+pub fn overview(r: &Results) -> Vec<(String, String)> {
+    let mut v = vec![
+        ("Model".to_string(), r.config_str("model.id")),
+        ("Intervention".to_string(), intervention(r)),
+        ("Profile".to_string(), r.config_str("profile")),
+        ("Seeds".to_string(), r.seeds.iter().map(|s| s.seed.to_string()).collect::<Vec<_>>().join(", ")),
+        ("Refusal judge".to_string(), r.config_str("judge.kind")),
+        (
+            "Statistics".to_string(),
+            format!(
+                "{:.0}% intervals, α={} (Holm across the table), {} resamples",
+                100.0 * r.confidence(),
+                r.alpha(),
+                r.config_str("stats.resamples")
+            ),
+        ),
+    ];
+    v.retain(|(_, b)| !b.is_empty());
+    v
+}
+
+fn intervention(r: &Results) -> String {
+    let Some(seed) = r.seeds.first() else {
+        return r.config_str("intervention.kind");
+    };
+    let i = &seed.intervention;
+    let mut parts = vec![i["kind"].as_str().unwrap_or("?").to_string()];
+    for key in ["alpha", "layer", "coeff", "direction"] {
+        match &i[key] {
+            Value::Null => {}
+            Value::String(s) => parts.push(format!("{key}={s}")),
+            Value::Number(n) => parts.push(format!("{key}={n}")),
+            _ => {}
+        }
+    }
+    for key in ["epochs", "lr", "batch_size"] {
+        let v = r.config_str(&format!("intervention.{key}"));
+        if !v.is_empty() {
+            parts.push(format!("{key}={v}"));
+        }
+    }
+    parts.join(", ")
+}
+
+/// The seed-style summary.
+pub fn headline(r: &Results) -> Table {
+    let mut t = Table::new(&["", "before", "after", "verdict", "from"]);
+    for h in &r.headline {
+        let class = r.table.iter().find(|x| x.key() == h.source).map_or("", |x| x.verdict.as_str());
+        t.push(vec![h.topic.clone(), h.before.clone(), h.after.clone(), fmt::verdict(&h.verdict), h.source.clone()], class);
+    }
+    t
+}
+
+/// The alignment-tax table.
+pub fn tax(rows: &[Row]) -> Table {
+    let mut t = Table::new(&["benchmark", "metric", "n", "before", "after", "change", "test", "p", "p (Holm)", "verdict"]);
+    for x in rows {
+        let arrow = if x.higher_is_better { "↑" } else { "↓" };
+        t.push(
+            vec![
+                x.benchmark.clone(),
+                format!("{} {arrow}", x.metric),
+                x.n.to_string(),
+                fmt::interval(x, &x.before),
+                fmt::interval(x, &x.after),
+                fmt::change(x),
+                x.test.replace('_', " "),
+                fmt::p(x.p_value),
+                fmt::p(x.p_holm),
+                fmt::verdict(&x.verdict),
+            ],
+            &x.verdict,
+        );
+    }
+    t
+}
+
+/// How the table was computed, in one paragraph.
+pub fn tax_note(r: &Results) -> String {
+    format!(
+        "Seed {}. Before and after are means over the same items (rates for binary metrics, in %), with {:.0}% Wilson intervals (binary) or bootstrap intervals (continuous); the change is after − before (percentage points for rates) with a paired bootstrap interval; p from the exact McNemar test (binary) or a sign-flip permutation test (continuous), two-sided, Holm-adjusted across the table; a verdict is gain or loss when the Holm-adjusted p ≤ {}. ↑/↓: the good direction.",
+        r.first_seed().map_or("?".into(), |s| s.to_string()),
+        100.0 * r.confidence(),
+        r.alpha()
+    )
+}
+
+/// Per-metric results over seeds.
+pub fn seeds(r: &Results) -> Option<Table> {
+    if r.seed_summary.is_empty() {
+        return None;
+    }
+    let mut t = Table::new(&["benchmark", "metric", "change mean ± sd", "per seed", "gain / loss / none"]);
+    for s in &r.seed_summary {
+        let per: Vec<String> = s.change.values.iter().map(|(seed, v)| format!("{seed}: {}", v.map_or("n/a".into(), fmt::signed))).collect();
+        let class = if s.verdicts.1 > 0 { "loss" } else if s.verdicts.0 > 0 { "gain" } else { "" };
+        t.push(
+            vec![
+                s.benchmark.clone(),
+                s.metric.clone(),
+                format!("{} ± {}", fmt::signed(s.change.mean), fmt::num(s.change.sd)),
+                per.join(", "),
+                format!("{} / {} / {}", s.verdicts.0, s.verdicts.1, s.verdicts.2),
+            ],
+            class,
+        );
+    }
+    Some(t)
+}
+
+/// Items per benchmark and how many changed.
+pub fn samples(s: &SampleSet) -> Table {
+    let mut t = Table::new(&["benchmark", "items", "in the explorer", "outcome changed", "output text changed"]);
+    for (bench, total) in &s.totals {
+        let shown: Vec<_> = s.samples.iter().filter(|x| &x.benchmark == bench).collect();
+        t.push(
+            vec![
+                bench.clone(),
+                total.to_string(),
+                shown.len().to_string(),
+                shown.iter().filter(|x| x.changed).count().to_string(),
+                shown.iter().filter(|x| x.text_changed).count().to_string(),
+            ],
+            "",
+        );
+    }
+    t
+}
+
+/// The data: evaluation sets, training set, dedup.
+pub fn data(r: &Results) -> Vec<String> {
+    let d = &r.data;
+    let mut out = Vec::new();
+    let notes = |v: &Value| -> String {
+        let n: Vec<&str> = v["notes"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        if n.is_empty() { String::new() } else { format!(" ({})", n.join("; ")) }
+    };
+    for set in d["eval_sets"].as_array().into_iter().flatten() {
+        out.push(format!("Evaluation set {}: {} items{}.", set["name"].as_str().unwrap_or("?"), set["n_items"], notes(set)));
+    }
+    if d["train"].is_object() {
+        out.push(format!("Training set {}: {} items{}.", d["train"]["name"].as_str().unwrap_or("?"), d["train"]["n_items"], notes(&d["train"])));
+    }
+    if d["refusal_set"].is_object() {
+        out.push(format!(
+            "Refusal training data: {} harmful prompts with refusals, {} benign examples.",
+            d["refusal_set"]["n_harmful"], d["refusal_set"]["n_benign"]
+        ));
+    }
+    let removed: u64 = d["dedup"]["removed"].as_array().into_iter().flatten().filter_map(|x| x["removed"].as_u64()).sum();
+    if d["dedup"].is_object() {
+        out.push(format!("Near-duplicates of training prompts removed from the evaluation sets: {removed}."));
+    }
+    for n in d["notes"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        out.push(n.to_string());
+    }
+    out
+}
+
+/// Versions, hashes, machine.
+pub fn provenance(r: &Results) -> Vec<String> {
+    let p = &r.provenance;
+    let mut out = vec![format!(
+        "spillover {}, commit {}, config hash {}.",
+        p.spillover_version, p.git_commit, p.config_hash
+    )];
+    let m = &p.machine;
+    if m.is_object() {
+        out.push(format!(
+            "Machine: {} {}, {} CPUs ({}), {:.1} GiB memory.",
+            m["os"].as_str().unwrap_or("?"),
+            m["arch"].as_str().unwrap_or("?"),
+            m["cpus"],
+            m["cpu_model"].as_str().unwrap_or("?"),
+            m["memory_gib"].as_f64().unwrap_or(f64::NAN)
+        ));
+    }
+    for (name, id) in &p.assets {
+        let id = match id {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        out.push(format!("Asset {name}: {id}"));
+    }
+    out
+}
+
+/// Stage wall times.
+pub fn timings(r: &Results) -> Table {
+    let mut t = Table::new(&["stage", "wall time", "reused"]);
+    for x in &r.timings {
+        t.push(vec![x.stage.clone(), fmt::clock(x.seconds), if x.reused { "yes".into() } else { String::new() }], "");
+    }
+    t
+}
+
+/// How to reproduce and re-render.
+pub fn reproduce(run_dir: &std::path::Path) -> Vec<String> {
+    let d = run_dir.display();
+    vec![
+        format!("Re-render this report without recomputing: `spillover report {d}`."),
+        format!(
+            "Run the experiment again: `spillover run {d}/config.resolved.toml --runs-dir <folder>` (the resolved experiment, every default filled in; the same inputs give the same config hash)."
+        ),
+    ]
+}

@@ -1,0 +1,390 @@
+//! One run: start bwrap, feed it the program, watch the limits, collect the outcome.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::classify::{classify, decode_wait_status, Facts, Kill};
+use crate::command::{above_stdio, command, ChildFds};
+use crate::host::Host;
+use crate::watch::{sample, Usage};
+use crate::{FailReason, Outcome, Program, SandboxConfig};
+
+/// How often the run loop samples usage (and re-sends a kill that has not taken yet).
+const TICK: Duration = Duration::from_millis(50);
+/// How long to wait for the output pipes to close once the sandbox has exited.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// What the helper threads report to the run loop.
+enum Event {
+    /// bwrap reported the host pid of the sandbox's pid 1 and its pid namespace.
+    Init { pid: i32, pid_ns: u64 },
+    /// Whether the launcher signalled that the program starts (sent at end of stream).
+    Started(bool),
+    /// A stream went over the cap; sent once per stream.
+    OutputOver,
+    /// A stream is closed: which one (0 stdout, 1 stderr), the bytes kept, whether some were
+    /// discarded.
+    Output(usize, Vec<u8>, bool),
+    /// bwrap exited: its wait status, CPU time of it and everything it reaped, max RSS.
+    Exited {
+        status: i32,
+        cpu_ms: u64,
+        maxrss_bytes: u64,
+    },
+}
+
+/// Runs `program` under `config`; never panics on program behaviour.
+pub(crate) fn run(host: &Host, config: &SandboxConfig, program: &Program) -> Outcome {
+    match run_inner(host, config, program) {
+        Ok(outcome) => outcome,
+        Err(e) => Outcome::sandbox_failure(&program.id, format!("{e}")),
+    }
+}
+
+fn run_inner(host: &Host, config: &SandboxConfig, program: &Program) -> io::Result<Outcome> {
+    let source = memfd_with(program.source.as_bytes())?;
+    let (status_r, status_w) = pipe()?;
+    let (started_r, started_w) = pipe()?;
+    let fds = ChildFds {
+        source: source.as_raw_fd(),
+        status: status_w.as_raw_fd(),
+        started: started_w.as_raw_fd(),
+    };
+    let mut cmd = command(host, config, &fds);
+    let start = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot start bubblewrap: {e}")))?;
+    drop((source, status_w, started_w));
+    let pid = child.id() as i32;
+    let mut killer = Killer::new(pid);
+
+    let (tx, rx) = mpsc::channel();
+    let cap = config.max_output_bytes;
+    let out = child.stdout.take().expect("stdout is piped");
+    let err = child.stderr.take().expect("stderr is piped");
+    spawn_reader(tx.clone(), move |tx| capture(0, out, cap, tx));
+    spawn_reader(tx.clone(), move |tx| capture(1, err, cap, tx));
+    spawn_reader(tx.clone(), move |tx| read_status(File::from(status_r), tx));
+    spawn_reader(tx.clone(), move |tx| {
+        read_started(File::from(started_r), tx)
+    });
+    spawn_reader(tx, move |tx| wait_exit(pid, tx));
+    drop(child); // reaped by `wait_exit`, not by `Child`
+
+    let State {
+        kill,
+        usage,
+        started,
+        streams: [Some((stdout, over_out)), Some((stderr, over_err))],
+        exited: Some((status, cpu_ms, maxrss)),
+        wall_ms,
+        ..
+    } = supervise(&rx, &mut killer, config, start)?
+    else {
+        unreachable!("`supervise` waits for the exit and both streams")
+    };
+    let started = started == Some(true);
+    let cpu_ms = cpu_ms.max(usage.cpu_ms);
+    let (exit_code, signal) = decode_wait_status(status);
+    let facts = Facts {
+        kill,
+        started,
+        exit_code,
+        signal,
+        output_over: over_out || over_err,
+        cpu_ms,
+        cpu_limit_ms: config.cpu_time.as_millis() as u64,
+        stderr: &stderr,
+    };
+    let reason = classify(&facts);
+    Ok(Outcome {
+        id: program.id.clone(),
+        passed: reason.is_none(),
+        reason,
+        exit_code,
+        signal,
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        truncated: over_out || over_err,
+        wall_ms,
+        cpu_ms,
+        peak_memory_bytes: maxrss.max(usage.memory_bytes),
+    })
+}
+
+/// Watches one run until bwrap has exited and every reader is done: enforces the wall-clock
+/// deadline and the namespace-wide CPU and memory limits, and kills on any event that calls
+/// for it (output over the cap).
+fn supervise(
+    rx: &Receiver<Event>,
+    killer: &mut Killer,
+    config: &SandboxConfig,
+    start: Instant,
+) -> io::Result<State> {
+    let deadline = start + config.wall_time;
+    let mut st = State::default();
+    let mut last_sample = Instant::now();
+    while st.exited.is_none() {
+        let wait = match st.kill {
+            Some(_) => TICK,
+            None => deadline.saturating_duration_since(Instant::now()).min(TICK),
+        };
+        match rx.recv_timeout(wait) {
+            Ok(event) => st.absorb(event, killer),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(io::Error::other("lost track of the bubblewrap process"));
+            }
+        }
+        if st.kill.is_some() {
+            killer.kill();
+        } else if Instant::now() >= deadline {
+            st.trigger(Kill::Wall, killer);
+        } else if let Some(ns) = st.pid_ns.filter(|_| last_sample.elapsed() >= TICK) {
+            last_sample = Instant::now();
+            st.usage = st.usage.max(sample(ns, config.memory_bytes));
+            if st.usage.cpu_ms >= config.cpu_time.as_millis() as u64 {
+                st.trigger(Kill::Cpu, killer);
+            } else if st.usage.memory_bytes > config.memory_bytes {
+                st.trigger(Kill::Memory, killer);
+            }
+        }
+    }
+    st.wall_ms = start.elapsed().as_millis() as u64;
+
+    // The namespace is gone (its pid 1 exits only after every other process in it), so the
+    // pipes close: wait for what the readers kept.
+    let drain_until = Instant::now() + DRAIN;
+    while st.streams.iter().any(Option::is_none) || st.started.is_none() {
+        match rx.recv_timeout(drain_until.saturating_duration_since(Instant::now())) {
+            Ok(event) => st.absorb(event, killer),
+            Err(_) => {
+                killer.kill();
+                return Err(io::Error::other(
+                    "the sandbox exited but its pipes stayed open",
+                ));
+            }
+        }
+    }
+    Ok(st)
+}
+
+/// What the run loop has learnt so far.
+#[derive(Default)]
+struct State {
+    kill: Option<Kill>,
+    usage: Usage,
+    pid_ns: Option<u64>,
+    started: Option<bool>,
+    streams: [Option<(Vec<u8>, bool)>; 2],
+    exited: Option<(i32, u64, u64)>,
+    wall_ms: u64,
+}
+
+impl State {
+    fn absorb(&mut self, event: Event, killer: &mut Killer) {
+        match event {
+            Event::Init { pid, pid_ns } => {
+                killer.set_init(pid, pid_ns);
+                self.pid_ns = Some(pid_ns);
+            }
+            Event::Started(s) => self.started = Some(s),
+            Event::OutputOver => self.trigger(Kill::Output, killer),
+            Event::Output(i, bytes, over) => self.streams[i] = Some((bytes, over)),
+            Event::Exited {
+                status,
+                cpu_ms,
+                maxrss_bytes,
+            } => self.exited = Some((status, cpu_ms, maxrss_bytes)),
+        }
+    }
+
+    /// Kills the sandbox; the first reason sticks.
+    fn trigger(&mut self, why: Kill, killer: &Killer) {
+        self.kill.get_or_insert(why);
+        killer.kill();
+    }
+}
+
+impl Outcome {
+    /// A failure before the program could run.
+    pub(crate) fn sandbox_failure(id: &str, why: String) -> Outcome {
+        Outcome {
+            id: id.to_string(),
+            passed: false,
+            reason: Some(FailReason::Sandbox(why)),
+            exit_code: None,
+            signal: None,
+            stdout: String::new(),
+            stderr: String::new(),
+            truncated: false,
+            wall_ms: 0,
+            cpu_ms: 0,
+            peak_memory_bytes: 0,
+        }
+    }
+}
+
+fn spawn_reader(tx: Sender<Event>, f: impl FnOnce(&Sender<Event>) + Send + 'static) {
+    thread::spawn(move || f(&tx));
+}
+
+/// Keeps the first `cap` bytes of a stream and drains the rest.
+fn capture(which: usize, mut r: impl Read, cap: usize, tx: &Sender<Event>) {
+    let (mut kept, mut over) = (Vec::new(), false);
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        let room = cap - kept.len();
+        kept.extend_from_slice(&buf[..n.min(room)]);
+        if n > room && !over {
+            over = true;
+            let _ = tx.send(Event::OutputOver);
+        }
+    }
+    let _ = tx.send(Event::Output(which, kept, over));
+}
+
+/// Reads bwrap's first status document (`child-pid`, `pid-namespace`), then drains the pipe
+/// (closing it early would kill bwrap with SIGPIPE when it reports the exit code).
+fn read_status(file: File, tx: &Sender<Event>) {
+    let mut reader = BufReader::new(file);
+    let first = serde_json::Deserializer::from_reader(&mut reader)
+        .into_iter::<serde_json::Value>()
+        .next();
+    if let Some(Ok(v)) = first {
+        if let (Some(pid), Some(ns)) = (v["child-pid"].as_i64(), v["pid-namespace"].as_u64()) {
+            let _ = tx.send(Event::Init {
+                pid: pid as i32,
+                pid_ns: ns,
+            });
+        }
+    }
+    let _ = io::copy(&mut reader, &mut io::sink());
+}
+
+/// Reports, at end of stream, whether the launcher wrote its byte.
+fn read_started(mut file: File, tx: &Sender<Event>) {
+    let mut all = Vec::new();
+    let _ = file.read_to_end(&mut all);
+    let _ = tx.send(Event::Started(!all.is_empty()));
+}
+
+/// Reaps bwrap and reports its status and the CPU time of it and all it reaped.
+fn wait_exit(pid: i32, tx: &Sender<Event>) {
+    let mut status = 0;
+    // SAFETY: rusage is plain data; wait4 fills it.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: valid pointers to locals.
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+        if r == pid {
+            break;
+        }
+        if r < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            continue;
+        }
+        return; // the loop sees the channel disconnect
+    }
+    let ms = |t: libc::timeval| t.tv_sec as u64 * 1000 + t.tv_usec as u64 / 1000;
+    let _ = tx.send(Event::Exited {
+        status,
+        cpu_ms: ms(ru.ru_utime) + ms(ru.ru_stime),
+        maxrss_bytes: ru.ru_maxrss.max(0) as u64 * 1024,
+    });
+}
+
+/// Kills the sandbox: SIGKILL to its pid 1 takes the whole pid namespace down at once; before
+/// pid 1 is known, SIGKILL to bwrap (whose child then dies through `--die-with-parent`).
+/// Both go through pidfds, so a recycled pid is never hit.
+struct Killer {
+    monitor: Option<OwnedFd>,
+    monitor_pid: i32,
+    init: Option<OwnedFd>,
+}
+
+impl Killer {
+    fn new(monitor_pid: i32) -> Self {
+        Self {
+            monitor: pidfd_open(monitor_pid),
+            monitor_pid,
+            init: None,
+        }
+    }
+
+    /// Remembers pid 1 if `pid` is still in namespace `pid_ns` once its pidfd is held.
+    fn set_init(&mut self, pid: i32, pid_ns: u64) {
+        let Some(fd) = pidfd_open(pid) else { return };
+        let link = std::fs::read_link(format!("/proc/{pid}/ns/pid"));
+        if link.is_ok_and(|l| l.as_os_str() == format!("pid:[{pid_ns}]").as_str()) {
+            self.init = Some(fd);
+        }
+    }
+
+    fn kill(&self) {
+        match (&self.init, &self.monitor) {
+            (Some(fd), _) | (None, Some(fd)) => pidfd_kill(fd),
+            // SAFETY: the pid is our unreaped child (no pidfd support).
+            (None, None) => unsafe {
+                libc::kill(self.monitor_pid, libc::SIGKILL);
+            },
+        }
+    }
+}
+
+fn pidfd_open(pid: i32) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags; the result is a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    // SAFETY: a non-negative result is a fresh descriptor owned by nobody else.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+fn pidfd_kill(fd: &OwnedFd) {
+    let null = std::ptr::null::<libc::siginfo_t>();
+    // SAFETY: a valid pidfd, a signal number, no siginfo, no flags.
+    unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            libc::SIGKILL,
+            null,
+            0,
+        )
+    };
+}
+
+/// An anonymous in-memory file holding `bytes`, positioned at its start.
+fn memfd_with(bytes: &[u8]) -> io::Result<OwnedFd> {
+    // SAFETY: a NUL-terminated name and flags; the result is a new fd or -1.
+    let fd = unsafe { libc::memfd_create(c"spillover-program".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor owned by nobody else.
+    let mut file = File::from(above_stdio(unsafe { OwnedFd::from_raw_fd(fd) })?);
+    file.write_all(bytes)?;
+    file.rewind()?;
+    Ok(file.into())
+}
+
+/// A close-on-exec pipe: (read end, write end).
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors are fresh and owned by nobody else.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    Ok((above_stdio(r)?, above_stdio(w)?))
+}

@@ -1,0 +1,48 @@
+//! `spillover report`: re-render a run's reports from its results.json (nothing is recomputed),
+//! compare several runs side by side, or render a sweep.
+
+use crate::exit::UsageError;
+use anyhow::Result;
+use clap::Args;
+use std::path::PathBuf;
+
+pub const REPORT_ABOUT: &str = "Render the reports of a run folder from its results.json, without recomputing anything.\n\n\
+With one RUN_DIR (a folder written by `spillover run`): writes RUN_DIR/report.md (the seed-style summary, the \
+alignment-tax table with intervals and p-values, findings computed from the numbers), RUN_DIR/report.html (one \
+self-contained page that works offline: the tables, before/after bars, the change chart, the MRI's attention and \
+patching heatmaps and attribution bars when it ran, and a sample explorer of every item's prompt, outputs before and \
+after and judge labels) and RUN_DIR/figures/*.svg (each chart as a standalone file).\n\n\
+With a sweep folder (one holding sweep.json, from `spillover sweep`): the same files there, with the Pareto frontier \
+and one dose-response chart per grid axis.\n\n\
+With several RUN_DIRs: a side-by-side comparison written to --out (default ./comparison).\n\n\
+A missing or corrupt results.json / sweep.json / samples.jsonl exits with code 2 and names the file.";
+
+#[derive(Args)]
+pub struct ReportArgs {
+    /// Run folder(s) (or one sweep folder).
+    #[arg(required = true, value_name = "RUN_DIR")]
+    pub runs: Vec<PathBuf>,
+    /// Where a comparison of several runs is written.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+pub fn run(a: ReportArgs) -> Result<()> {
+    let files = match a.runs.as_slice() {
+        [one] => {
+            if a.out.is_some() {
+                return Err(UsageError("--out is for comparing several runs; a single run's report is written into its own folder".into()).into());
+            }
+            if one.join("sweep.json").is_file() && !one.join("results.json").is_file() {
+                spillover_report::render_sweep(one)?
+            } else {
+                spillover_report::render_run(one)?
+            }
+        }
+        many => spillover_report::render_comparison(many, &a.out.unwrap_or_else(|| PathBuf::from("comparison")))?,
+    };
+    for p in files.all() {
+        println!("{}", p.display());
+    }
+    Ok(())
+}

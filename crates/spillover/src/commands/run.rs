@@ -1,0 +1,72 @@
+//! `spillover run`: the whole experiment (see `spillover run --help`).
+
+use anyhow::Result;
+use clap::Args;
+use spillover_pipeline::{config, RunOptions};
+use std::path::PathBuf;
+
+pub const RUN_ABOUT: &str = "Run an experiment: baseline evaluation → intervention → the same evaluation \
+again → paired comparison → mechanistic analysis → results.json, report.md and report.html.\n\n\
+With no file, runs the default experiment (examples/default.toml): smollm2-135m-instruct, LoRA r=8 on the \
+attention projections, trained for 3 epochs on 100 AdvBench prompts with refusal replies, evaluated before and \
+after on held-out refusal and over-refusal prompts, arithmetic, GSM8K, HumanEval, MMLU, perplexity, KL and \
+diversity, on the same items. Everything it needs comes from pinned PyPI wheels (fetched once, cached).\n\n\
+The experiment file is TOML; unknown keys are errors that name the key and the closest valid one. Every key can \
+be overridden with --set (repeatable), e.g. --set intervention.epochs=1 --set profile=standard \
+--set benchmarks.refusal.limit=100.\n\n\
+Profiles: quick (about 10 minutes for the default experiment on a 2-core CPU), standard (tighter intervals), \
+full (every item of every benchmark). Sample sizes and interval widths are printed in the report.\n\n\
+Interventions (intervention.kind): lora_sft, full_ft, interpolate (θ = (1−α)·θ_base + α·θ_tuned), actadd \
+(add the refusal direction at one layer), ablate (project it out at every layer), orthogonalize (bake the \
+ablation into the weights).\n\n\
+The run folder is RUNS_DIR/<name>-<config hash>/: config.resolved.toml, one folder per stage (each written \
+atomically with the hash of its inputs), results.json, report.md, report.html. A rerun skips finished stages, so \
+a killed run (even kill -9) continues where it stopped and ends with the same results. The baseline evaluation, \
+training runs and refusal directions are shared between runs under RUNS_DIR/_shared/. Two processes on one run \
+folder are refused.\n\n\
+Exit codes: 0 success, 1 internal error, 2 bad input (config, data or model files).";
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The experiment file (TOML). Without it, the default experiment.
+    pub config: Option<PathBuf>,
+    /// Override a key of the experiment, e.g. `intervention.epochs=1` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Repeat the intervention with N seeds and report mean ± sd (same as --set seeds=N).
+    #[arg(long)]
+    pub seeds: Option<usize>,
+    /// Where run folders are created.
+    #[arg(long, default_value = "runs", env = "SPILLOVER_RUNS")]
+    pub runs_dir: PathBuf,
+    /// Print the resolved experiment (TOML) and its run folder, and exit without running.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// No progress output.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+pub fn run(a: RunArgs) -> Result<()> {
+    let mut overrides = a.set.clone();
+    if let Some(n) = a.seeds {
+        overrides.push(format!("seeds={n}"));
+    }
+    let exp = config::load(a.config.as_deref(), &overrides)?;
+    let dir = spillover_pipeline::run_dir(&exp, &a.runs_dir);
+    if a.dry_run {
+        print!("{}", toml::to_string(&exp)?);
+        println!("# run folder: {}", dir.display());
+        return Ok(());
+    }
+    let results = spillover_pipeline::run(
+        &exp,
+        &RunOptions {
+            runs_dir: a.runs_dir,
+            progress: !a.quiet,
+        },
+    )?;
+    println!("{}", spillover_pipeline::report::markdown(&results));
+    println!("run folder: {}", dir.display());
+    Ok(())
+}

@@ -1,0 +1,446 @@
+//! End-to-end tests of `spillover run` and `spillover sweep` on a tiny random model: every
+//! intervention kind, stage reuse, resume after kill -9 with identical results, the run lock, and
+//! bad configurations (exit 2). Datasets come from the packaged-asset cache (scripts/test.sh
+//! fetches them first).
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_spillover"))
+}
+
+/// A small experiment on tiny-llama: few items per benchmark, keyword judge.
+const TINY: &str = r#"
+name = "tiny"
+[model]
+id = "tiny-llama"
+[data]
+n_train = 12
+[intervention]
+kind = "lora_sft"
+epochs = 1
+batch_size = 4
+[benchmarks.refusal]
+limit = 4
+max_new_tokens = 8
+[benchmarks.over_refusal]
+limit = 4
+max_new_tokens = 8
+[benchmarks.arithmetic]
+limit = 5
+[benchmarks.mmlu]
+limit = 6
+[benchmarks.perplexity]
+limit = 2
+[benchmarks.kl]
+limit = 3
+max_new_tokens = 6
+[benchmarks.diversity]
+limit = 3
+max_new_tokens = 8
+[judge]
+kind = "keyword"
+[analysis]
+mri = false
+"#;
+
+fn write_config(dir: &Path, text: &str) -> PathBuf {
+    let p = dir.join("exp.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn run(cfg: &Path, runs: &Path, extra: &[&str]) -> Output {
+    bin()
+        .args([
+            "run",
+            cfg.to_str().unwrap(),
+            "--quiet",
+            "--runs-dir",
+            runs.to_str().unwrap(),
+        ])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn run_folder(runs: &Path) -> PathBuf {
+    std::fs::read_dir(runs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("tiny-")
+        })
+        .expect("a run folder")
+}
+
+fn results(run: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(run.join("results.json")).unwrap()).unwrap()
+}
+
+/// The measured content of results.json (no timings or paths).
+fn measured(r: &Value) -> Value {
+    serde_json::json!({
+        "table": r["table"], "headline": r["headline"], "baseline": r["baseline"],
+        "seeds": r["seeds"].as_array().unwrap().iter().map(|s| serde_json::json!({
+            "after": s["after"], "table": s["table"], "recipe": s["intervention"]["kind"],
+        })).collect::<Vec<_>>(),
+        "data": r["data"],
+    })
+}
+
+#[test]
+fn lora_run_writes_results_and_a_rerun_reuses_every_stage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write_config(tmp.path(), TINY);
+    let runs = tmp.path().join("runs");
+    let out = run(&cfg, &runs, &[]);
+    ok(&out);
+    let folder = run_folder(&runs);
+    for f in [
+        "results.json",
+        "report.md",
+        "report.html",
+        "config.resolved.toml",
+        "data/stage.json",
+        "seed-0/after/stage.json",
+        "seed-0/compare/tax.json",
+    ] {
+        assert!(folder.join(f).exists(), "missing {f}");
+    }
+    let r = results(&folder);
+    assert_eq!(r["schema_version"], 1);
+    let table = r["table"].as_array().unwrap();
+    let benches: std::collections::BTreeSet<&str> = table
+        .iter()
+        .map(|t| t["benchmark"].as_str().unwrap())
+        .collect();
+    for b in [
+        "refusal",
+        "over_refusal",
+        "arithmetic",
+        "mmlu",
+        "perplexity",
+        "kl",
+        "diversity",
+    ] {
+        assert!(benches.contains(b), "no {b} row in {benches:?}");
+    }
+    for row in table {
+        let p = row["p_holm"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&p), "{row}");
+        assert!(
+            row["p_holm"].as_f64() >= row["p_value"].as_f64(),
+            "Holm never lowers a p-value: {row}"
+        );
+        let c = &row["change"];
+        assert!(
+            c["lo"].as_f64() <= c["estimate"].as_f64()
+                && c["estimate"].as_f64() <= c["hi"].as_f64(),
+            "{row}"
+        );
+    }
+    // The arithmetic probe is always evaluated.
+    let items = std::fs::read_to_string(folder.join("data/items/arithmetic.jsonl")).unwrap();
+    assert!(items.contains("What is 15 + 12?"));
+    // Item ids are recorded for every evaluated set.
+    assert!(r["data"]["eval_sets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|d| !d["item_ids"].as_array().unwrap().is_empty()));
+
+    // A second run reuses every stage and reports the same numbers.
+    let before = measured(&r);
+    ok(&run(&cfg, &runs, &[]));
+    let r2 = results(&folder);
+    assert!(
+        r2["timings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["reused"] == true),
+        "{}",
+        r2["timings"]
+    );
+    assert_eq!(measured(&r2), before);
+}
+
+#[test]
+fn every_intervention_kind_runs_and_sweeps_share_the_baseline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = TINY.replace(
+        "kind = \"lora_sft\"\nepochs = 1\nbatch_size = 4\n",
+        "kind = \"lora_sft\"\n",
+    );
+    let cfg = write_config(tmp.path(), &base);
+    let runs = tmp.path().join("runs");
+    let out = bin()
+        .args([
+            "sweep",
+            cfg.to_str().unwrap(),
+            "--quiet",
+            "--runs-dir",
+            runs.to_str().unwrap(),
+        ])
+        .args([
+            "--grid",
+            "intervention.kind=lora_sft,full_ft,actadd,ablate,orthogonalize",
+        ])
+        .args(["--set", "intervention.direction_prompts=8"])
+        .output()
+        .unwrap();
+    // direction_prompts does not apply to training kinds: the sweep is refused before any work.
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("direction_prompts does not apply"));
+    assert!(
+        !runs.exists() || std::fs::read_dir(&runs).unwrap().next().is_none(),
+        "nothing written"
+    );
+
+    let out = bin()
+        .args([
+            "sweep",
+            cfg.to_str().unwrap(),
+            "--quiet",
+            "--runs-dir",
+            runs.to_str().unwrap(),
+        ])
+        .args([
+            "--grid",
+            "intervention.kind=lora_sft,full_ft,actadd,ablate,orthogonalize",
+        ])
+        .output()
+        .unwrap();
+    ok(&out);
+    let shared: Vec<String> = std::fs::read_dir(runs.join("_shared"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        shared.iter().filter(|n| n.starts_with("baseline-")).count(),
+        1,
+        "{shared:?}"
+    );
+    assert_eq!(
+        shared
+            .iter()
+            .filter(|n| n.starts_with("direction-"))
+            .count(),
+        1,
+        "{shared:?}"
+    );
+    let sweep_dir = std::fs::read_dir(&runs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("sweep-")
+        })
+        .unwrap();
+    let s: Value =
+        serde_json::from_str(&std::fs::read_to_string(sweep_dir.join("sweep.json")).unwrap())
+            .unwrap();
+    let kinds: Vec<&str> = s["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["lora_sft", "full_ft", "actadd", "ablate", "orthogonalize"]
+    );
+    assert!(s["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["on_frontier"] == true));
+    assert!(std::fs::read_to_string(sweep_dir.join("frontier.svg"))
+        .unwrap()
+        .starts_with("<svg"));
+
+    // Interpolation with α = 0 is the base model: KL 0 and every metric unchanged.
+    let cfg0 = write_config(
+        tmp.path(),
+        &base.replace(
+            "kind = \"lora_sft\"\n",
+            "kind = \"interpolate\"\nalpha = 0.0\n",
+        ),
+    );
+    ok(&run(&cfg0, &runs, &[]));
+    let r = results(&run_folder_named(&runs, "tiny-", |r| {
+        r["config"]["intervention"]["kind"] == "interpolate"
+    }));
+    for row in r["table"].as_array().unwrap() {
+        assert_eq!(
+            row["change"]["estimate"].as_f64(),
+            Some(0.0),
+            "α = 0 changed {row}"
+        );
+    }
+}
+
+fn run_folder_named(runs: &Path, prefix: &str, pick: impl Fn(&Value) -> bool) -> PathBuf {
+    std::fs::read_dir(runs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name().unwrap().to_string_lossy().starts_with(prefix)
+                && p.join("results.json").exists()
+        })
+        .find(|p| pick(&results(p)))
+        .expect("a matching run folder")
+}
+
+#[test]
+fn a_run_killed_at_any_stage_finishes_with_identical_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = TINY
+        .replace("epochs = 1\n", "epochs = 4\n")
+        .replace("n_train = 12\n", "n_train = 64\n");
+    let cfg = write_config(tmp.path(), &text);
+    // Uninterrupted reference.
+    let ref_runs = tmp.path().join("ref");
+    ok(&run(&cfg, &ref_runs, &[]));
+    let reference = measured(&results(&run_folder(&ref_runs)));
+    // Kill during training (a checkpoint exists) and again during the after-evaluation.
+    let runs = tmp.path().join("runs");
+    for marker in ["checkpoints", "after.partial"] {
+        let mut child = bin()
+            .args([
+                "run",
+                cfg.to_str().unwrap(),
+                "--quiet",
+                "--runs-dir",
+                runs.to_str().unwrap(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let t0 = Instant::now();
+        while !tree_contains(&runs, marker) && t0.elapsed() < Duration::from_secs(300) {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let finished = child.try_wait().unwrap().is_some();
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        assert!(
+            !finished,
+            "the run ended before it reached {marker}: nothing was interrupted"
+        );
+    }
+    ok(&run(&cfg, &runs, &[]));
+    let resumed = results(&run_folder(&runs));
+    assert_eq!(measured(&resumed), reference);
+    // Training was killed after a checkpoint and continued from it.
+    let from = &resumed["seeds"][0]["intervention_detail"]["report"]["resumed_from"];
+    assert!(
+        from.as_u64().is_some_and(|s| s > 0),
+        "training did not resume: {from}"
+    );
+}
+
+fn tree_contains(dir: &Path, name: &str) -> bool {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    rd.flatten().any(|e| {
+        let p = e.path();
+        p.file_name().is_some_and(|n| n.to_string_lossy() == name)
+            || (p.is_dir() && tree_contains(&p, name))
+    })
+}
+
+#[test]
+fn a_locked_run_folder_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write_config(tmp.path(), TINY);
+    let runs = tmp.path().join("runs");
+    let dry = bin()
+        .args([
+            "run",
+            cfg.to_str().unwrap(),
+            "--dry-run",
+            "--runs-dir",
+            runs.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    ok(&dry);
+    let stdout = String::from_utf8_lossy(&dry.stdout);
+    let folder = PathBuf::from(
+        stdout
+            .lines()
+            .last()
+            .unwrap()
+            .trim_start_matches("# run folder: "),
+    );
+    std::fs::create_dir_all(&folder).unwrap();
+    let lock = std::fs::File::create(folder.join(".lock")).unwrap();
+    lock.lock().unwrap();
+    let out = run(&cfg, &runs, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("in use by another spillover process"));
+}
+
+#[test]
+fn bad_configs_exit_2_naming_the_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("runs");
+    let cases: &[(&str, &[&str], &str)] = &[
+        (
+            "[intervention]\nepoch = 3\n",
+            &[],
+            "unknown key `epoch`; did you mean `epochs`?",
+        ),
+        ("[benchmarks.refusl]\n", &[], "did you mean `refusal`?"),
+        ("profile = \"fast\"\n", &[], "profile"),
+        (
+            "[intervention]\nkind = \"lora_sft\"\nalpha = 0.5\n",
+            &[],
+            "intervention.alpha does not apply",
+        ),
+        ("", &["--set", "intervention.epochs"], "expected KEY=VALUE"),
+        ("", &["--set", "model.idd=x"], "did you mean `id`?"),
+        ("[data\n", &[], "exp.toml"),
+    ];
+    for (text, extra, expect) in cases {
+        let cfg = write_config(tmp.path(), text);
+        let out = run(&cfg, &runs, extra);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{text:?}: {err}");
+        assert!(
+            err.contains(expect),
+            "{text:?}: expected {expect:?} in: {err}"
+        );
+    }
+    assert!(!runs.exists(), "a rejected config writes nothing");
+}
