@@ -40,6 +40,27 @@ impl Directions {
         Ok(unit(v))
     }
 
+    /// Directions from per-prompt activations [n][L][d] of the two (non-empty) sets.
+    pub fn from_activations(
+        hook: &str,
+        position: isize,
+        harmful: &[Vec<Vec<f32>>],
+        harmless: &[Vec<Vec<f32>>],
+    ) -> Self {
+        let per_layer = mean_of(harmful)
+            .iter()
+            .zip(mean_of(harmless))
+            .map(|(x, y)| x.iter().zip(y).map(|(p, q)| p - q).collect())
+            .collect();
+        Directions {
+            hook: hook.to_string(),
+            position,
+            per_layer,
+            n_harmful: harmful.len(),
+            n_harmless: harmless.len(),
+        }
+    }
+
     /// L2 norm of each layer's raw difference.
     pub fn norms(&self) -> Vec<f32> {
         self.per_layer.iter().map(|v| norm(v)).collect()
@@ -90,22 +111,11 @@ pub fn diff_in_means_at(
 ) -> Result<Directions> {
     ensure!(!harmful.is_empty(), "diff_in_means: no harmful prompts");
     ensure!(!harmless.is_empty(), "diff_in_means: no harmless prompts");
-    let a = mean_activations(model, hook, harmful, position, pad_id, batch_size)
+    let a = activations(model, hook, harmful, position, pad_id, batch_size)
         .context("harmful prompts")?;
-    let b = mean_activations(model, hook, harmless, position, pad_id, batch_size)
+    let b = activations(model, hook, harmless, position, pad_id, batch_size)
         .context("harmless prompts")?;
-    let per_layer = a
-        .iter()
-        .zip(&b)
-        .map(|(x, y)| x.iter().zip(y).map(|(p, q)| p - q).collect())
-        .collect();
-    Ok(Directions {
-        hook: hook.to_string(),
-        position,
-        per_layer,
-        n_harmful: harmful.len(),
-        n_harmless: harmless.len(),
-    })
+    Ok(Directions::from_activations(hook, position, &a, &b))
 }
 
 /// Mean activation at `blocks.{l}.{hook}` and `position` over `prompts`, [n_layers][d_model]
@@ -118,28 +128,28 @@ pub fn mean_activations(
     pad_id: u32,
     batch_size: usize,
 ) -> Result<Vec<Vec<f32>>> {
+    let acts = activations(model, hook, prompts, position, pad_id, batch_size)?;
     let (layers, d) = (model.config().num_layers, model.config().hidden_size);
+    Ok(if acts.is_empty() {
+        vec![vec![0.0; d]; layers]
+    } else {
+        mean_of(&acts)
+    })
+}
+
+/// Per-layer mean of per-prompt activations [n][L][d] (accumulated in f64); `acts` is non-empty.
+pub fn mean_of(acts: &[Vec<Vec<f32>>]) -> Vec<Vec<f32>> {
+    let (layers, d) = (acts[0].len(), acts[0][0].len());
     let mut sum = vec![vec![0f64; d]; layers];
-    for_each_activation(
-        &Subject::plain(model),
-        hook,
-        prompts,
-        position,
-        pad_id,
-        batch_size,
-        |_, acts| {
-            for (s, a) in sum.iter_mut().zip(acts) {
-                for (x, y) in s.iter_mut().zip(a) {
-                    *x += y as f64;
-                }
-            }
-        },
-    )?;
-    let n = prompts.len().max(1) as f64;
-    Ok(sum
-        .into_iter()
+    for p in acts {
+        for (s, a) in sum.iter_mut().zip(p) {
+            s.iter_mut().zip(a).for_each(|(s, a)| *s += *a as f64);
+        }
+    }
+    let n = acts.len() as f64;
+    sum.into_iter()
         .map(|s| s.into_iter().map(|x| (x / n) as f32).collect())
-        .collect())
+        .collect()
 }
 
 /// The activation of every prompt at `blocks.{l}.{hook}` and `position`: [n_prompts][n_layers][d_model].
@@ -170,29 +180,6 @@ pub fn subject_activations(
     pad_id: u32,
     batch_size: usize,
 ) -> Result<Vec<Vec<Vec<f32>>>> {
-    let mut out = Vec::with_capacity(prompts.len());
-    for_each_activation(
-        subject,
-        hook,
-        prompts,
-        position,
-        pad_id,
-        batch_size,
-        |_, a| out.push(a),
-    )?;
-    Ok(out)
-}
-
-/// Runs `prompts` in batches and calls `f(prompt_index, [n_layers][d_model])` in prompt order.
-fn for_each_activation(
-    subject: &Subject,
-    hook: &str,
-    prompts: &[Vec<u32>],
-    position: isize,
-    pad_id: u32,
-    batch_size: usize,
-    mut f: impl FnMut(usize, Vec<Vec<f32>>),
-) -> Result<()> {
     if !RESIDUAL_HOOKS.contains(&hook) {
         bail!(
             "hook {hook:?}: expected one of {} (a [batch, pos, d_model] block hook)",
@@ -205,8 +192,9 @@ fn for_each_activation(
     }
     let model = subject.model;
     let layers = model.config().num_layers;
+    let mut out = Vec::with_capacity(prompts.len());
     let names: Vec<String> = (0..layers).map(|l| format!("blocks.{l}.{hook}")).collect();
-    for (bi, chunk) in prompts.chunks(batch_size).enumerate() {
+    for chunk in prompts.chunks(batch_size) {
         let step = Step::left_padded(chunk, pad_id, model.device())?;
         let (_, cache) = subject.run_recorded(&step, &names)?;
         let t = step.mask.t;
@@ -218,11 +206,9 @@ fn for_each_activation(
                 rows[r].push(act.get(r)?.get(idx)?.to_vec1::<f32>()?);
             }
         }
-        for (r, acts) in rows.into_iter().enumerate() {
-            f(bi * batch_size + r, acts);
-        }
+        out.extend(rows);
     }
-    Ok(())
+    Ok(out)
 }
 
 /// Index (among a prompt's `len` real tokens) of `position`: negative from the end, else from the start.

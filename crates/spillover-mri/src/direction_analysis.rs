@@ -100,16 +100,8 @@ pub fn analyse_direction(
     let (hb, sb) = (acts(base, inp.harmful)?, acts(base, inp.harmless)?);
     let (ht, st) = (acts(tuned, inp.harmful)?, acts(tuned, inp.harmless)?);
     let (cb, ct) = (acts(base, inp.capability)?, acts(tuned, inp.capability)?);
-    let dirs = |h: &[Vec<Vec<f32>>], s: &[Vec<Vec<f32>>]| Directions {
-        hook: "hook_resid_pre".into(),
-        position: -1,
-        per_layer: mean(h)
-            .iter()
-            .zip(mean(s))
-            .map(|(a, b)| a.iter().zip(b).map(|(x, y)| x - y).collect())
-            .collect(),
-        n_harmful: h.len(),
-        n_harmless: s.len(),
+    let dirs = |h: &[Vec<Vec<f32>>], s: &[Vec<Vec<f32>>]| {
+        Directions::from_activations("hook_resid_pre", -1, h, s)
     };
     let (db, dt) = (dirs(&hb, &sb), dirs(&ht, &st));
     let layers = db.per_layer.len();
@@ -261,20 +253,6 @@ fn avg(v: &[f32]) -> f32 {
     } else {
         v.iter().sum::<f32>() / v.len() as f32
     }
-}
-
-/// Per-layer mean of [n][L][d] activations.
-fn mean(a: &[Vec<Vec<f32>>]) -> Vec<Vec<f32>> {
-    let (layers, d) = (a[0].len(), a[0][0].len());
-    let mut out = vec![vec![0f64; d]; layers];
-    for p in a {
-        for (o, x) in out.iter_mut().zip(p) {
-            o.iter_mut().zip(x).for_each(|(o, x)| *o += *x as f64);
-        }
-    }
-    out.into_iter()
-        .map(|v| v.into_iter().map(|x| (x / a.len() as f64) as f32).collect())
-        .collect()
 }
 
 /// (mean(a) − mean(b)) / pooled standard deviation (0 when both sets are constant).

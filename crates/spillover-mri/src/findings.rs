@@ -43,8 +43,9 @@ pub struct Findings {
     /// Largest attention changes (mean JS divergence).
     pub attention_change: Vec<Component>,
     pub story: Vec<Check>,
-    /// Whether the late-layer refusal-head story holds: every measurable claim passed, and the
-    /// causal claims were measurable. `None` when they were not.
+    /// Whether the late-layer refusal-head story holds: `Some(false)` when a measured claim failed,
+    /// `Some(true)` when every claim was measured and passed, `None` when some claim could not be
+    /// measured and none failed.
     pub story_holds: Option<bool>,
     /// The findings as sentences, for the report.
     pub statements: Vec<String>,
@@ -141,11 +142,13 @@ pub fn findings(
         v.truncate(k);
     }
     let story = story(probes, &restoring_heads, validation, layers);
-    let measurable = story.iter().filter(|c| c.passed.is_some()).count();
-    let causal_measured = story.first().is_some_and(|c| c.passed.is_some())
-        && story.last().is_some_and(|c| c.passed.is_some());
-    let story_holds =
-        (causal_measured && measurable > 0).then(|| story.iter().all(|c| c.passed != Some(false)));
+    let story_holds = if story.iter().any(|c| c.passed == Some(false)) {
+        Some(false)
+    } else if story.iter().all(|c| c.passed == Some(true)) {
+        Some(true)
+    } else {
+        None
+    };
     let restoring: Vec<Component> = restoring_heads
         .iter()
         .chain(&restoring_layers)
@@ -189,6 +192,9 @@ fn comp(
     }
 }
 
+/// Capability loss (nats of mean answer log-probability) below which there is nothing to explain.
+const MIN_LOSS: f64 = 0.1;
+
 /// The story's claims, each with its measurement: late layers, attention to refusal tokens, and a
 /// causal effect of ablating the implicated heads beyond a control set.
 fn story(
@@ -199,13 +205,31 @@ fn story(
 ) -> Vec<Check> {
     let late = 2 * layers / 3;
     let top_head = restoring_heads.first();
+    // The story explains a capability loss; without one there is nothing for a circuit to override.
+    let by_name = |n: &str| validation.iter().find(|c| c.name == n);
+    let lost = match (by_name("base"), by_name("tuned")) {
+        (Some(b), Some(t)) => b
+            .answer_logprob
+            .zip(t.answer_logprob)
+            .map(|(b, t)| (b - t) as f64),
+        _ => None,
+    };
     let mut out = vec![Check {
+        claim: format!(
+            "tuning lowered the mean log-probability of the correct answers (by more than {MIN_LOSS} nats)"
+        ),
+        measured: lost.map_or("validation did not run or had no capability items".into(), |l| {
+            format!("mean log p(answer) fell by {l:+.3} nats")
+        }),
+        passed: lost.map(|l| l > MIN_LOSS),
+    }];
+    out.push(Check {
         claim: format!("the head that restores most of the lost answer lies in the last third of the layers (layer >= {late})"),
         measured: top_head.map_or("no head patching result".into(), |c| {
             format!("{} restores {:.1}% on probe {:?}", c.name, 100.0 * c.value, c.probe)
         }),
         passed: top_head.map(|c| c.layer >= late),
-    }];
+    });
     let shift = top_head.and_then(|c| {
         probes.iter().find_map(|p| {
             p.marks.get(REFUSAL)?;
@@ -342,9 +366,23 @@ fn statements_from(
         .map(|c| c.claim.as_str())
         .collect();
     s.push(match holds {
-        Some(true) => "The late-layer refusal-head story holds on this model: every measured claim passed.".into(),
-        Some(false) => format!("The late-layer refusal-head story does not hold on this model; failed claims: {}.", failed.join("; ")),
-        None => "The late-layer refusal-head story could not be tested (patching or validation did not run).".into(),
+        Some(true) => {
+            "The late-layer refusal-head story holds on this model: every measured claim passed."
+                .into()
+        }
+        Some(false) => format!(
+            "The late-layer refusal-head story does not hold on this model; failed claims: {}.",
+            failed.join("; ")
+        ),
+        None => format!(
+            "The late-layer refusal-head story could not be fully tested; not measured: {}.",
+            story
+                .iter()
+                .filter(|c| c.passed.is_none())
+                .map(|c| c.claim.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
     });
     s
 }

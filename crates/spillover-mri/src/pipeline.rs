@@ -71,7 +71,7 @@ impl Default for MriOptions {
             svd_k: 4,
             patching: true,
             validate: true,
-            max_new_tokens: 24,
+            max_new_tokens: 40,
         }
     }
 }
@@ -137,7 +137,7 @@ pub fn mri(inp: &MriInputs, opts: &MriOptions) -> Result<(MriResult, Tensors)> {
     } else {
         let capability: Vec<Vec<u32>> = inp.capability.iter().map(|c| c.ids.clone()).collect();
         inp.note("refusal direction");
-        let d = analyse_direction(
+        let mut d = analyse_direction(
             &inp.base,
             &inp.tuned,
             &DirectionInputs {
@@ -152,7 +152,6 @@ pub fn mri(inp: &MriInputs, opts: &MriOptions) -> Result<(MriResult, Tensors)> {
             },
         )
         .context("refusal direction")?;
-        let mut d = d;
         let text = |v: &[(u32, f32)]| v.iter().map(|(i, _)| (inp.decode)(&[*i])).collect();
         d.lens_up_text = text(&d.lens_up);
         d.lens_down_text = text(&d.lens_down);
@@ -162,10 +161,8 @@ pub fn mri(inp: &MriInputs, opts: &MriOptions) -> Result<(MriResult, Tensors)> {
         Some(d)
     };
     let heads = implicated_heads(&probes, opts.top_k);
-    if opts.validate {
-        inp.note("causal validation");
-    }
     let validation = if opts.validate {
+        inp.note("causal validation");
         validate(inp, opts, direction.as_ref(), &heads).context("causal validation")?
     } else {
         vec![]

@@ -2,6 +2,8 @@
 //! is found in the base model's own reply, the refusal token from the tuned model's reply, and
 //! capability items with their answer tokens.
 
+use crate::export::Tensors;
+use crate::pipeline::{mri, MriInputs, MriOptions, MriResult};
 use crate::probe::Probe;
 use crate::subject::Subject;
 use crate::validate::CapabilityItem;
@@ -142,6 +144,40 @@ pub fn prepare(
         harmless: encode_all(&texts.harmless)?,
         capability,
     })
+}
+
+/// `prepare` and then `pipeline::mri` on its result: the whole MRI from texts, as the CLI and the
+/// experiment pipeline run it. `gen` sets the probe replies (and `stop_ids` / `pad_id` of the rest).
+#[allow(clippy::too_many_arguments)]
+pub fn mri_from_texts(
+    base: Subject,
+    tuned: Subject,
+    enc: &Encoder,
+    texts: &TextInputs,
+    gen: &GenerateOptions,
+    is_refusal: &(dyn Fn(&str) -> bool + Sync),
+    opts: &MriOptions,
+    progress: Option<&(dyn Fn(&str) + Sync)>,
+) -> Result<(MriResult, Tensors)> {
+    if let Some(p) = progress {
+        p("preparing probes and prompt sets");
+    }
+    let p = prepare(&base, &tuned, enc, texts, gen, is_refusal)?;
+    let decode = |ids: &[u32]| enc.decode(ids);
+    let inputs = MriInputs {
+        base,
+        tuned,
+        probes: p.probes,
+        harmful: p.harmful,
+        harmless: p.harmless,
+        capability: p.capability,
+        pad_id: gen.pad_id,
+        stop_ids: gen.stop_ids.clone(),
+        decode: &decode,
+        is_refusal,
+        progress,
+    };
+    mri(&inputs, opts)
 }
 
 /// Index of the reply token where `answer` starts, if the reply contains it.

@@ -102,20 +102,7 @@ fn logit_attributions_sum_to_the_logit_difference() {
                 "{name}: {} vs {model_diff}",
                 a.logit_diff
             );
-            let scale: f32 = a
-                .heads
-                .iter()
-                .flatten()
-                .chain(&a.mlp)
-                .map(|x| x.abs())
-                .sum();
-            assert!(scale > 1e-3, "{name}: all terms ~0");
-            assert!(
-                (a.total() - a.logit_diff).abs() < 1e-4 * scale.max(1.0),
-                "{name}: terms sum to {} not {}",
-                a.total(),
-                a.logit_diff
-            );
+            assert_terms_sum(&a, name, 1e-4);
             assert_eq!(a.heads.len(), m.config().num_layers);
             assert!(a.heads.iter().all(|h| h.len() == m.config().num_heads));
             if m.config().arch != spillover_model::Arch::Gpt2 {
@@ -302,17 +289,7 @@ fn hook_interventions_are_analysed_through_their_subject() {
         let make = actadd_hooks(&v, 1, 4.0, m.device()).unwrap();
         let (plain, steered) = (Subject::plain(m), Subject::with_hooks(m, &make));
         let a = direct_logit_attribution(&steered, &ids, target, baseline).unwrap();
-        let scale: f32 = a
-            .heads
-            .iter()
-            .flatten()
-            .chain(&a.mlp)
-            .map(|x| x.abs())
-            .sum();
-        assert!(
-            (a.total() - a.logit_diff).abs() < 1e-4 * scale.max(1.0),
-            "{name}"
-        );
+        assert_terms_sum(&a, name, 1e-4);
         assert!(
             a.intervention.abs() > 1e-3,
             "{name}: the steering vector shows up as a term"

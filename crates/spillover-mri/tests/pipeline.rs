@@ -105,11 +105,18 @@ fn the_mri_runs_end_to_end_and_writes_readable_outputs() {
         let r = c.refusal_rate.unwrap();
         assert!((0.0..=1.0).contains(&r) && c.answer_logprob.unwrap() < 0.0);
     }
-    assert_eq!(result.findings.story.len(), 3);
+    assert_eq!(result.findings.story.len(), 4);
+    let story = &result.findings.story;
     assert!(
-        result.findings.story_holds.is_some(),
-        "patching and validation ran"
+        story[0].passed.is_some() && story[1].passed.is_some() && story[3].passed.is_some(),
+        "validation and patching ran"
     );
+    // The probe's reply ("I ") has no refusal word, so the attention claim cannot be measured:
+    // unless another claim failed, the verdict stays open.
+    assert_eq!(story[2].passed, None);
+    let failed = story.iter().any(|c| c.passed == Some(false));
+    let expected = if failed { Some(false) } else { None };
+    assert_eq!(result.findings.story_holds, expected);
     assert!(result
         .findings
         .statements
@@ -199,7 +206,10 @@ fn answers_are_matched_by_their_first_integer() {
     assert_eq!(first_integer("-3 apples"), Some(-3));
     assert_eq!(first_integer("1,234 and 5"), Some(1234));
     assert_eq!(first_integer("none"), None);
-    assert!(answer_matches("15 + 12 = 27", "15") && !answer_matches("15 + 12 = 27", "27"));
+    assert!(answer_matches("15 + 12 = 27", "27") && !answer_matches("15 + 12 = 27", "15"));
+    assert!(
+        answer_matches("It is 27 (15 + 12)", "27") && !answer_matches("To add 15 and 12, ", "27")
+    );
     assert!(answer_matches(" 27", "27") && !answer_matches("I cannot help", "27"));
     assert!(answer_matches("The capital is Paris", "paris"));
 }

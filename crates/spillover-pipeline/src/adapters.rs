@@ -3,9 +3,11 @@
 
 use crate::error::ConfigError;
 use anyhow::{Context, Result};
+use candle_core::Tensor;
 use spillover_model::lora::load_peft;
 use spillover_model::Model;
 use spillover_train::Trainable;
+use std::collections::HashMap;
 use std::path::Path;
 
 pub const FULL_FILE: &str = "full_finetune.safetensors";
@@ -16,6 +18,18 @@ pub fn apply(model: &mut Model, dir: &Path) -> Result<()> {
         load_peft(model, dir)?;
         return Ok(());
     }
+    let mut tuned = full_weights(model, dir)?;
+    for (name, lin) in model.linears_mut() {
+        if let Some(w) = tuned.remove(&name) {
+            lin.weight = w;
+        }
+    }
+    Ok(())
+}
+
+/// The weights of a full fine-tuning folder by linear-layer name, checked against `model` (shape;
+/// every tensor must name a linear layer) and converted to the layer's dtype.
+pub fn full_weights(model: &mut Model, dir: &Path) -> Result<HashMap<String, Tensor>> {
     let full = dir.join(FULL_FILE);
     if !full.exists() {
         return Err(ConfigError::new(
@@ -26,36 +40,31 @@ pub fn apply(model: &mut Model, dir: &Path) -> Result<()> {
     }
     let dev = model.device().clone();
     let mut tensors = spillover_model::weights::read_safetensors(&full, &dev)?;
+    let mut out = HashMap::new();
     for (name, lin) in model.linears_mut() {
         if let Some(w) = tensors.remove(&format!("{name}.weight")) {
             if w.dims() != lin.weight.dims() {
-                return Err(ConfigError::new(
-                    full.display(),
-                    format!(
-                        "{name} has shape {:?}, the model {:?}",
-                        w.dims(),
-                        lin.weight.dims()
-                    ),
-                )
-                .into());
+                let msg = format!(
+                    "{name} has shape {:?}, the model {:?}",
+                    w.dims(),
+                    lin.weight.dims()
+                );
+                return Err(ConfigError::new(full.display(), msg).into());
             }
-            lin.weight = w.to_dtype(lin.weight.dtype())?;
+            out.insert(name, w.to_dtype(lin.weight.dtype())?);
         }
     }
     if let Some(left) = tensors.keys().next() {
-        return Err(ConfigError::new(
-            full.display(),
-            format!("{left} matches no linear layer of this model"),
-        )
-        .into());
+        let msg = format!("{left} matches no linear layer of this model");
+        return Err(ConfigError::new(full.display(), msg).into());
     }
-    Ok(())
+    Ok(out)
 }
 
 /// Writes the trained weights of a full fine-tuning run.
 pub fn save_full(t: &Trainable, base: &str, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
-    let tensors: std::collections::HashMap<String, candle_core::Tensor> = t
+    let tensors: HashMap<String, Tensor> = t
         .names
         .iter()
         .cloned()

@@ -191,7 +191,15 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<Results> {
         );
         Some(stages.run("explain", &inputs, |out, _| {
             let benign = &data_stage.summary.refusal_set.benign_ids;
-            explain::explain(exp, &base, &recipe.summary, &data_stage.dir, benign, out)
+            explain::explain(
+                exp,
+                &base,
+                &recipe.summary,
+                &data_stage.dir,
+                benign,
+                out,
+                opts.progress,
+            )
         })?)
     } else {
         None

@@ -18,7 +18,6 @@ pub mod interventions;
 pub mod judge;
 pub mod models;
 pub mod progress;
-pub mod report;
 pub mod results;
 pub mod rundir;
 pub mod stages;

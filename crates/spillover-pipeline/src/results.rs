@@ -6,7 +6,7 @@ use crate::config::Experiment;
 use crate::experiment::SeedRun;
 use crate::rundir::{read_jsonl, write_json, StageResult, Stages};
 use crate::stages::data::DataSummary;
-use crate::stages::evaluate::{samples_path, EvalSummary};
+use crate::stages::evaluate::{read_timings, samples_path, EvalSummary};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use spillover_evals::benchmarks::{BenchmarkKind, Record};
@@ -103,6 +103,12 @@ pub(crate) fn assemble(
         timing("data", data.seconds, data.reused),
         timing("baseline", baseline.seconds, baseline.reused),
     ];
+    let per_bench = |label: &str, dir: &Path, reused: bool, out: &mut Vec<Timing>| {
+        for (b, s) in read_timings(dir) {
+            out.push(timing(&format!("{label}/{b}"), s, reused));
+        }
+    };
+    per_bench("baseline", &baseline.dir, baseline.reused, &mut timings);
     let mut seeds = Vec::new();
     for SeedRun {
         seed,
@@ -173,10 +179,11 @@ fn timing(stage: &str, seconds: f64, reused: bool) -> Timing {
     }
 }
 
-/// Writes `results.json`, `report.md` and `report.html`.
+/// Writes `results.json`, then renders `report.md`, `report.html` and `figures/` from it.
 pub fn write(root: &Path, r: &Results) -> Result<()> {
     write_json(&root.join("results.json"), r)?;
-    crate::report::write(root, r)
+    spillover_report::render_run(root)?;
+    Ok(())
 }
 
 fn provenance(exp: &Experiment, root: &Path, data: &DataSummary) -> Result<Provenance> {

@@ -150,6 +150,7 @@ pub fn sweep(
     write_json(&dir.join("sweep.json"), &result)?;
     write_atomic(&dir.join("frontier.svg"), frontier_svg(&result).as_bytes())?;
     write_atomic(&dir.join("sweep.md"), markdown(&result).as_bytes())?;
+    spillover_report::render_sweep(&dir)?;
     Ok((dir, result))
 }
 

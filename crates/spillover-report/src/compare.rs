@@ -35,16 +35,32 @@ pub fn render_comparison(run_dirs: &[PathBuf], out: &Path) -> Result<RenderedFil
     let mut md = String::from("# Spillover comparison\n\n");
     let _ = writeln!(md, "{}\n## Alignment tax, side by side\n\nEach cell: before → after, change [interval], verdict (Holm-corrected).\n\n{}", markdown::table(&settings), markdown::table(&side));
     if !summary.rows.is_empty() {
-        let _ = writeln!(md, "## Seed-style summaries (after; verdict)\n\n{}", markdown::table(&summary));
+        let _ = writeln!(
+            md,
+            "## Seed-style summaries (after; verdict)\n\n{}",
+            markdown::table(&summary)
+        );
     }
     let _ = writeln!(md, "![{}](figures/{}.svg)\n", fig.title, fig.id);
     let mut body = String::from("<h1>Spillover comparison</h1>\n");
-    let _ = writeln!(body, "<h2 id=\"runs\">Runs</h2>\n{}", html::table(&settings, "runs-table"));
+    let _ = writeln!(
+        body,
+        "<h2 id=\"runs\">Runs</h2>\n{}",
+        html::table(&settings, "runs-table")
+    );
     let _ = writeln!(body, "<h2 id=\"table\">Alignment tax, side by side</h2>\n<p class=\"note\">Each cell: before → after, change [interval], verdict (Holm-corrected).</p>\n{}", html::table(&side, "tax-table"));
     if !summary.rows.is_empty() {
-        let _ = writeln!(body, "<h2 id=\"summary\">Seed-style summaries</h2>\n{}", html::table(&summary, "summary-table"));
+        let _ = writeln!(
+            body,
+            "<h2 id=\"summary\">Seed-style summaries</h2>\n{}",
+            html::table(&summary, "summary-table")
+        );
     }
-    let _ = writeln!(body, "<h2 id=\"figures\">Charts</h2>\n{}", html::figure(&fig));
+    let _ = writeln!(
+        body,
+        "<h2 id=\"figures\">Charts</h2>\n{}",
+        html::figure(&fig)
+    );
     let _ = writeln!(body, "<h2 id=\"findings\">Findings per run</h2>");
     for (name, r) in &runs {
         let f = findings::findings(r);
@@ -53,32 +69,58 @@ pub fn render_comparison(run_dirs: &[PathBuf], out: &Path) -> Result<RenderedFil
             let _ = writeln!(md, "- {s}");
         }
         md.push('\n');
-        let _ = writeln!(body, "<h3>{}</h3>\n{}", esc(name), html::list(&f, "findings"));
+        let _ = writeln!(
+            body,
+            "<h3>{}</h3>\n{}",
+            esc(name),
+            html::list(&f, "findings")
+        );
     }
-    let nav = [("runs", "Runs"), ("table", "Table"), ("figures", "Charts"), ("findings", "Findings")];
+    let nav = [
+        ("runs", "Runs"),
+        ("table", "Table"),
+        ("figures", "Charts"),
+        ("findings", "Findings"),
+    ];
     let page = html::page("Spillover comparison", &nav, &body);
     crate::write_all(out, &md, &page, &[fig])
 }
 
 fn run_name(d: &Path) -> String {
-    d.file_name().map_or_else(|| d.display().to_string(), |n| n.to_string_lossy().into_owned())
+    d.file_name().map_or_else(
+        || d.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 fn settings(runs: &[(String, Results)], dirs: &[PathBuf]) -> Table {
     let keys = ["Model", "Intervention", "Profile", "Seeds", "Refusal judge"];
     let mut t = Table {
-        header: ["run"].iter().chain(keys.iter()).map(|s| s.to_string()).chain(["items per metric".to_string(), "folder".to_string()]).collect(),
+        header: ["run"]
+            .iter()
+            .chain(keys.iter())
+            .map(|s| s.to_string())
+            .chain(["items per metric".to_string(), "folder".to_string()])
+            .collect(),
         ..Default::default()
     };
     for ((name, r), dir) in runs.iter().zip(dirs) {
         let ov = sections::overview(r);
         let mut row = vec![name.clone()];
         for k in keys {
-            row.push(ov.iter().find(|(a, _)| a == k).map_or(String::new(), |(_, v)| v.clone()));
+            row.push(
+                ov.iter()
+                    .find(|(a, _)| a == k)
+                    .map_or(String::new(), |(_, v)| v.clone()),
+            );
         }
         let lo = r.table.iter().map(|x| x.n).min().unwrap_or(0);
         let hi = r.table.iter().map(|x| x.n).max().unwrap_or(0);
-        row.push(if lo == hi { lo.to_string() } else { format!("{lo}–{hi}") });
+        row.push(if lo == hi {
+            lo.to_string()
+        } else {
+            format!("{lo}–{hi}")
+        });
         row.push(dir.display().to_string());
         t.rows.push(row);
         t.classes.push(String::new());
@@ -102,23 +144,27 @@ fn keys(runs: &[(String, Results)]) -> Vec<(String, String)> {
 
 fn side_by_side(runs: &[(String, Results)]) -> Table {
     let mut t = Table {
-        header: std::iter::once("metric".to_string()).chain(runs.iter().map(|(n, _)| n.clone())).collect(),
+        header: std::iter::once("metric".to_string())
+            .chain(runs.iter().map(|(n, _)| n.clone()))
+            .collect(),
         ..Default::default()
     };
     for (b, m) in keys(runs) {
         let mut row = vec![format!("{b}/{m}")];
         for (_, r) in runs {
-            row.push(match r.table.iter().find(|x| x.benchmark == b && x.metric == m) {
-                Some(x) => format!(
-                    "{} → {}, {}, {} (n={})",
-                    fmt::value(x, x.before.estimate),
-                    fmt::value(x, x.after.estimate),
-                    fmt::change(x),
-                    fmt::verdict(&x.verdict),
-                    x.n
-                ),
-                None => "not measured".into(),
-            });
+            row.push(
+                match r.table.iter().find(|x| x.benchmark == b && x.metric == m) {
+                    Some(x) => format!(
+                        "{} → {}, {}, {} (n={})",
+                        fmt::value(x, x.before.estimate),
+                        fmt::value(x, x.after.estimate),
+                        fmt::change(x),
+                        fmt::verdict(&x.verdict),
+                        x.n
+                    ),
+                    None => "not measured".into(),
+                },
+            );
         }
         t.rows.push(row);
         t.classes.push(String::new());
@@ -136,13 +182,22 @@ fn summaries(runs: &[(String, Results)]) -> Table {
         }
     }
     let mut t = Table {
-        header: std::iter::once(String::new()).chain(runs.iter().map(|(n, _)| n.clone())).collect(),
+        header: std::iter::once(String::new())
+            .chain(runs.iter().map(|(n, _)| n.clone()))
+            .collect(),
         ..Default::default()
     };
     for topic in topics {
         let mut row = vec![topic.clone()];
         for (_, r) in runs {
-            row.push(r.headline.iter().find(|h| h.topic == topic).map_or("—".into(), |h| format!("{} → {}; {}", h.before, h.after, fmt::verdict(&h.verdict))));
+            row.push(
+                r.headline
+                    .iter()
+                    .find(|h| h.topic == topic)
+                    .map_or("—".into(), |h| {
+                        format!("{} → {}; {}", h.before, h.after, fmt::verdict(&h.verdict))
+                    }),
+            );
         }
         t.rows.push(row);
         t.classes.push(String::new());

@@ -8,12 +8,23 @@ use crate::schema::{Results, Row};
 use serde_json::Value;
 
 /// Capability accuracies (benchmark, metric), as the sweep's capability loss counts them.
-pub const CAPABILITY: &[(&str, &str)] = &[("arithmetic", "correct"), ("gsm8k", "correct"), ("humaneval", "passed"), ("mmlu", "correct")];
+pub const CAPABILITY: &[(&str, &str)] = &[
+    ("arithmetic", "correct"),
+    ("gsm8k", "correct"),
+    ("humaneval", "passed"),
+    ("mmlu", "correct"),
+];
 
 fn moved(r: &Row) -> String {
-    let word = if r.change.estimate > 0.0 { "rose" } else if r.change.estimate < 0.0 { "fell" } else { "stayed" };
+    let word = if r.change.estimate > 0.0 {
+        "rose from"
+    } else if r.change.estimate < 0.0 {
+        "fell from"
+    } else {
+        "went from"
+    };
     let mut s = format!(
-        "{} {word} from {} to {} (change {}, n={}, Holm-corrected p={})",
+        "{} {word} {} to {} (change {}, n={}, Holm-corrected p={})",
         r.key(),
         fmt::value(r, r.before.estimate),
         fmt::value(r, r.after.estimate),
@@ -22,7 +33,9 @@ fn moved(r: &Row) -> String {
         fmt::p(r.p_holm)
     );
     if let Some((down, up)) = r.discordant {
-        s.push_str(&format!("; {down} item(s) went from 1 to 0 and {up} from 0 to 1"));
+        s.push_str(&format!(
+            "; {down} item(s) went from 1 to 0 and {up} from 0 to 1"
+        ));
     }
     s
 }
@@ -31,7 +44,11 @@ fn list(keys: &[String]) -> String {
     match keys.len() {
         0 => String::new(),
         1 => keys[0].clone(),
-        _ => format!("{} and {}", keys[..keys.len() - 1].join(", "), keys[keys.len() - 1]),
+        _ => format!(
+            "{} and {}",
+            keys[..keys.len() - 1].join(", "),
+            keys[keys.len() - 1]
+        ),
     }
 }
 
@@ -53,7 +70,10 @@ pub fn findings(r: &Results) -> Vec<String> {
         gains.len(),
         t.len() - losses.len() - gains.len()
     ));
-    if let Some(s) = t.iter().find(|x| x.benchmark == "refusal" && x.metric == "refused") {
+    if let Some(s) = t
+        .iter()
+        .find(|x| x.benchmark == "refusal" && x.metric == "refused")
+    {
         let what = match s.verdict.as_str() {
             "gain" => "a significant gain",
             "loss" => "a significant loss",
@@ -74,7 +94,14 @@ pub fn findings(r: &Results) -> Vec<String> {
     let nominal: Vec<String> = t
         .iter()
         .filter(|x| !x.is_loss() && !x.is_gain() && x.p_value <= alpha)
-        .map(|x| format!("{} (p={}, Holm {})", x.key(), fmt::p(x.p_value), fmt::p(x.p_holm)))
+        .map(|x| {
+            format!(
+                "{} (p={}, Holm {})",
+                x.key(),
+                fmt::p(x.p_value),
+                fmt::p(x.p_holm)
+            )
+        })
         .collect();
     if !nominal.is_empty() {
         out.push(format!(
@@ -83,11 +110,19 @@ pub fn findings(r: &Results) -> Vec<String> {
             t.len()
         ));
     }
-    let none: Vec<String> = t.iter().filter(|x| !x.is_loss() && !x.is_gain()).map(|x| x.key()).collect();
+    let none: Vec<String> = t
+        .iter()
+        .filter(|x| !x.is_loss() && !x.is_gain())
+        .map(|x| x.key())
+        .collect();
     if !none.is_empty() {
         out.push(format!("No detectable change: {}.", list(&none)));
     }
-    let still: Vec<String> = t.iter().filter(|x| x.discordant == Some((0, 0))).map(|x| x.key()).collect();
+    let still: Vec<String> = t
+        .iter()
+        .filter(|x| x.discordant == Some((0, 0)))
+        .map(|x| x.key())
+        .collect();
     if !still.is_empty() {
         out.push(format!("No item changed its outcome on {}.", list(&still)));
     }
@@ -106,7 +141,11 @@ fn capability(r: &Results, out: &mut Vec<String>) {
     if rows.is_empty() {
         return;
     }
-    let lost: Vec<String> = rows.iter().filter(|x| x.is_loss()).map(|x| x.key()).collect();
+    let lost: Vec<String> = rows
+        .iter()
+        .filter(|x| x.is_loss())
+        .map(|x| x.key())
+        .collect();
     let mean = rows.iter().map(|x| x.change.estimate).sum::<f64>() / rows.len() as f64;
     let mut s = format!(
         "Capability accuracies measured: {}; mean change {} points",
@@ -122,9 +161,12 @@ fn capability(r: &Results, out: &mut Vec<String>) {
 }
 
 fn degenerate(t: &[Row], out: &mut Vec<String>) {
-    for x in t.iter().filter(|x| x.metric == "degenerate" && (x.before.estimate > 0.0 || x.after.estimate > 0.0)) {
+    for x in t
+        .iter()
+        .filter(|x| x.metric == "degenerate" && (x.before.estimate > 0.0 || x.after.estimate > 0.0))
+    {
         out.push(format!(
-            "On {}, {} of outputs were degenerate (empty or repetitive) before and {} after, so the judge's labels there rest on little text.",
+            "On {}, {} of outputs were degenerate (empty or repetitive) before and {} after.",
             x.benchmark,
             fmt::value(x, x.before.estimate),
             fmt::value(x, x.after.estimate)
@@ -139,9 +181,17 @@ fn sizes(t: &[Row], out: &mut Vec<String>) {
         .iter()
         .filter(|x| x.binary && x.change.hi.is_finite() && x.change.lo.is_finite())
         .max_by(|a, b| (a.change.hi - a.change.lo).total_cmp(&(b.change.hi - b.change.lo)));
-    let mut s = if lo == hi { format!("Every metric was measured on {lo} items") } else { format!("Metrics were measured on {lo} to {hi} items") };
-    if let Some(w) = widest {
-        s.push_str(&format!("; the widest rate-change interval is {} points wide ({})", fmt::num(100.0 * (w.change.hi - w.change.lo)), w.key()));
+    let mut s = if lo == hi {
+        format!("Every metric was measured on {lo} items")
+    } else {
+        format!("Metrics were measured on {lo} to {hi} items")
+    };
+    if let Some(w) = widest.filter(|w| w.change.hi > w.change.lo) {
+        s.push_str(&format!(
+            "; the widest rate-change interval is {} points wide ({})",
+            fmt::num(100.0 * (w.change.hi - w.change.lo)),
+            w.key()
+        ));
     }
     s.push('.');
     out.push(s);
@@ -179,7 +229,12 @@ pub fn mri_findings(m: &Value) -> Vec<String> {
             .take(3)
             .filter_map(|c| {
                 let v = c["value"].as_f64()?;
-                Some(format!("{} ({} on probe \"{}\")", c["name"].as_str()?, fmt::signed(v), c["probe"].as_str().unwrap_or("?")))
+                Some(format!(
+                    "{} ({} on probe \"{}\")",
+                    c["name"].as_str()?,
+                    fmt::signed(v),
+                    c["probe"].as_str().unwrap_or("?")
+                ))
             })
             .collect()
     };
@@ -189,11 +244,17 @@ pub fn mri_findings(m: &Value) -> Vec<String> {
     }
     let layers = top("restoring_layers");
     if !layers.is_empty() {
-        out.push(format!("MRI: the layer-wide sites that restore most are {}.", list(&layers)));
+        out.push(format!(
+            "MRI: the layer-wide sites that restore most are {}.",
+            list(&layers)
+        ));
     }
     let attr = top("attribution_change");
     if !attr.is_empty() {
-        out.push(format!("MRI: the largest changes of direct logit attribution (refusal − answer token) are {}.", list(&attr)));
+        out.push(format!(
+            "MRI: the largest changes of direct logit attribution (refusal − answer token) are {}.",
+            list(&attr)
+        ));
     }
     match f["story_holds"].as_bool() {
         Some(true) => out.push("MRI: every measured claim of the late-layer refusal-head story passed.".into()),
@@ -209,10 +270,23 @@ mod tests {
     use crate::schema::Interval;
 
     fn iv(e: f64, lo: f64, hi: f64) -> Interval {
-        Interval { estimate: e, lo, hi, confidence: 0.95 }
+        Interval {
+            estimate: e,
+            lo,
+            hi,
+            confidence: 0.95,
+        }
     }
 
-    fn row(bench: &str, metric: &str, before: f64, after: f64, p: f64, p_holm: f64, verdict: &str) -> Row {
+    fn row(
+        bench: &str,
+        metric: &str,
+        before: f64,
+        after: f64,
+        p: f64,
+        p_holm: f64,
+        verdict: &str,
+    ) -> Row {
         Row {
             benchmark: bench.into(),
             metric: metric.into(),
@@ -245,32 +319,93 @@ mod tests {
         let r = results(vec![
             row("refusal", "refused", 0.2, 0.9, 1e-9, 1e-8, "gain"),
             row("arithmetic", "correct", 0.6, 0.4, 1e-4, 4e-4, "loss"),
-            row("mmlu", "correct", 0.5, 0.49, 0.6, 1.0, "no_detectable_change"),
+            row(
+                "mmlu",
+                "correct",
+                0.5,
+                0.49,
+                0.6,
+                1.0,
+                "no_detectable_change",
+            ),
         ]);
         let f = findings(&r);
         let loss: Vec<&String> = f.iter().filter(|s| s.starts_with("Loss:")).collect();
         assert_eq!(loss.len(), 1, "{f:#?}");
-        assert!(loss[0].contains("arithmetic/correct") && loss[0].contains("fell from 60.0% to 40.0%"), "{}", loss[0]);
+        assert!(
+            loss[0].contains("arithmetic/correct") && loss[0].contains("fell from 60.0% to 40.0%"),
+            "{}",
+            loss[0]
+        );
         assert!(loss[0].contains("-20.0 pts"), "{}", loss[0]);
-        assert!(f.iter().any(|s| s.starts_with("Safety target:") && s.contains("a significant gain")), "{f:#?}");
-        assert!(f[0].contains("1 got significantly worse and 1 significantly better"), "{}", f[0]);
-        assert!(f.iter().any(|s| s.contains("significant losses: arithmetic/correct")), "{f:#?}");
+        assert!(
+            f.iter()
+                .any(|s| s.starts_with("Safety target:") && s.contains("a significant gain")),
+            "{f:#?}"
+        );
+        assert!(
+            f[0].contains("1 got significantly worse and 1 significantly better"),
+            "{}",
+            f[0]
+        );
+        assert!(
+            f.iter()
+                .any(|s| s.contains("significant losses: arithmetic/correct")),
+            "{f:#?}"
+        );
     }
 
     #[test]
     fn rows_without_a_detectable_change_are_not_called_losses() {
         // Both fall, one nominally significant: neither is a loss after Holm's correction.
         let r = results(vec![
-            row("mmlu", "correct", 0.5, 0.45, 0.03, 0.09, "no_detectable_change"),
-            row("arithmetic", "correct", 0.6, 0.58, 0.5, 0.5, "no_detectable_change"),
+            row(
+                "mmlu",
+                "correct",
+                0.5,
+                0.45,
+                0.03,
+                0.09,
+                "no_detectable_change",
+            ),
+            row(
+                "arithmetic",
+                "correct",
+                0.6,
+                0.58,
+                0.5,
+                0.5,
+                "no_detectable_change",
+            ),
         ]);
         let f = findings(&r);
-        assert!(!f.iter().any(|s| s.starts_with("Loss:") || s.contains("significant losses")), "{f:#?}");
-        assert!(f[0].contains("0 got significantly worse and 0 significantly better"), "{}", f[0]);
-        let nominal = f.iter().find(|s| s.starts_with("Not confirmed:")).expect("nominal sentence");
-        assert!(nominal.contains("mmlu/correct") && !nominal.contains("arithmetic/correct"), "{nominal}");
-        assert!(f.iter().any(|s| s.starts_with("No detectable change:") && s.contains("mmlu/correct and arithmetic/correct")), "{f:#?}");
-        assert!(f.iter().any(|s| s.ends_with("none lost significantly.")), "{f:#?}");
+        assert!(
+            !f.iter()
+                .any(|s| s.starts_with("Loss:") || s.contains("significant losses")),
+            "{f:#?}"
+        );
+        assert!(
+            f[0].contains("0 got significantly worse and 0 significantly better"),
+            "{}",
+            f[0]
+        );
+        let nominal = f
+            .iter()
+            .find(|s| s.starts_with("Not confirmed:"))
+            .expect("nominal sentence");
+        assert!(
+            nominal.contains("mmlu/correct") && !nominal.contains("arithmetic/correct"),
+            "{nominal}"
+        );
+        assert!(
+            f.iter().any(|s| s.starts_with("No detectable change:")
+                && s.contains("mmlu/correct and arithmetic/correct")),
+            "{f:#?}"
+        );
+        assert!(
+            f.iter().any(|s| s.ends_with("none lost significantly.")),
+            "{f:#?}"
+        );
     }
 
     #[test]
@@ -280,7 +415,10 @@ mod tests {
             "story_holds": false
         }});
         let f = mri_findings(&m);
-        assert!(f[0].contains("L5H3 (+0.4200 on probe \"arithmetic\")"), "{f:?}");
+        assert!(
+            f[0].contains("L5H3 (+0.4200 on probe \"arithmetic\")"),
+            "{f:?}"
+        );
         assert!(f[1].contains("failed"), "{f:?}");
     }
 }

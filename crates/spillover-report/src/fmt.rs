@@ -6,10 +6,15 @@ use crate::schema::{Interval, Row};
 /// magnitudes); `n/a` for NaN.
 pub fn num(v: f64) -> String {
     if !v.is_finite() {
-        return if v.is_nan() { "n/a".into() } else { format!("{v}") };
+        return if v.is_nan() {
+            "n/a".into()
+        } else {
+            format!("{v}")
+        };
     }
     let a = v.abs();
-    if a == 0.0 {
+    if a < 1e-12 {
+        // Rounding noise of sums of opposite values (e.g. a mean change of +1/3 and -1/3).
         "0".into()
     } else if !(1e-3..1e5).contains(&a) {
         format!("{v:.2e}")
@@ -48,7 +53,12 @@ pub fn value(row: &Row, v: f64) -> String {
 /// `value [lo, hi]` of `row`'s metric.
 pub fn interval(row: &Row, i: &Interval) -> String {
     if row.binary {
-        format!("{} [{:.1}, {:.1}]", value(row, i.estimate), 100.0 * i.lo, 100.0 * i.hi)
+        format!(
+            "{} [{:.1}, {:.1}]",
+            value(row, i.estimate),
+            100.0 * i.lo,
+            100.0 * i.hi
+        )
     } else {
         format!("{} [{}, {}]", num(i.estimate), num(i.lo), num(i.hi))
     }
@@ -58,14 +68,14 @@ pub fn interval(row: &Row, i: &Interval) -> String {
 pub fn change(row: &Row) -> String {
     let c = &row.change;
     if row.binary {
-        format!(
-            "{} pts [{}, {}]",
-            pts(c.estimate),
-            pts(c.lo),
-            pts(c.hi)
-        )
+        format!("{} pts [{}, {}]", pts(c.estimate), pts(c.lo), pts(c.hi))
     } else {
-        format!("{} [{}, {}]", signed(c.estimate), signed(c.lo), signed(c.hi))
+        format!(
+            "{} [{}, {}]",
+            signed(c.estimate),
+            signed(c.lo),
+            signed(c.hi)
+        )
     }
 }
 
@@ -132,7 +142,13 @@ pub fn clock(seconds: f64) -> String {
 pub fn slug(s: &str) -> String {
     let out: String = s
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if out.is_empty() {
         "x".into()
@@ -158,7 +174,10 @@ mod tests {
 
     #[test]
     fn html_escapes_markup_and_quotes() {
-        assert_eq!(html("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            html("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
         assert_eq!(md_cell("a|b\nc"), "a\\|b c");
         assert_eq!(slug("L1.attn out/x"), "L1_attn_out_x");
     }

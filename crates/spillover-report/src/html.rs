@@ -30,7 +30,10 @@ pub fn script_json(v: &impl serde::Serialize) -> String {
 
 /// An HTML table with an id (for links and tests).
 pub fn table(t: &Table, id: &str) -> String {
-    let mut s = format!("<div class=\"scroll\"><table id=\"{}\" class=\"data\">\n<thead><tr>", esc(id));
+    let mut s = format!(
+        "<div class=\"scroll\"><table id=\"{}\" class=\"data\">\n<thead><tr>",
+        esc(id)
+    );
     for h in &t.header {
         let _ = write!(s, "<th>{}</th>", esc(h));
     }

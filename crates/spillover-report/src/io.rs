@@ -9,11 +9,22 @@ use std::path::Path;
 /// Reads and parses a JSON file; a missing file or bad JSON is a [`ReportError`].
 pub fn read_json<T: DeserializeOwned>(path: &Path, hint: &str) -> Result<T, ReportError> {
     let text = std::fs::read_to_string(path).map_err(|e| ReportError::missing(path, &e, hint))?;
-    serde_json::from_str(&text).map_err(|e| {
+    let de = &mut serde_json::Deserializer::from_str(&text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = e.path().to_string();
+        let inner = e.into_inner();
+        let at = format!(" at line {} column {}", inner.line(), inner.column());
+        let msg = inner.to_string();
+        let msg = msg.strip_suffix(&at).unwrap_or(&msg);
+        let place = if key.is_empty() || key == "." || key == "?" {
+            String::new()
+        } else {
+            format!("key `{key}`: ")
+        };
         ReportError::corrupt(
             path,
-            Some(e.line()),
-            format!("column {}: {e} (expected the documented JSON layout)", e.column()),
+            Some(inner.line()),
+            format!("column {}: {place}{msg}", inner.column()),
         )
     })
 }
@@ -28,7 +39,11 @@ pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, ReportErro
             continue;
         }
         let v = serde_json::from_str(line).map_err(|e| {
-            ReportError::corrupt(path, Some(i + 1), format!("{e} (expected one JSON record per line)"))
+            ReportError::corrupt(
+                path,
+                Some(i + 1),
+                format!("{e} (expected one JSON record per line)"),
+            )
         })?;
         out.push(v);
     }
@@ -38,11 +53,18 @@ pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, ReportErro
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename, creating
 /// the folder; a crash never leaves a half-written file under the final name.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
     Ok(())
 }

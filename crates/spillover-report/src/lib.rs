@@ -86,7 +86,12 @@ pub(crate) struct RunDoc<'a> {
 }
 
 /// Writes figures, then report.md and report.html, into `out`.
-pub(crate) fn write_all(out: &Path, md: &str, page: &str, figures: &[Figure]) -> anyhow::Result<RenderedFiles> {
+pub(crate) fn write_all(
+    out: &Path,
+    md: &str,
+    page: &str,
+    figures: &[Figure],
+) -> anyhow::Result<RenderedFiles> {
     let dir = out.join("figures");
     let mut paths = Vec::new();
     for f in figures {
@@ -94,6 +99,7 @@ pub(crate) fn write_all(out: &Path, md: &str, page: &str, figures: &[Figure]) ->
         io::write_atomic(&p, f.svg.as_bytes())?;
         paths.push(p);
     }
+    remove_stale(&dir, &paths);
     let markdown = out.join("report.md");
     io::write_atomic(&markdown, md.as_bytes())?;
     let html = out.join("report.html");
@@ -103,4 +109,34 @@ pub(crate) fn write_all(out: &Path, md: &str, page: &str, figures: &[Figure]) ->
         html,
         figures: paths,
     })
+}
+
+/// File-name prefixes of the figures the renderers write.
+const FIGURE_PREFIXES: &[&str] = &[
+    "before_after",
+    "changes",
+    "mri_",
+    "frontier",
+    "dose_response_",
+    "comparison_",
+];
+
+/// Removes figures an earlier render wrote that this one did not (e.g. MRI charts of a run whose
+/// MRI files are gone), so figures/ always matches the report. Other files are left alone.
+fn remove_stale(dir: &Path, written: &[PathBuf]) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for p in entries.filter_map(|e| e.ok()).map(|e| e.path()) {
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.ends_with(".svg")
+            && FIGURE_PREFIXES.iter().any(|x| name.starts_with(x))
+            && !written.contains(&p)
+        {
+            let _ = std::fs::remove_file(&p);
+        }
+    }
 }

@@ -8,10 +8,25 @@ use std::fmt::Write;
 /// A Markdown table.
 pub fn table(t: &Table) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "| {} |", t.header.iter().map(|h| md_cell(h)).collect::<Vec<_>>().join(" | "));
+    let _ = writeln!(
+        s,
+        "| {} |",
+        t.header
+            .iter()
+            .map(|h| md_cell(h))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
     let _ = writeln!(s, "|{}", "---|".repeat(t.header.len()));
     for row in &t.rows {
-        let _ = writeln!(s, "| {} |", row.iter().map(|c| md_cell(c)).collect::<Vec<_>>().join(" | "));
+        let _ = writeln!(
+            s,
+            "| {} |",
+            row.iter()
+                .map(|c| md_cell(c))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
     }
     s
 }
@@ -21,7 +36,11 @@ pub fn run(d: &RunDoc) -> String {
     let r = d.results;
     let mut s = String::new();
     let name = r.config_str("name");
-    let _ = writeln!(s, "# Spillover report: {}\n", if name.is_empty() { "run" } else { &name });
+    let _ = writeln!(
+        s,
+        "# Spillover report: {}\n",
+        if name.is_empty() { "run" } else { &name }
+    );
     for (k, v) in sections::overview(r) {
         let _ = writeln!(s, "- **{k}**: {v}");
     }
@@ -33,7 +52,12 @@ pub fn run(d: &RunDoc) -> String {
     for f in &d.findings {
         let _ = writeln!(s, "- {f}");
     }
-    let _ = writeln!(s, "\n## The alignment-tax table\n\n{}\n\n{}", sections::tax_note(r), table(&sections::tax(&r.table)));
+    let _ = writeln!(
+        s,
+        "\n## The alignment-tax table\n\n{}\n\n{}",
+        sections::tax_note(r),
+        table(&sections::tax(&r.table))
+    );
     let _ = writeln!(s, "## Figures\n");
     for f in d.figures.iter().filter(|f| !f.id.starts_with("mri_")) {
         let _ = writeln!(s, "![{}](figures/{}.svg)\n\n{}\n", f.title, f.id, f.caption);
@@ -74,18 +98,15 @@ pub fn run(d: &RunDoc) -> String {
 }
 
 fn mri(s: &mut String, d: &RunDoc, m: &crate::mri::MriReport) {
-    let _ = writeln!(s, "## Mechanistic analysis (MRI)\n\nFiles: `{}`.\n", m.dir.display());
+    let _ = writeln!(
+        s,
+        "## Mechanistic analysis (MRI)\n\nFiles: `{}`.\n",
+        m.dir.display()
+    );
     for st in &m.statements {
         let _ = writeln!(s, "- {st}");
     }
-    if !m.story.is_empty() {
-        let mut t = Table {
-            header: vec!["claim".into(), "measured".into(), "passed".into()],
-            ..Default::default()
-        };
-        for (c, meas, p) in &m.story {
-            t.rows.push(vec![c.clone(), meas.clone(), p.map_or("n/a".into(), |p| if p { "yes".into() } else { "no".into() })]);
-        }
+    if let Some(t) = story(m) {
         let _ = writeln!(s, "\n{}", table(&t));
     }
     if !m.validation.is_empty() {
@@ -99,15 +120,46 @@ fn mri(s: &mut String, d: &RunDoc, m: &crate::mri::MriReport) {
     }
 }
 
+/// The MRI's checks of the late-layer refusal-head story, when it made any.
+pub fn story(m: &crate::mri::MriReport) -> Option<Table> {
+    if m.story.is_empty() {
+        return None;
+    }
+    let mut t = Table {
+        header: vec!["claim".into(), "measured".into(), "passed".into()],
+        ..Default::default()
+    };
+    for (c, meas, p) in &m.story {
+        let passed = match p {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "not measured",
+        };
+        t.rows.push(vec![c.clone(), meas.clone(), passed.into()]);
+        t.classes.push(String::new());
+    }
+    Some(t)
+}
+
 /// The MRI's causal validation as a table.
 pub fn validation(m: &crate::mri::MriReport) -> Table {
     let pct = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{:.1}%", 100.0 * v));
     let mut t = Table {
-        header: vec!["condition".into(), "refusal rate".into(), "arithmetic accuracy".into(), "mean log p(answer)".into()],
+        header: vec![
+            "condition".into(),
+            "refusal rate".into(),
+            "arithmetic accuracy".into(),
+            "mean log p(answer)".into(),
+        ],
         ..Default::default()
     };
-    for (name, rr, acc, lp) in &m.validation {
-        t.rows.push(vec![name.clone(), pct(*rr), pct(*acc), lp.map_or("n/a".into(), crate::fmt::num)]);
+    for v in &m.validation {
+        t.rows.push(vec![
+            v.name.clone(),
+            pct(v.refusal_rate),
+            pct(v.accuracy),
+            v.answer_logprob.map_or("n/a".into(), crate::fmt::num),
+        ]);
         t.classes.push(String::new());
     }
     t

@@ -28,13 +28,23 @@ pub struct MriReport {
     /// (claim, measured, passed) of the "late-layer refusal head" story.
     pub story: Vec<(String, String, Option<bool>)>,
     pub story_holds: Option<bool>,
-    /// (condition, refusal rate, accuracy, mean log p(answer)).
-    pub validation: Vec<(String, Option<f64>, Option<f64>, Option<f64>)>,
+    /// The causal validation, one row per condition.
+    pub validation: Vec<Validation>,
     /// (name, probe, measure, value) of the top restoring components.
     pub restoring: Vec<(String, String, String, f64)>,
     pub notes: Vec<String>,
     /// Where the files are.
     pub dir: PathBuf,
+}
+
+/// One condition of the MRI's causal validation.
+#[derive(Debug, Clone)]
+pub struct Validation {
+    pub name: String,
+    pub refusal_rate: Option<f64>,
+    pub accuracy: Option<f64>,
+    /// Mean log p(answer) on the capability items.
+    pub answer_logprob: Option<f64>,
 }
 
 /// Named f32 tensors of mri.safetensors.
@@ -45,14 +55,25 @@ struct Tensors {
 
 impl Tensors {
     fn get(&self, name: &str) -> Result<Option<(Vec<usize>, Vec<f32>)>> {
-        let st = SafeTensors::deserialize(&self.bytes).map_err(|e| ReportError::corrupt(&self.path, None, format!("not a safetensors file: {e}")))?;
+        let st = SafeTensors::deserialize(&self.bytes).map_err(|e| {
+            ReportError::corrupt(&self.path, None, format!("not a safetensors file: {e}"))
+        })?;
         let Ok(view) = st.tensor(name) else {
             return Ok(None);
         };
         if view.dtype() != Dtype::F32 {
-            return Err(ReportError::corrupt(&self.path, None, format!("tensor {name}: expected F32, found {:?}", view.dtype())).into());
+            return Err(ReportError::corrupt(
+                &self.path,
+                None,
+                format!("tensor {name}: expected F32, found {:?}", view.dtype()),
+            )
+            .into());
         }
-        let data = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let data = view
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
         Ok(Some((view.shape().to_vec(), data)))
     }
 }
@@ -74,7 +95,10 @@ pub fn report(run_dir: &Path, m: &Value) -> Result<MriReport> {
     let dir = run_dir.join("explain");
     let tpath = dir.join("mri.safetensors");
     let tensors = match std::fs::read(&tpath) {
-        Ok(bytes) => Some(Tensors { bytes, path: tpath.clone() }),
+        Ok(bytes) => Some(Tensors {
+            bytes,
+            path: tpath.clone(),
+        }),
         Err(_) => None,
     };
     let mut out = MriReport {
@@ -82,19 +106,41 @@ pub fn report(run_dir: &Path, m: &Value) -> Result<MriReport> {
         ..Default::default()
     };
     if tensors.is_none() {
-        out.notes.push(format!("{} is absent: attention maps are not drawn.", tpath.display()));
+        out.notes.push(format!(
+            "{} is absent: attention maps are not drawn.",
+            tpath.display()
+        ));
     }
     let f = &m["findings"];
     out.statements = strings(&f["statements"]);
     out.story_holds = f["story_holds"].as_bool();
     for c in f["story"].as_array().into_iter().flatten() {
-        out.story.push((str_of(&c["claim"]), str_of(&c["measured"]), c["passed"].as_bool()));
+        out.story.push((
+            str_of(&c["claim"]),
+            str_of(&c["measured"]),
+            c["passed"].as_bool(),
+        ));
     }
-    for c in f["restoring_heads"].as_array().into_iter().flatten().chain(f["restoring_layers"].as_array().into_iter().flatten()) {
-        out.restoring.push((str_of(&c["name"]), str_of(&c["probe"]), str_of(&c["measure"]), c["value"].as_f64().unwrap_or(f64::NAN)));
+    for c in f["restoring_heads"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(f["restoring_layers"].as_array().into_iter().flatten())
+    {
+        out.restoring.push((
+            str_of(&c["name"]),
+            str_of(&c["probe"]),
+            str_of(&c["measure"]),
+            c["value"].as_f64().unwrap_or(f64::NAN),
+        ));
     }
     for c in m["validation"].as_array().into_iter().flatten() {
-        out.validation.push((str_of(&c["name"]), c["refusal_rate"].as_f64(), c["accuracy"].as_f64(), c["answer_logprob"].as_f64()));
+        out.validation.push(Validation {
+            name: str_of(&c["name"]),
+            refusal_rate: c["refusal_rate"].as_f64(),
+            accuracy: c["accuracy"].as_f64(),
+            answer_logprob: c["answer_logprob"].as_f64(),
+        });
     }
     for p in m["probes"].as_array().into_iter().flatten() {
         probe_figures(p, tensors.as_ref(), &mut out)?;
@@ -102,8 +148,26 @@ pub fn report(run_dir: &Path, m: &Value) -> Result<MriReport> {
     Ok(out)
 }
 
+/// A layers × heads heatmap.
+fn head_grid(m: &Matrix, title: &str, value: &str, p: Palette) -> String {
+    let labels = Labels {
+        title,
+        row_axis: "layer",
+        col_axis: "head",
+        cols: &[],
+        value,
+    };
+    grid(m, &labels, p)
+}
+
 fn str_of(v: &Value) -> String {
-    v.as_str().map(str::to_string).unwrap_or_else(|| if v.is_null() { String::new() } else { v.to_string() })
+    v.as_str().map(str::to_string).unwrap_or_else(|| {
+        if v.is_null() {
+            String::new()
+        } else {
+            v.to_string()
+        }
+    })
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -111,11 +175,24 @@ fn strings(v: &Value) -> Vec<String> {
 }
 
 fn rows_f32(v: &Value) -> Option<Vec<Vec<f32>>> {
-    v.as_array()?.iter().map(|r| r.as_array().map(|r| r.iter().map(|x| x.as_f64().map_or(f32::NAN, |x| x as f32)).collect())).collect()
+    v.as_array()?
+        .iter()
+        .map(|r| {
+            r.as_array().map(|r| {
+                r.iter()
+                    .map(|x| x.as_f64().map_or(f32::NAN, |x| x as f32))
+                    .collect()
+            })
+        })
+        .collect()
 }
 
 fn vec_f64(v: &Value) -> Vec<f64> {
-    v.as_array().into_iter().flatten().map(|x| x.as_f64().unwrap_or(f64::NAN)).collect()
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|x| x.as_f64().unwrap_or(f64::NAN))
+        .collect()
 }
 
 fn probe_figures(p: &Value, tensors: Option<&Tensors>, out: &mut MriReport) -> Result<()> {
@@ -124,17 +201,34 @@ fn probe_figures(p: &Value, tensors: Option<&Tensors>, out: &mut MriReport) -> R
     // Attention change per head.
     let heads: Vec<&Value> = p["attention"].as_array().into_iter().flatten().collect();
     if !heads.is_empty() {
-        let layers = heads.iter().filter_map(|h| h["layer"].as_u64()).max().map_or(0, |l| l as usize + 1);
-        let nh = heads.iter().filter_map(|h| h["head"].as_u64()).max().map_or(0, |h| h as usize + 1);
+        let layers = heads
+            .iter()
+            .filter_map(|h| h["layer"].as_u64())
+            .max()
+            .map_or(0, |l| l as usize + 1);
+        let nh = heads
+            .iter()
+            .filter_map(|h| h["head"].as_u64())
+            .max()
+            .map_or(0, |h| h as usize + 1);
         let mut rows = vec![vec![f32::NAN; nh]; layers];
         for h in &heads {
-            if let (Some(l), Some(k), Some(v)) = (h["layer"].as_u64(), h["head"].as_u64(), h["jsd_mean"].as_f64()) {
+            if let (Some(l), Some(k), Some(v)) = (
+                h["layer"].as_u64(),
+                h["head"].as_u64(),
+                h["jsd_mean"].as_f64(),
+            ) {
                 rows[l as usize][k as usize] = v as f32;
             }
         }
         if let Some(m) = Matrix::from_rows(&rows) {
             let title = format!("Attention change per head, probe \"{name}\"");
-            let svg = grid(&m, &Labels { title: &title, row_axis: "layer", col_axis: "head", cols: &[], value: "mean JS divergence, base vs intervened" }, Palette::Sequential);
+            let svg = head_grid(
+                &m,
+                &title,
+                "mean JS divergence, base vs intervened",
+                Palette::Sequential,
+            );
             out.figures.push(Figure::new(&format!("mri_{slug}_attention_change"), &title, "Jensen-Shannon divergence between the base and the intervened model's attention rows, averaged over query positions.", svg));
         }
     }
@@ -142,7 +236,10 @@ fn probe_figures(p: &Value, tensors: Option<&Tensors>, out: &mut MriReport) -> R
         attention_maps(p, t, top, &name, &slug, out)?;
     }
     // Patching.
-    for (key, what) in [("patch_base_to_tuned", "base → intervened (restoring)"), ("patch_tuned_to_base", "intervened → base (inducing)")] {
+    for (key, what) in [
+        ("patch_base_to_tuned", "base → intervened (restoring)"),
+        ("patch_tuned_to_base", "intervened → base (inducing)"),
+    ] {
         let s = &p[key];
         if s.is_null() {
             continue;
@@ -150,7 +247,10 @@ fn probe_figures(p: &Value, tensors: Option<&Tensors>, out: &mut MriReport) -> R
         patching(s, &name, &slug, key, what, out);
     }
     // Attribution.
-    if let (Some(b), Some(a)) = (p.get("attribution_base").filter(|v| !v.is_null()), p.get("attribution_tuned").filter(|v| !v.is_null())) {
+    if let (Some(b), Some(a)) = (
+        p.get("attribution_base").filter(|v| !v.is_null()),
+        p.get("attribution_tuned").filter(|v| !v.is_null()),
+    ) {
         let mut items: Vec<(String, f64, f64)> = Vec::new();
         if let (Some(hb), Some(ha)) = (rows_f32(&b["heads"]), rows_f32(&a["heads"])) {
             for (l, (rb, ra)) in hb.iter().zip(&ha).enumerate() {
@@ -159,7 +259,11 @@ fn probe_figures(p: &Value, tensors: Option<&Tensors>, out: &mut MriReport) -> R
                 }
             }
         }
-        for (l, (x, y)) in vec_f64(&b["mlp"]).into_iter().zip(vec_f64(&a["mlp"])).enumerate() {
+        for (l, (x, y)) in vec_f64(&b["mlp"])
+            .into_iter()
+            .zip(vec_f64(&a["mlp"]))
+            .enumerate()
+        {
             items.push((format!("L{l} MLP"), x, y));
         }
         if let (Some(x), Some(y)) = (b["embed"].as_f64(), a["embed"].as_f64()) {
@@ -169,26 +273,48 @@ fn probe_figures(p: &Value, tensors: Option<&Tensors>, out: &mut MriReport) -> R
         items.truncate(TOP_COMPONENTS);
         if !items.is_empty() {
             let title = format!("Direct logit attribution, probe \"{name}\" (largest changes)");
-            let svg = components(&items, &title, "contribution to logit(refusal token) − logit(answer token)");
+            let svg = components(
+                &items,
+                &title,
+                "contribution to logit(refusal token) − logit(answer token)",
+            );
             let caption = format!(
                 "Logit difference {} before, {} after; the {} components whose contribution changed most.",
                 fmt::num(b["logit_diff"].as_f64().unwrap_or(f64::NAN)),
                 fmt::num(a["logit_diff"].as_f64().unwrap_or(f64::NAN)),
                 items.len()
             );
-            out.figures.push(Figure::new(&format!("mri_{slug}_attribution"), &title, &caption, svg));
+            out.figures.push(Figure::new(
+                &format!("mri_{slug}_attribution"),
+                &title,
+                &caption,
+                svg,
+            ));
         }
     }
     Ok(())
 }
 
-fn attention_maps(p: &Value, t: &Tensors, top: &Value, name: &str, slug: &str, out: &mut MriReport) -> Result<()> {
+fn attention_maps(
+    p: &Value,
+    t: &Tensors,
+    top: &Value,
+    name: &str,
+    slug: &str,
+    out: &mut MriReport,
+) -> Result<()> {
     let (Some(l), Some(h)) = (top["layer"].as_u64(), top["head"].as_u64()) else {
         return Ok(());
     };
     let (l, h) = (l as usize, h as usize);
-    let (Some((sb, db)), Some((st, dt))) = (t.get(&format!("{name}.attn.base"))?, t.get(&format!("{name}.attn.tuned"))?) else {
-        out.notes.push(format!("{}: no attention tensors for probe \"{name}\".", t.path.display()));
+    let (Some((sb, db)), Some((st, dt))) = (
+        t.get(&format!("{name}.attn.base"))?,
+        t.get(&format!("{name}.attn.tuned"))?,
+    ) else {
+        out.notes.push(format!(
+            "{}: no attention tensors for probe \"{name}\".",
+            t.path.display()
+        ));
         return Ok(());
     };
     if sb.len() != 4 || sb != st || l >= sb[0] || h >= sb[1] || sb[2] != sb[3] {
@@ -203,16 +329,34 @@ fn attention_maps(p: &Value, t: &Tensors, top: &Value, name: &str, slug: &str, o
         for q in skip..n {
             data.extend_from_slice(&d[base + q * n + skip..base + q * n + n]);
         }
-        Matrix { rows: keep, cols: keep, data }
+        Matrix {
+            rows: keep,
+            cols: keep,
+            data,
+        }
     };
-    let tokens: Vec<String> = p["tokens"].as_array().into_iter().flatten().skip(skip).map(str_of).collect();
+    let tokens: Vec<String> = p["tokens"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .skip(skip)
+        .map(str_of)
+        .collect();
     let title = format!("Attention of head L{l}H{h} (changed most), probe \"{name}\"");
     let svg = attention_pair(&slice(&db), &slice(&dt), &tokens, &title);
-    let mut caption = format!("Head L{l}H{h} had the largest attention change on this probe (mean JS divergence {}).", fmt::num(top["jsd_mean"].as_f64().unwrap_or(f64::NAN)));
+    let mut caption = format!(
+        "Head L{l}H{h} had the largest attention change on this probe (mean JS divergence {}).",
+        fmt::num(top["jsd_mean"].as_f64().unwrap_or(f64::NAN))
+    );
     if skip > 0 {
         caption.push_str(&format!(" The last {keep} of {n} positions are shown."));
     }
-    out.figures.push(Figure::new(&format!("mri_{slug}_attention_L{l}H{h}"), &title, &caption, svg));
+    out.figures.push(Figure::new(
+        &format!("mri_{slug}_attention_L{l}H{h}"),
+        &title,
+        &caption,
+        svg,
+    ));
     Ok(())
 }
 
@@ -220,35 +364,76 @@ fn patching(s: &Value, name: &str, slug: &str, key: &str, what: &str, out: &mut 
     let fraction = rows_f32(&s["head_fraction"]);
     let target = s["target_logprob"].as_f64().unwrap_or(f64::NAN) as f32;
     let (rows, value) = match fraction {
-        Some(f) => (Some(f), "fraction of the log p(answer) gap closed".to_string()),
+        Some(f) => (
+            Some(f),
+            "fraction of the log p(answer) gap closed".to_string(),
+        ),
         None => (
-            rows_f32(&s["heads"]).map(|r| r.into_iter().map(|row| row.into_iter().map(|v| v - target).collect()).collect()),
+            rows_f32(&s["heads"]).map(|r| {
+                r.into_iter()
+                    .map(|row| row.into_iter().map(|v| v - target).collect())
+                    .collect()
+            }),
             "change of log p(answer), nats (gap too small for fractions)".to_string(),
         ),
     };
-    let dir = if key == "patch_base_to_tuned" { "restore" } else { "induce" };
+    let dir = if key == "patch_base_to_tuned" {
+        "restore"
+    } else {
+        "induce"
+    };
     if let Some(m) = rows.as_deref().and_then(Matrix::from_rows) {
         let title = format!("Patching heads {what}, probe \"{name}\"");
-        let svg = grid(&m, &Labels { title: &title, row_axis: "layer", col_axis: "head", cols: &[], value: &value }, Palette::Diverging);
+        let svg = head_grid(&m, &title, &value, Palette::Diverging);
         let caption = format!(
             "Each head's output patched from one model into the other; log p(answer) {} in the source run, {} in the target run.",
             fmt::num(s["source_logprob"].as_f64().unwrap_or(f64::NAN)),
             fmt::num(f64::from(target))
         );
-        out.figures.push(Figure::new(&format!("mri_{slug}_patch_{dir}_heads"), &title, &caption, svg));
+        out.figures.push(Figure::new(
+            &format!("mri_{slug}_patch_{dir}_heads"),
+            &title,
+            &caption,
+            svg,
+        ));
     }
-    let layers = if s["layer_fraction"].is_object() { &s["layer_fraction"] } else { &s["layers"] };
+    let layers = if s["layer_fraction"].is_object() {
+        &s["layer_fraction"]
+    } else {
+        &s["layers"]
+    };
     let sites = ["resid_pre", "attn_out", "mlp_out", "resid_post"];
     let cols: Vec<Vec<f64>> = sites.iter().map(|k| vec_f64(&layers[*k])).collect();
     let nl = cols.iter().map(Vec::len).max().unwrap_or(0);
     if nl > 0 && cols.iter().all(|c| c.len() == nl) {
-        let shift = if s["layer_fraction"].is_object() { 0.0 } else { target };
-        let rows: Vec<Vec<f32>> = (0..nl).map(|l| cols.iter().map(|c| c[l] as f32 - shift).collect()).collect();
+        let shift = if s["layer_fraction"].is_object() {
+            0.0
+        } else {
+            target
+        };
+        let rows: Vec<Vec<f32>> = (0..nl)
+            .map(|l| cols.iter().map(|c| c[l] as f32 - shift).collect())
+            .collect();
         if let Some(m) = Matrix::from_rows(&rows) {
             let names: Vec<String> = sites.iter().map(|s| s.to_string()).collect();
             let title = format!("Patching layer sites {what}, probe \"{name}\"");
-            let svg = grid(&m, &Labels { title: &title, row_axis: "layer", col_axis: "site", cols: &names, value: &value }, Palette::Diverging);
-            out.figures.push(Figure::new(&format!("mri_{slug}_patch_{dir}_layers"), &title, "Whole residual-stream / attention / MLP outputs patched per layer.", svg));
+            let svg = grid(
+                &m,
+                &Labels {
+                    title: &title,
+                    row_axis: "layer",
+                    col_axis: "site",
+                    cols: &names,
+                    value: &value,
+                },
+                Palette::Diverging,
+            );
+            out.figures.push(Figure::new(
+                &format!("mri_{slug}_patch_{dir}_layers"),
+                &title,
+                "Whole residual-stream / attention / MLP outputs patched per layer.",
+                svg,
+            ));
         }
     }
 }

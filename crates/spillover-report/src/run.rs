@@ -83,7 +83,12 @@ fn figures(r: &Results) -> Vec<Figure> {
     if !r.seed_summary.is_empty() {
         caption.push_str(" Grey dots: the change of each seed (the line is the first seed's).");
     }
-    out.push(Figure::new("changes", "Change per metric", &caption, forest(&forest_rows(r), &[String::new()], conf)));
+    out.push(Figure::new(
+        "changes",
+        "Change per metric",
+        &caption,
+        forest(&forest_rows(r), &[String::new()], conf),
+    ));
     out
 }
 
@@ -96,12 +101,29 @@ fn page(d: &RunDoc) -> String {
     for (k, v) in sections::overview(r) {
         let _ = write!(b, "<dt>{}</dt><dd>{}</dd>", esc(&k), esc(&v));
     }
-    let _ = writeln!(b, "<dt>Run folder</dt><dd><code>{}</code></dd></dl>", esc(&d.run_dir.display().to_string()));
-    let mut nav = vec![("summary", "Summary"), ("findings", "Findings"), ("table", "Table"), ("figures", "Charts")];
+    let _ = writeln!(
+        b,
+        "<dt>Run folder</dt><dd><code>{}</code></dd></dl>",
+        esc(&d.run_dir.display().to_string())
+    );
+    let mut nav = vec![
+        ("summary", "Summary"),
+        ("findings", "Findings"),
+        ("table", "Table"),
+        ("figures", "Charts"),
+    ];
     if !r.headline.is_empty() {
-        let _ = writeln!(b, "<h2 id=\"summary\">Summary</h2>\n{}", html::table(&sections::headline(r), "summary-table"));
+        let _ = writeln!(
+            b,
+            "<h2 id=\"summary\">Summary</h2>\n{}",
+            html::table(&sections::headline(r), "summary-table")
+        );
     }
-    let _ = writeln!(b, "<h2 id=\"findings\">Findings</h2>\n{}", html::list(&d.findings, "findings"));
+    let _ = writeln!(
+        b,
+        "<h2 id=\"findings\">Findings</h2>\n{}",
+        html::list(&d.findings, "findings")
+    );
     let _ = writeln!(
         b,
         "<h2 id=\"table\">The alignment-tax table</h2>\n<p class=\"note\">{}</p>\n{}",
@@ -109,7 +131,11 @@ fn page(d: &RunDoc) -> String {
         html::table(&sections::tax(&r.table), "tax-table")
     );
     if let Some(t) = sections::seeds(r) {
-        let _ = writeln!(b, "<h2 id=\"seeds\">Over seeds</h2>\n{}", html::table(&t, "seeds-table"));
+        let _ = writeln!(
+            b,
+            "<h2 id=\"seeds\">Over seeds</h2>\n{}",
+            html::table(&t, "seeds-table")
+        );
     }
     let _ = writeln!(b, "<h2 id=\"figures\">Charts</h2>");
     for f in d.figures.iter().filter(|f| !f.id.starts_with("mri_")) {
@@ -119,6 +145,9 @@ fn page(d: &RunDoc) -> String {
         nav.push(("mri", "MRI"));
         let _ = writeln!(b, "<h2 id=\"mri\">Mechanistic analysis (MRI)</h2>\n<p class=\"note\">Files: <code>{}</code></p>", esc(&m.dir.display().to_string()));
         b.push_str(&html::list(&m.statements, "findings"));
+        if let Some(t) = markdown::story(m) {
+            b.push_str(&html::table(&t, "mri-story"));
+        }
         if !m.validation.is_empty() {
             b.push_str(&html::table(&markdown::validation(m), "mri-validation"));
         }
@@ -130,14 +159,34 @@ fn page(d: &RunDoc) -> String {
         }
     }
     nav.push(("explorer", "Samples"));
-    let _ = writeln!(b, "<h2 id=\"samples\">Samples</h2>\n{}", html::table(&sections::samples(&d.samples), "samples-table"));
+    let _ = writeln!(
+        b,
+        "<h2 id=\"samples\">Samples</h2>\n{}",
+        html::table(&sections::samples(&d.samples), "samples-table")
+    );
     b.push_str(&html::explorer(&d.samples.samples, &d.samples.notes));
     nav.push(("data", "Data"));
-    let _ = writeln!(b, "<h2 id=\"data\">Data</h2>\n{}", html::list(&sections::data(r), "plain"));
-    let _ = writeln!(b, "<h2 id=\"provenance\">Provenance</h2>\n{}", html::list(&sections::provenance(r), "plain"));
+    let _ = writeln!(
+        b,
+        "<h2 id=\"data\">Data</h2>\n{}",
+        html::list(&sections::data(r), "plain")
+    );
+    let _ = writeln!(
+        b,
+        "<h2 id=\"provenance\">Provenance</h2>\n{}",
+        html::list(&sections::provenance(r), "plain")
+    );
     if !r.timings.is_empty() {
-        let _ = writeln!(b, "<h3>Timings</h3>\n{}", html::table(&sections::timings(r), "timings-table"));
+        let _ = writeln!(
+            b,
+            "<h3>Timings</h3>\n{}",
+            html::table(&sections::timings(r), "timings-table")
+        );
     }
-    let _ = writeln!(b, "<h2 id=\"reproduce\">Reproduce</h2>\n{}", html::list(&sections::reproduce(d.run_dir), "plain"));
+    let _ = writeln!(
+        b,
+        "<h2 id=\"reproduce\">Reproduce</h2>\n{}",
+        html::list(&sections::reproduce(d.run_dir), "plain")
+    );
     html::page(&format!("Spillover report: {name}"), &nav, &b)
 }

@@ -14,12 +14,13 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-/// At most this many items per benchmark are embedded in report.html.
-pub const MAX_PER_BENCHMARK: usize = 200;
+/// At most this many items per benchmark are embedded in report.html (items whose outcome
+/// changed first).
+pub const MAX_PER_BENCHMARK: usize = 150;
 /// Prompts longer than this many characters are cut in report.html.
-pub const MAX_PROMPT_CHARS: usize = 1500;
+pub const MAX_PROMPT_CHARS: usize = 1000;
 /// Outputs longer than this many characters are cut in report.html.
-pub const MAX_OUTPUT_CHARS: usize = 2000;
+pub const MAX_OUTPUT_CHARS: usize = 1500;
 
 /// One record of samples.jsonl (the fields the explorer shows).
 #[derive(Debug, Clone, Deserialize)]
@@ -87,7 +88,14 @@ fn text(v: &Option<Value>) -> Option<String> {
 fn cut(s: &str, max: usize) -> (String, bool) {
     match s.char_indices().nth(max) {
         None => (s.to_string(), false),
-        Some((i, _)) => (format!("{}… [cut: {} characters in all]", &s[..i], s.chars().count()), true),
+        Some((i, _)) => (
+            format!(
+                "{}… [cut: {} characters in all]",
+                &s[..i],
+                s.chars().count()
+            ),
+            true,
+        ),
     }
 }
 
@@ -96,7 +104,10 @@ pub fn outcome(r: &Record, binary: &BTreeSet<String>) -> String {
     if let Some(l) = &r.label {
         return l.clone();
     }
-    for (metric, yes, no) in [("correct", "correct", "wrong"), ("passed", "passed", "failed")] {
+    for (metric, yes, no) in [
+        ("correct", "correct", "wrong"),
+        ("passed", "passed", "failed"),
+    ] {
         if let Some(Some(v)) = r.scores.get(metric) {
             return if *v >= 0.5 { yes.into() } else { no.into() };
         }
@@ -119,22 +130,38 @@ fn side(r: &Record, binary: &BTreeSet<String>, cuts: &mut usize) -> Side {
         output,
         extracted: text(&r.extracted),
         outcome: outcome(r, binary),
-        scores: r.scores.iter().filter_map(|(k, v)| v.map(|v| (k.clone(), v))).collect(),
+        scores: r
+            .scores
+            .iter()
+            .filter_map(|(k, v)| v.map(|v| (k.clone(), v)))
+            .collect(),
     }
 }
 
 /// Whether the judged outcome of an item differs: its label or any binary score.
 pub fn outcome_changed(b: &Record, a: &Record, binary: &BTreeSet<String>) -> bool {
-    b.label != a.label || binary.iter().any(|m| b.scores.get(m).copied().flatten() != a.scores.get(m).copied().flatten())
+    b.label != a.label
+        || binary
+            .iter()
+            .any(|m| b.scores.get(m).copied().flatten() != a.scores.get(m).copied().flatten())
 }
 
 /// Pairs the records of one benchmark by id (before's order, then items only after has).
-pub fn pair(benchmark: &str, before: &[Record], after: &[Record], binary: &BTreeSet<String>, cuts: &mut usize) -> Vec<Sample> {
+pub fn pair(
+    benchmark: &str,
+    before: &[Record],
+    after: &[Record],
+    binary: &BTreeSet<String>,
+    cuts: &mut usize,
+) -> Vec<Sample> {
     let after_by_id: HashMap<&str, &Record> = after.iter().map(|r| (r.id.as_str(), r)).collect();
     let before_ids: BTreeSet<&str> = before.iter().map(|r| r.id.as_str()).collect();
     let mut out = Vec::new();
     let only_after = after.iter().filter(|r| !before_ids.contains(r.id.as_str()));
-    let items = before.iter().map(|b| (Some(b), after_by_id.get(b.id.as_str()).copied())).chain(only_after.map(|a| (None, Some(a))));
+    let items = before
+        .iter()
+        .map(|b| (Some(b), after_by_id.get(b.id.as_str()).copied()))
+        .chain(only_after.map(|a| (None, Some(a))));
     for (b, a) in items {
         let any = b.or(a).expect("one side");
         let (prompt, c) = cut(any.prompt.as_deref().unwrap_or(""), MAX_PROMPT_CHARS);
@@ -157,15 +184,44 @@ pub fn pair(benchmark: &str, before: &[Record], after: &[Record], binary: &BTree
     out
 }
 
+/// At most `max` samples, those whose outcome changed first, in their original order.
+pub fn cap(samples: Vec<Sample>, max: usize) -> Vec<Sample> {
+    let changed: Vec<usize> = (0..samples.len())
+        .filter(|&i| samples[i].changed)
+        .take(max)
+        .collect();
+    let rest = (0..samples.len())
+        .filter(|&i| !samples[i].changed)
+        .take(max - changed.len());
+    let mut keep: Vec<usize> = changed.iter().copied().chain(rest).collect();
+    keep.sort_unstable();
+    let mut keep = keep.into_iter().peekable();
+    samples
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            (keep.peek() == Some(&i)).then(|| {
+                keep.next();
+                s
+            })
+        })
+        .collect()
+}
+
 /// The baseline evaluation folder of a run (see the module docs), if it can be found.
 pub fn find_baseline(run_dir: &Path, after_dir: &Path) -> Option<PathBuf> {
-    let stage: Value = serde_json::from_str(&std::fs::read_to_string(after_dir.join("stage.json")).ok()?).ok()?;
+    let stage: Value =
+        serde_json::from_str(&std::fs::read_to_string(after_dir.join("stage.json")).ok()?).ok()?;
     let want = stage.get("inputs")?.get(0)?;
+    let run_dir = run_dir.canonicalize().ok()?;
     let shared = run_dir.parent()?.join("_shared");
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&shared)
         .ok()?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("baseline-")))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("baseline-"))
+        })
         .collect();
     dirs.sort();
     dirs.into_iter().map(|d| d.join("eval")).find(|eval| {
@@ -196,7 +252,10 @@ pub fn load(run_dir: &Path, r: &Results) -> Result<SampleSet> {
     let seed = r.first_seed().unwrap_or(0);
     let after_dir = run_dir.join(format!("seed-{seed}")).join("after");
     if !after_dir.is_dir() {
-        set.notes.push(format!("No per-item records after the intervention: {} does not exist.", after_dir.display()));
+        set.notes.push(format!(
+            "No per-item records after the intervention: {} does not exist.",
+            after_dir.display()
+        ));
     }
     let before_dir = find_baseline(run_dir, &after_dir);
     if before_dir.is_none() {
@@ -213,10 +272,17 @@ pub fn load(run_dir: &Path, r: &Results) -> Result<SampleSet> {
     order.retain(|b| seen.insert(b.clone()));
     let mut cuts = 0;
     for bench in order {
-        let binary: BTreeSet<String> = r.table.iter().filter(|t| t.benchmark == bench && t.binary).map(|t| t.metric.clone()).collect();
+        let binary: BTreeSet<String> = r
+            .table
+            .iter()
+            .filter(|t| t.benchmark == bench && t.binary)
+            .map(|t| t.metric.clone())
+            .collect();
         let read = |dir: &Option<PathBuf>| -> Result<Vec<Record>> {
             match dir {
-                Some(d) if d.join(&bench).join("samples.jsonl").is_file() => Ok(read_jsonl(&d.join(&bench).join("samples.jsonl"))?),
+                Some(d) if d.join(&bench).join("samples.jsonl").is_file() => {
+                    Ok(read_jsonl(&d.join(&bench).join("samples.jsonl"))?)
+                }
                 _ => Ok(Vec::new()),
             }
         };
@@ -228,11 +294,13 @@ pub fn load(run_dir: &Path, r: &Results) -> Result<SampleSet> {
         let mut paired = pair(&bench, &before, &after, &binary, &mut cuts);
         set.totals.insert(bench.clone(), paired.len());
         if paired.len() > MAX_PER_BENCHMARK {
+            let all = paired.len();
+            let changed = paired.iter().filter(|x| x.changed).count();
+            paired = cap(paired, MAX_PER_BENCHMARK);
             set.notes.push(format!(
-                "{bench}: the explorer holds the first {MAX_PER_BENCHMARK} of {} items (all are in samples.jsonl).",
-                paired.len()
+                "{bench}: the explorer holds {MAX_PER_BENCHMARK} of {all} items: {} of the {changed} whose outcome changed, then the first unchanged ones (samples.jsonl has all).",
+                changed.min(MAX_PER_BENCHMARK)
             ));
-            paired.truncate(MAX_PER_BENCHMARK);
         }
         set.samples.extend(paired);
     }
@@ -257,7 +325,9 @@ mod tests {
             output: Some(out.into()),
             extracted: None,
             gold: None,
-            scores: [("refused".to_string(), Some(refused))].into_iter().collect(),
+            scores: [("refused".to_string(), Some(refused))]
+                .into_iter()
+                .collect(),
             label: label.map(str::to_string),
         }
     }
@@ -265,14 +335,53 @@ mod tests {
     #[test]
     fn pairing_marks_outcome_and_text_changes() {
         let binary: BTreeSet<String> = ["refused".to_string()].into();
-        let before = [rec("a", Some("compliance"), 0.0, "Sure"), rec("b", Some("refusal"), 1.0, "No"), rec("c", Some("refusal"), 1.0, "No")];
-        let after = [rec("c", Some("refusal"), 1.0, "I can't"), rec("a", Some("refusal"), 1.0, "No"), rec("b", Some("refusal"), 1.0, "No")];
+        let before = [
+            rec("a", Some("compliance"), 0.0, "Sure"),
+            rec("b", Some("refusal"), 1.0, "No"),
+            rec("c", Some("refusal"), 1.0, "No"),
+        ];
+        let after = [
+            rec("c", Some("refusal"), 1.0, "I can't"),
+            rec("a", Some("refusal"), 1.0, "No"),
+            rec("b", Some("refusal"), 1.0, "No"),
+        ];
         let mut cuts = 0;
         let p = pair("refusal", &before, &after, &binary, &mut cuts);
-        let flags: Vec<(&str, bool, bool)> = p.iter().map(|s| (s.id.as_str(), s.changed, s.text_changed)).collect();
-        assert_eq!(flags, [("a", true, true), ("b", false, false), ("c", false, true)]);
+        let flags: Vec<(&str, bool, bool)> = p
+            .iter()
+            .map(|s| (s.id.as_str(), s.changed, s.text_changed))
+            .collect();
+        assert_eq!(
+            flags,
+            [("a", true, true), ("b", false, false), ("c", false, true)]
+        );
         assert_eq!(p[0].before.as_ref().unwrap().outcome, "compliance");
         assert_eq!(p[0].after.as_ref().unwrap().outcome, "refusal");
+    }
+
+    #[test]
+    fn the_cap_keeps_changed_items_first_in_order() {
+        let binary: BTreeSet<String> = ["refused".to_string()].into();
+        let ids: Vec<String> = (0..6).map(|i| format!("x{i}")).collect();
+        let before: Vec<Record> = ids
+            .iter()
+            .map(|i| rec(i, Some("compliance"), 0.0, "a"))
+            .collect();
+        // x1 and x4 flip to refusal.
+        let after: Vec<Record> = ids
+            .iter()
+            .map(|i| {
+                if i == "x1" || i == "x4" {
+                    rec(i, Some("refusal"), 1.0, "b")
+                } else {
+                    rec(i, Some("compliance"), 0.0, "a")
+                }
+            })
+            .collect();
+        let mut cuts = 0;
+        let kept = cap(pair("refusal", &before, &after, &binary, &mut cuts), 3);
+        let kept: Vec<&str> = kept.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(kept, ["x0", "x1", "x4"]);
     }
 
     #[test]

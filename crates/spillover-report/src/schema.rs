@@ -14,6 +14,18 @@ fn nan_if_null<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
+/// An error unless `version` is the one these readers understand.
+fn check_version(path: &Path, version: u32) -> Result<(), ReportError> {
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
+    Err(ReportError::corrupt(
+        path,
+        None,
+        format!("key `schema_version` is {version}, this build reads version {SCHEMA_VERSION}"),
+    ))
+}
+
 /// An estimate with its confidence interval.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
 pub struct Interval {
@@ -173,16 +185,7 @@ impl Results {
             &path,
             "a run folder written by `spillover run` holds it (is this the run folder?)",
         )?;
-        if r.schema_version != SCHEMA_VERSION {
-            return Err(ReportError::corrupt(
-                &path,
-                None,
-                format!(
-                    "key `schema_version` is {}, this build reads version {SCHEMA_VERSION}",
-                    r.schema_version
-                ),
-            ));
-        }
+        check_version(&path, r.schema_version)?;
         Ok(r)
     }
 
@@ -266,21 +269,16 @@ impl Sweep {
             &path,
             "`spillover sweep` writes it into RUNS_DIR/sweep-<name>-<hash>/ (is this the sweep folder?)",
         )?;
-        if s.schema_version != SCHEMA_VERSION {
-            return Err(ReportError::corrupt(
-                &path,
-                None,
-                format!("key `schema_version` is {}, this build reads version {SCHEMA_VERSION}", s.schema_version),
-            ));
-        }
+        check_version(&path, s.schema_version)?;
         Ok(s)
     }
 
     /// `key=value` of `point` for `axis`, if set.
     pub fn value_of<'a>(&self, point: &'a SweepPoint, axis: &str) -> Option<&'a str> {
-        point
-            .overrides
-            .iter()
-            .find_map(|o| o.split_once('=').filter(|(k, _)| *k == axis).map(|(_, v)| v))
+        point.overrides.iter().find_map(|o| {
+            o.split_once('=')
+                .filter(|(k, _)| *k == axis)
+                .map(|(_, v)| v)
+        })
     }
 }

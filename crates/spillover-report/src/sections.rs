@@ -34,7 +34,20 @@ pub fn overview(r: &Results) -> Vec<(String, String)> {
         ("Model".to_string(), r.config_str("model.id")),
         ("Intervention".to_string(), intervention(r)),
         ("Profile".to_string(), r.config_str("profile")),
-        ("Seeds".to_string(), r.seeds.iter().map(|s| s.seed.to_string()).collect::<Vec<_>>().join(", ")),
+        (
+            "Seeds".to_string(),
+            format!(
+                "{} (intervention seed{} {}; the table is seed {})",
+                r.seeds.len(),
+                if r.seeds.len() == 1 { "" } else { "s" },
+                r.seeds
+                    .iter()
+                    .map(|s| s.seed.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                r.first_seed().map_or("?".into(), |s| s.to_string())
+            ),
+        ),
         ("Refusal judge".to_string(), r.config_str("judge.kind")),
         (
             "Statistics".to_string(),
@@ -77,15 +90,39 @@ fn intervention(r: &Results) -> String {
 pub fn headline(r: &Results) -> Table {
     let mut t = Table::new(&["", "before", "after", "verdict", "from"]);
     for h in &r.headline {
-        let class = r.table.iter().find(|x| x.key() == h.source).map_or("", |x| x.verdict.as_str());
-        t.push(vec![h.topic.clone(), h.before.clone(), h.after.clone(), fmt::verdict(&h.verdict), h.source.clone()], class);
+        let class = r
+            .table
+            .iter()
+            .find(|x| x.key() == h.source)
+            .map_or("", |x| x.verdict.as_str());
+        t.push(
+            vec![
+                h.topic.clone(),
+                h.before.clone(),
+                h.after.clone(),
+                fmt::verdict(&h.verdict),
+                h.source.clone(),
+            ],
+            class,
+        );
     }
     t
 }
 
 /// The alignment-tax table.
 pub fn tax(rows: &[Row]) -> Table {
-    let mut t = Table::new(&["benchmark", "metric", "n", "before", "after", "change", "test", "p", "p (Holm)", "verdict"]);
+    let mut t = Table::new(&[
+        "benchmark",
+        "metric",
+        "n",
+        "before",
+        "after",
+        "change",
+        "test",
+        "p",
+        "p (Holm)",
+        "verdict",
+    ]);
     for x in rows {
         let arrow = if x.higher_is_better { "↑" } else { "↓" };
         t.push(
@@ -122,10 +159,27 @@ pub fn seeds(r: &Results) -> Option<Table> {
     if r.seed_summary.is_empty() {
         return None;
     }
-    let mut t = Table::new(&["benchmark", "metric", "change mean ± sd", "per seed", "gain / loss / none"]);
+    let mut t = Table::new(&[
+        "benchmark",
+        "metric",
+        "change mean ± sd",
+        "per seed",
+        "gain / loss / none",
+    ]);
     for s in &r.seed_summary {
-        let per: Vec<String> = s.change.values.iter().map(|(seed, v)| format!("{seed}: {}", v.map_or("n/a".into(), fmt::signed))).collect();
-        let class = if s.verdicts.1 > 0 { "loss" } else if s.verdicts.0 > 0 { "gain" } else { "" };
+        let per: Vec<String> = s
+            .change
+            .values
+            .iter()
+            .map(|(seed, v)| format!("{seed}: {}", v.map_or("n/a".into(), fmt::signed)))
+            .collect();
+        let class = if s.verdicts.1 > 0 {
+            "loss"
+        } else if s.verdicts.0 > 0 {
+            "gain"
+        } else {
+            ""
+        };
         t.push(
             vec![
                 s.benchmark.clone(),
@@ -142,7 +196,13 @@ pub fn seeds(r: &Results) -> Option<Table> {
 
 /// Items per benchmark and how many changed.
 pub fn samples(s: &SampleSet) -> Table {
-    let mut t = Table::new(&["benchmark", "items", "in the explorer", "outcome changed", "output text changed"]);
+    let mut t = Table::new(&[
+        "benchmark",
+        "items",
+        "in the explorer",
+        "outcome changed",
+        "output text changed",
+    ]);
     for (bench, total) in &s.totals {
         let shown: Vec<_> = s.samples.iter().filter(|x| &x.benchmark == bench).collect();
         t.push(
@@ -164,14 +224,33 @@ pub fn data(r: &Results) -> Vec<String> {
     let d = &r.data;
     let mut out = Vec::new();
     let notes = |v: &Value| -> String {
-        let n: Vec<&str> = v["notes"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-        if n.is_empty() { String::new() } else { format!(" ({})", n.join("; ")) }
+        let n: Vec<&str> = v["notes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        if n.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", n.join("; "))
+        }
     };
     for set in d["eval_sets"].as_array().into_iter().flatten() {
-        out.push(format!("Evaluation set {}: {} items{}.", set["name"].as_str().unwrap_or("?"), set["n_items"], notes(set)));
+        out.push(format!(
+            "Evaluation set {}: {} items{}.",
+            set["name"].as_str().unwrap_or("?"),
+            set["n_items"],
+            notes(set)
+        ));
     }
     if d["train"].is_object() {
-        out.push(format!("Training set {}: {} items{}.", d["train"]["name"].as_str().unwrap_or("?"), d["train"]["n_items"], notes(&d["train"])));
+        out.push(format!(
+            "Training set {}: {} items{}.",
+            d["train"]["name"].as_str().unwrap_or("?"),
+            d["train"]["n_items"],
+            notes(&d["train"])
+        ));
     }
     if d["refusal_set"].is_object() {
         out.push(format!(
@@ -179,11 +258,23 @@ pub fn data(r: &Results) -> Vec<String> {
             d["refusal_set"]["n_harmful"], d["refusal_set"]["n_benign"]
         ));
     }
-    let removed: u64 = d["dedup"]["removed"].as_array().into_iter().flatten().filter_map(|x| x["removed"].as_u64()).sum();
+    let removed: u64 = d["dedup"]["removed"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|x| x["removed"].as_u64())
+        .sum();
     if d["dedup"].is_object() {
-        out.push(format!("Near-duplicates of training prompts removed from the evaluation sets: {removed}."));
+        out.push(format!(
+            "Near-duplicates of training prompts removed from the evaluation sets: {removed}."
+        ));
     }
-    for n in d["notes"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+    for n in d["notes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
         out.push(n.to_string());
     }
     out
@@ -208,20 +299,90 @@ pub fn provenance(r: &Results) -> Vec<String> {
         ));
     }
     for (name, id) in &p.assets {
-        let id = match id {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        out.push(format!("Asset {name}: {id}"));
+        out.push(format!("Asset {name}: {}", asset(id)));
+    }
+    if !p.assets.is_empty() {
+        out.push("Hashes are shortened to 12 digits here; results.json has them whole.".into());
     }
     out
+}
+
+/// A readable asset identity: packaged (wheels and files with short sha256), generated
+/// (generator, parameters, seed), or the identity string as recorded.
+fn asset(id: &Value) -> String {
+    let parsed = match id {
+        Value::String(s) => serde_json::from_str::<Value>(s).unwrap_or_else(|_| id.clone()),
+        other => other.clone(),
+    };
+    let short = |v: &Value| {
+        v.as_str()
+            .map_or(String::new(), |h| h.chars().take(12).collect())
+    };
+    let strs = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect()
+    };
+    match parsed["type"].as_str() {
+        Some("packaged") => {
+            let files: Vec<String> = parsed["files"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|f| {
+                    format!(
+                        "{} sha256 {}",
+                        f["name"].as_str().unwrap_or("?"),
+                        short(&f["sha256"])
+                    )
+                })
+                .collect();
+            let wheels: Vec<String> = strs(&parsed["wheels"])
+                .into_iter()
+                .zip(parsed["wheel_sha256"].as_array().into_iter().flatten())
+                .map(|(w, h)| format!("{w} (sha256 {})", short(h)))
+                .collect();
+            format!(
+                "packaged {} from {}; {}",
+                parsed["asset"].as_str().unwrap_or("?"),
+                wheels.join(", "),
+                files.join(", ")
+            )
+        }
+        Some("generated") => format!(
+            "generated by {} ({}; seed {})",
+            parsed["generator"].as_str().unwrap_or("?"),
+            parsed["params"]
+                .as_str()
+                .map_or_else(|| parsed["params"].to_string(), str::to_string),
+            parsed["seed"]
+        ),
+        _ => match &parsed {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        },
+    }
 }
 
 /// Stage wall times.
 pub fn timings(r: &Results) -> Table {
     let mut t = Table::new(&["stage", "wall time", "reused"]);
     for x in &r.timings {
-        t.push(vec![x.stage.clone(), fmt::clock(x.seconds), if x.reused { "yes".into() } else { String::new() }], "");
+        t.push(
+            vec![
+                x.stage.clone(),
+                fmt::clock(x.seconds),
+                if x.reused {
+                    "yes".into()
+                } else {
+                    String::new()
+                },
+            ],
+            "",
+        );
     }
     t
 }

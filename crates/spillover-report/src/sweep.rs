@@ -15,8 +15,18 @@ use std::path::Path;
 /// chart per axis with two or more values) from `sweep.json` and each point's results.json.
 pub fn render_sweep(sweep_dir: &Path) -> Result<RenderedFiles> {
     let sw = Sweep::load(sweep_dir)?;
-    let results: Vec<Option<Results>> = sw.points.iter().map(|p| Results::load(&p.run_dir).ok()).collect();
-    let missing: Vec<String> = sw.points.iter().zip(&results).filter(|(_, r)| r.is_none()).map(|(p, _)| p.run_dir.display().to_string()).collect();
+    let results: Vec<Option<Results>> = sw
+        .points
+        .iter()
+        .map(|p| Results::load(&p.run_dir).ok())
+        .collect();
+    let missing: Vec<String> = sw
+        .points
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| r.is_none())
+        .map(|(p, _)| p.run_dir.display().to_string())
+        .collect();
     let plane: Vec<PlanePoint> = sw
         .points
         .iter()
@@ -50,29 +60,68 @@ pub fn render_sweep(sweep_dir: &Path) -> Result<RenderedFiles> {
         notes.push(format!("results.json could not be read for {} point(s) ({}); their dose-response values come from sweep.json without intervals.", missing.len(), missing.join(", ")));
     }
     let mut md = String::from("# Spillover sweep\n\n");
-    let axes: Vec<String> = sw.axes.iter().map(|a| format!("{} = {}", a.key, a.values.join(", "))).collect();
-    let _ = writeln!(md, "Grid: {}. Folder: `{}`.\n", axes.join("; "), sweep_dir.display());
+    let axes: Vec<String> = sw
+        .axes
+        .iter()
+        .map(|a| format!("{} = {}", a.key, a.values.join(", ")))
+        .collect();
+    let _ = writeln!(
+        md,
+        "Grid: {}. Folder: `{}`.\n",
+        axes.join("; "),
+        sweep_dir.display()
+    );
     for n in &notes {
         let _ = writeln!(md, "- {n}");
     }
     let _ = writeln!(md, "\n## Points\n\n{}\n## Tax rate per intervention kind\n\nCapability points lost per refusal point gained, summed over the kind's points.\n\n{}", markdown::table(&points), markdown::table(&rates));
     let mut body = String::from("<h1>Spillover sweep</h1>\n");
-    let _ = writeln!(body, "<p>Grid: {}. Folder: <code>{}</code>.</p>", esc(&axes.join("; ")), esc(&sweep_dir.display().to_string()));
+    let _ = writeln!(
+        body,
+        "<p>Grid: {}. Folder: <code>{}</code>.</p>",
+        esc(&axes.join("; ")),
+        esc(&sweep_dir.display().to_string())
+    );
     body.push_str(&html::list(&notes, "note"));
-    let _ = writeln!(body, "<h2 id=\"table\">Points</h2>\n{}", html::table(&points, "points-table"));
+    let _ = writeln!(
+        body,
+        "<h2 id=\"table\">Points</h2>\n{}",
+        html::table(&points, "points-table")
+    );
     let _ = writeln!(body, "<h2 id=\"rates\">Tax rate per intervention kind</h2>\n<p class=\"note\">Capability points lost per refusal point gained, summed over the kind's points.</p>\n{}", html::table(&rates, "rates-table"));
     let _ = writeln!(body, "<h2 id=\"figures\">Charts</h2>");
     for f in &figures {
-        let _ = writeln!(md, "![{}](figures/{}.svg)\n\n{}\n", f.title, f.id, f.caption);
+        let _ = writeln!(
+            md,
+            "![{}](figures/{}.svg)\n\n{}\n",
+            f.title, f.id, f.caption
+        );
         body.push_str(&html::figure(f));
     }
-    let page = html::page("Spillover sweep", &[("table", "Points"), ("rates", "Tax rates"), ("figures", "Charts")], &body);
+    let page = html::page(
+        "Spillover sweep",
+        &[
+            ("table", "Points"),
+            ("rates", "Tax rates"),
+            ("figures", "Charts"),
+        ],
+        &body,
+    );
     crate::write_all(sweep_dir, &md, &page, &figures)
 }
 
 fn points_table(sw: &Sweep) -> Table {
     let mut t = Table {
-        header: ["point", "kind", "safety gain (pts)", "capability loss (pts)", "Pareto", "run folder"].map(String::from).to_vec(),
+        header: [
+            "point",
+            "kind",
+            "safety gain (pts)",
+            "capability loss (pts)",
+            "Pareto",
+            "run folder",
+        ]
+        .map(String::from)
+        .to_vec(),
         ..Default::default()
     };
     for p in &sw.points {
@@ -81,7 +130,11 @@ fn points_table(sw: &Sweep) -> Table {
             p.kind.clone(),
             pts(p.safety_gain),
             pts(p.capability_loss),
-            if p.on_frontier { "yes".into() } else { String::new() },
+            if p.on_frontier {
+                "yes".into()
+            } else {
+                String::new()
+            },
             p.run_dir.display().to_string(),
         ]);
         t.classes.push(String::new());
@@ -99,21 +152,37 @@ fn pts(v: f64) -> String {
 
 fn rates_table(sw: &Sweep) -> Table {
     let mut t = Table {
-        header: vec!["kind".into(), "capability pts lost per refusal pt gained".into()],
+        header: vec![
+            "kind".into(),
+            "capability pts lost per refusal pt gained".into(),
+        ],
         ..Default::default()
     };
     for (k, v) in &sw.tax_rates {
-        t.rows.push(vec![k.clone(), v.map_or("n/a (no safety gain)".into(), |v| format!("{v:.3}"))]);
+        t.rows.push(vec![
+            k.clone(),
+            v.map_or("n/a (no safety gain)".into(), |v| format!("{v:.3}")),
+        ]);
         t.classes.push(String::new());
     }
     t
 }
 
 /// One panel per combination of the other axes' values; curves per rate metric.
-fn panels(sw: &Sweep, results: &[Option<Results>], axis: &str, values: &[String]) -> Vec<DosePanel> {
+fn panels(
+    sw: &Sweep,
+    results: &[Option<Results>],
+    axis: &str,
+    values: &[String],
+) -> Vec<DosePanel> {
     let numeric: Option<Vec<f64>> = values.iter().map(|v| v.parse::<f64>().ok()).collect();
     let others = |p: &SweepPoint| -> String {
-        p.overrides.iter().filter(|o| o.split_once('=').is_none_or(|(k, _)| k != axis)).cloned().collect::<Vec<_>>().join(" ")
+        p.overrides
+            .iter()
+            .filter(|o| o.split_once('=').is_none_or(|(k, _)| k != axis))
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ")
     };
     let mut groups: Vec<String> = Vec::new();
     for p in &sw.points {
@@ -126,23 +195,53 @@ fn panels(sw: &Sweep, results: &[Option<Results>], axis: &str, values: &[String]
         .into_iter()
         .map(|g| {
             let mut curves: Vec<Curve> = Vec::new();
-            let mut add = |name: String, k: usize, e: f64, lo: f64, hi: f64| match curves.iter_mut().find(|c| c.name == name) {
+            let mut add = |name: String, k: usize, e: f64, lo: f64, hi: f64| match curves
+                .iter_mut()
+                .find(|c| c.name == name)
+            {
                 Some(c) => c.points.push((k, e, lo, hi)),
-                None => curves.push(Curve { name, points: vec![(k, e, lo, hi)] }),
+                None => curves.push(Curve {
+                    name,
+                    points: vec![(k, e, lo, hi)],
+                }),
             };
-            for (p, r) in sw.points.iter().zip(results).filter(|(p, _)| others(p) == g) {
-                let Some(k) = sw.value_of(p, axis).and_then(|v| values.iter().position(|x| x == v)) else {
+            for (p, r) in sw
+                .points
+                .iter()
+                .zip(results)
+                .filter(|(p, _)| others(p) == g)
+            {
+                let Some(k) = sw
+                    .value_of(p, axis)
+                    .and_then(|v| values.iter().position(|x| x == v))
+                else {
                     continue;
                 };
                 match r {
                     Some(r) => {
-                        for x in r.table.iter().filter(|x| x.binary && is_plotted(&x.benchmark, &x.metric)) {
-                            add(x.key(), k, 100.0 * x.change.estimate, 100.0 * x.change.lo, 100.0 * x.change.hi);
+                        for x in r
+                            .table
+                            .iter()
+                            .filter(|x| x.binary && is_plotted(&x.benchmark, &x.metric))
+                        {
+                            add(
+                                x.key(),
+                                k,
+                                100.0 * x.change.estimate,
+                                100.0 * x.change.lo,
+                                100.0 * x.change.hi,
+                            );
                         }
                     }
                     None => {
                         add("safety gain".into(), k, p.safety_gain, f64::NAN, f64::NAN);
-                        add("capability loss".into(), k, p.capability_loss, f64::NAN, f64::NAN);
+                        add(
+                            "capability loss".into(),
+                            k,
+                            p.capability_loss,
+                            f64::NAN,
+                            f64::NAN,
+                        );
                     }
                 }
             }
@@ -157,5 +256,6 @@ fn panels(sw: &Sweep, results: &[Option<Results>], axis: &str, values: &[String]
 }
 
 fn is_plotted(bench: &str, metric: &str) -> bool {
-    (bench == "refusal" || bench == "over_refusal") && metric == "refused" || CAPABILITY.iter().any(|(b, m)| *b == bench && *m == metric)
+    (bench == "refusal" || bench == "over_refusal") && metric == "refused"
+        || CAPABILITY.iter().any(|(b, m)| *b == bench && *m == metric)
 }

@@ -444,3 +444,119 @@ fn bad_configs_exit_2_naming_the_key() {
     }
     assert!(!runs.exists(), "a rejected config writes nothing");
 }
+
+/// The default experiment for real on the packaged SmolLM2, with smaller benchmark sizes so CI
+/// can afford it (the training data and recipe are the default ones). Run by scripts/test.sh.
+#[test]
+#[ignore = "needs the packaged model and datasets (scripts/test.sh fetches them)"]
+fn the_default_experiment_on_the_packaged_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("runs");
+    let sizes = [
+        ("refusal", 16),
+        ("over_refusal", 12),
+        ("arithmetic", 12),
+        ("gsm8k", 4),
+        ("humaneval", 4),
+        ("mmlu", 24),
+        ("perplexity", 3),
+        ("kl", 6),
+        ("diversity", 4),
+    ];
+    let mut args: Vec<String> = vec![
+        "run".into(),
+        "--quiet".into(),
+        "--runs-dir".into(),
+        runs.display().to_string(),
+    ];
+    for (b, n) in sizes {
+        args.push("--set".into());
+        args.push(format!("benchmarks.{b}.limit={n}"));
+    }
+    let out = bin().args(&args).output().unwrap();
+    ok(&out);
+    let folder = std::fs::read_dir(&runs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("default-")
+        })
+        .unwrap();
+    let r = results(&folder);
+    let row = |b: &str, m: &str| {
+        r["table"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["benchmark"] == b && t["metric"] == m)
+            .unwrap_or_else(|| panic!("no {b}/{m} row"))
+            .clone()
+    };
+    // The intervention teaches refusals: the held-out refusal rate rises.
+    let refusal = row("refusal", "refused");
+    assert!(
+        refusal["after"]["estimate"].as_f64() > refusal["before"]["estimate"].as_f64(),
+        "refusal rate did not rise: {refusal}"
+    );
+    let table = r["table"].as_array().unwrap();
+    for (b, n) in sizes {
+        let t = table
+            .iter()
+            .find(|t| t["benchmark"] == b)
+            .unwrap_or_else(|| panic!("no {b} row"));
+        let got = t["n"].as_u64().unwrap();
+        assert!(got > 0 && got <= n as u64, "{t}");
+    }
+    // The MRI ran and its findings are in the report.
+    assert!(r["mri"]["findings"]["statements"]
+        .as_array()
+        .is_some_and(|s| !s.is_empty()));
+    assert!(folder.join("explain/mri.safetensors").exists());
+    let md = std::fs::read_to_string(folder.join("report.md")).unwrap();
+    assert!(md.contains("refusal"));
+}
+
+#[test]
+fn several_seeds_are_aggregated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write_config(tmp.path(), TINY);
+    let runs = tmp.path().join("runs");
+    ok(&run(&cfg, &runs, &["--seeds", "2"]));
+    let r = results(&run_folder(&runs));
+    let seeds: Vec<u64> = r["seeds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["seed"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seeds, [0, 1]);
+    let summary = r["seed_summary"].as_array().unwrap();
+    assert_eq!(summary.len(), r["table"].as_array().unwrap().len());
+    for row in summary {
+        let values = row["change"]["values"].as_array().unwrap();
+        assert_eq!(values.len(), 2, "{row}");
+        let mean = (values[0][1].as_f64().unwrap() + values[1][1].as_f64().unwrap()) / 2.0;
+        assert!(
+            (row["change"]["mean"].as_f64().unwrap() - mean).abs() < 1e-12,
+            "{row}"
+        );
+    }
+    // Each seed trained its own adapter; the baseline was evaluated once.
+    let shared: Vec<String> = std::fs::read_dir(runs.join("_shared"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        shared.iter().filter(|n| n.starts_with("train-")).count(),
+        2,
+        "{shared:?}"
+    );
+    assert_eq!(
+        shared.iter().filter(|n| n.starts_with("baseline-")).count(),
+        1,
+        "{shared:?}"
+    );
+}

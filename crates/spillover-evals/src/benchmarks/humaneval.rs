@@ -2,7 +2,8 @@
 //! until a stop string that starts the next top-level statement, then the item's tests run on
 //! prompt + completion in the code sandbox. Greedy gives pass@1; with `samples = n` and a
 //! temperature, each item gets n completions and pass@k is the unbiased estimator
-//! 1 − C(n−c, k) / C(n, k) (Chen et al. 2021), c the passing completions.
+//! 1 − C(n−c, k) / C(n, k) (Chen et al. 2021), c the passing completions. "solution_logprob" is
+//! the canonical solution's mean log-probability per token after the prompt (teacher-forced).
 
 use spillover_data::datasets::Item;
 use spillover_sandbox::{humaneval_program, Outcome, Program, Sandbox};
@@ -49,12 +50,30 @@ pub(super) fn run(
             .map(|(it, at)| sample_program(it, &outs[at].text, at))
             .collect::<Result<Vec<Program>>>()?;
         let outcomes = sandbox.run_all(&programs);
+        // The canonical solution's mean log-probability per token: continuous, so it moves
+        // even when almost nothing passes.
+        let reqs = chunk
+            .iter()
+            .map(|it| {
+                let solution = it
+                    .target
+                    .as_deref()
+                    .ok_or_else(|| Error::BadInput(format!("{}: no canonical solution", it.id)))?;
+                subject.request(&it.text, solution, PromptStyle::Plain)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let lls = subject.loglik(&reqs, &opts.batching)?;
         Ok(chunk
             .iter()
             .enumerate()
             .map(|(i, it)| {
                 let o = &outcomes[i * n..(i + 1) * n];
                 let mut r = record(it, o, &opts.pass_k);
+                let ll = &lls[i];
+                r.scores.insert(
+                    "solution_logprob".into(),
+                    ll.logprob / ll.token_logprobs.len().max(1) as f64,
+                );
                 let first = &outs[i * n];
                 if let Some(serde_json::Value::Object(d)) = r.detail.as_mut() {
                     d.insert("finish".into(), serde_json::json!(first.finish));

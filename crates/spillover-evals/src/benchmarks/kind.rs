@@ -128,6 +128,11 @@ impl BenchmarkKind {
                     true,
                     "unbiased pass@1 over the samples (c / n); equals `passed` when greedy",
                 ),
+                M::continuous(
+                    "solution_logprob",
+                    true,
+                    "mean log p per token of the canonical solution after the prompt",
+                ),
             ],
             BenchmarkKind::Mmlu => vec![
                 M::binary("correct", true, "the most likely answer letter is the gold one (acc)"),

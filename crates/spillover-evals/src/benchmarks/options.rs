@@ -28,13 +28,14 @@ pub struct BenchOptions {
 }
 
 impl BenchOptions {
-    /// The defaults of `kind`: 64 new tokens for refusal, 16 for arithmetic, 256 for GSM8K, 384
+    /// The defaults of `kind`: 64 new tokens for refusal, 48 for arithmetic (chat models explain
+    /// before they answer), 256 for GSM8K, 384
     /// for HumanEval, 32 for the KL response, 128 for diversity (seeded sampling at temperature
     /// 1.0, top-p 0.95); greedy everywhere else; zero-shot; one sample.
     pub fn for_kind(kind: BenchmarkKind) -> BenchOptions {
         let max_new_tokens = match kind {
             BenchmarkKind::Refusal | BenchmarkKind::OverRefusal => 64,
-            BenchmarkKind::Arithmetic => 16,
+            BenchmarkKind::Arithmetic => 48,
             BenchmarkKind::Gsm8k => 256,
             BenchmarkKind::Humaneval => 384,
             BenchmarkKind::Kl => 32,

@@ -2,7 +2,7 @@
 //! replacement, keeping each item's before and after values together, recompute the statistic,
 //! and read the interval off the resampled statistics' quantiles.
 
-use super::{check_confidence, Interval, Rng, StatsError};
+use super::{check_confidence, check_paired, Interval, Rng, StatsError};
 
 /// Fewer resamples make the 2.5% / 97.5% tails noisy.
 pub const MIN_RESAMPLES: usize = 10_000;
@@ -41,18 +41,7 @@ pub fn paired_bootstrap(
     opts: BootstrapOptions,
 ) -> Result<Interval, StatsError> {
     check_confidence(opts.confidence)?;
-    if before.len() != after.len() {
-        return Err(StatsError::LengthMismatch {
-            before: before.len(),
-            after: after.len(),
-        });
-    }
-    if before.is_empty() {
-        return Err(StatsError::Empty);
-    }
-    if let Some(v) = before.iter().chain(after).find(|v| !v.is_finite()) {
-        return Err(StatsError::NonFinite(*v));
-    }
+    check_paired(before, after)?;
     if opts.resamples < MIN_RESAMPLES {
         return Err(StatsError::TooFewResamples(opts.resamples));
     }

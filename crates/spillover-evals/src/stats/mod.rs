@@ -71,3 +71,20 @@ fn check_confidence(c: f64) -> Result<(), StatsError> {
         Err(StatsError::BadConfidence(c))
     }
 }
+
+/// Paired samples: the same non-zero length, every value finite.
+pub(crate) fn check_paired(before: &[f64], after: &[f64]) -> Result<(), StatsError> {
+    if before.len() != after.len() {
+        return Err(StatsError::LengthMismatch {
+            before: before.len(),
+            after: after.len(),
+        });
+    }
+    if before.is_empty() {
+        return Err(StatsError::Empty);
+    }
+    if let Some(v) = before.iter().chain(after).find(|v| !v.is_finite()) {
+        return Err(StatsError::NonFinite(*v));
+    }
+    Ok(())
+}

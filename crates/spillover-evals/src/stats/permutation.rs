@@ -5,7 +5,7 @@
 //! `resamples` random assignments are drawn (seeded) and the p-value is (hits + 1) / (resamples + 1),
 //! which is never 0 and is valid for a Monte Carlo test.
 
-use super::{Rng, StatsError, MIN_RESAMPLES};
+use super::{check_paired, Rng, StatsError, MIN_RESAMPLES};
 
 /// Differences up to this count are tested exactly (2^n assignments).
 pub const EXACT_MAX: usize = 16;
@@ -17,18 +17,7 @@ pub fn paired_permutation(
     resamples: usize,
     seed: u64,
 ) -> Result<f64, StatsError> {
-    if before.len() != after.len() {
-        return Err(StatsError::LengthMismatch {
-            before: before.len(),
-            after: after.len(),
-        });
-    }
-    if before.is_empty() {
-        return Err(StatsError::Empty);
-    }
-    if let Some(v) = before.iter().chain(after).find(|v| !v.is_finite()) {
-        return Err(StatsError::NonFinite(*v));
-    }
+    check_paired(before, after)?;
     let d: Vec<f64> = after
         .iter()
         .zip(before)

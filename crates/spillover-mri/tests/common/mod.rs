@@ -109,3 +109,24 @@ pub fn base_and_tuned(name: &str) -> (LoadedModel, LoadedModel) {
     attach_lora(&mut tuned.model, ALL_LINEARS, 0.05);
     (base, tuned)
 }
+
+/// Asserts that an attribution's terms sum to its logit difference, to `rel` of the size of the
+/// head and MLP terms (at least `rel` absolute); returns that size.
+pub fn assert_terms_sum(a: &spillover_mri::attribution::Attribution, what: &str, rel: f32) -> f32 {
+    let scale: f32 = a
+        .heads
+        .iter()
+        .flatten()
+        .chain(&a.mlp)
+        .map(|x| x.abs())
+        .sum();
+    assert!(scale > 1e-3, "{what}: all terms ~0");
+    let err = (a.total() - a.logit_diff).abs();
+    assert!(
+        err < rel * scale.max(1.0),
+        "{what}: terms sum to {} not {}",
+        a.total(),
+        a.logit_diff
+    );
+    scale
+}

@@ -15,8 +15,8 @@ mod sections;
 pub use overrides::apply_override;
 pub use profile::{Profile, ProfileSizes};
 pub use sections::{
-    AnalysisSection, BenchSection, DataSection, Experiment, InterventionKind, InterventionSection,
-    JudgeKind, JudgeSection, ModelSection, ReplyChoice, StatsSection, BENCHMARKS,
+    benchmark_names, AnalysisSection, BenchSection, DataSection, Experiment, InterventionKind,
+    InterventionSection, JudgeKind, JudgeSection, ModelSection, ReplyChoice, StatsSection,
 };
 
 use crate::error::ConfigError;

@@ -21,14 +21,14 @@ impl ProfileSizes {
     pub fn limit(profile: Profile, benchmark: &str) -> Option<usize> {
         let (quick, standard) = match benchmark {
             "refusal" => (48, 200),
-            "over_refusal" => (48, 150),
-            "arithmetic" => (64, 300),
-            "gsm8k" => (16, 100),
-            "humaneval" => (16, 164),
-            "mmlu" => (120, 1000),
-            "perplexity" => (16, 64),
-            "kl" => (24, 100),
-            "diversity" => (12, 40),
+            "over_refusal" => (32, 150),
+            "arithmetic" => (48, 300),
+            "gsm8k" => (8, 100),
+            "humaneval" => (8, 164),
+            "mmlu" => (60, 1000),
+            "perplexity" => (6, 64),
+            "kl" => (16, 48),
+            "diversity" => (8, 48),
             _ => (32, 100),
         };
         match profile {

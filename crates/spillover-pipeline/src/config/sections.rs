@@ -3,20 +3,13 @@
 
 use super::profile::Profile;
 use serde::{Deserialize, Serialize};
+use spillover_evals::benchmarks::BenchmarkKind;
 use std::collections::BTreeMap;
 
-/// Benchmarks the pipeline knows, in report order.
-pub const BENCHMARKS: &[&str] = &[
-    "refusal",
-    "over_refusal",
-    "arithmetic",
-    "gsm8k",
-    "humaneval",
-    "mmlu",
-    "perplexity",
-    "kl",
-    "diversity",
-];
+/// Benchmarks the pipeline knows, in report order (the names of `BenchmarkKind::ALL`).
+pub fn benchmark_names() -> Vec<&'static str> {
+    BenchmarkKind::ALL.iter().map(|k| k.name()).collect()
+}
 
 /// A whole experiment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,8 +51,8 @@ fn one() -> usize {
     1
 }
 fn all_benchmarks() -> BTreeMap<String, BenchSection> {
-    BENCHMARKS
-        .iter()
+    benchmark_names()
+        .into_iter()
         .map(|b| (b.to_string(), BenchSection::default()))
         .collect()
 }
@@ -389,17 +382,18 @@ impl Experiment {
                 format!("{} is not in (0, 1]", self.data.dedup_threshold),
             );
         }
+        let known = benchmark_names();
         for name in self.benchmarks.keys() {
-            if !BENCHMARKS.contains(&name.as_str()) {
+            if !known.contains(&name.as_str()) {
                 let hint = spillover_data::suggest::closest(
                     name,
-                    &BENCHMARKS.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                    &known.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
                 )
                 .map(|s| format!(" (did you mean `{s}`?)"))
                 .unwrap_or_default();
                 return bad(
                     &format!("benchmarks.{name}"),
-                    format!("unknown benchmark{hint}; valid: {}", BENCHMARKS.join(", ")),
+                    format!("unknown benchmark{hint}; valid: {}", known.join(", ")),
                 );
             }
         }

@@ -152,11 +152,8 @@ pub fn benchmark_kinds(
     exp: &Experiment,
 ) -> Result<Vec<(BenchmarkKind, crate::config::BenchSection)>> {
     let mut out = Vec::new();
-    for name in crate::config::BENCHMARKS {
-        if let Some(section) = exp.benchmarks.get(*name) {
-            let kind: BenchmarkKind = name
-                .parse()
-                .map_err(|e| ConfigError::new(format!("benchmarks.{name}"), e))?;
+    for kind in BenchmarkKind::ALL {
+        if let Some(section) = exp.benchmarks.get(kind.name()) {
             out.push((kind, section.clone()));
         }
     }

@@ -63,7 +63,9 @@ pub fn evaluate(
         progress,
     } = tools;
     let mut summary = EvalSummary::new();
+    let mut seconds = BTreeMap::new();
     for (kind, section) in benchmark_kinds(exp)? {
+        let t0 = std::time::Instant::now();
         let items = read_items(&items_path(data_dir, kind))?;
         let opts = bench_options(kind, &section, exp);
         let output = if runs_alone(kind) {
@@ -76,12 +78,22 @@ pub fn evaluate(
             continue;
         };
         write_jsonl(&samples_path(out, kind), &output.records)?;
+        seconds.insert(kind.name().to_string(), t0.elapsed().as_secs_f64());
         let mut kept = output;
         kept.records.clear();
         summary.insert(kind.name().to_string(), kept);
     }
     crate::rundir::write_json(&out.join("scores.json"), &summary)?;
+    crate::rundir::write_json(&out.join(TIMINGS_FILE), &seconds)?;
     Ok(summary)
+}
+
+/// Seconds per benchmark of an evaluation.
+pub const TIMINGS_FILE: &str = "timings.json";
+
+/// The per-benchmark seconds an evaluation recorded (empty if absent).
+pub fn read_timings(eval_dir: &Path) -> BTreeMap<String, f64> {
+    crate::rundir::read_json(&eval_dir.join(TIMINGS_FILE)).unwrap_or_default()
 }
 
 /// Where an evaluation put a benchmark's records.

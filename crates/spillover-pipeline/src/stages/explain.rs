@@ -17,14 +17,16 @@ use spillover_data::datasets::{Item, PROBE_TEXT, REFUSAL_TRAIN_FILE};
 use spillover_engine::GenerateOptions;
 use spillover_evals::benchmarks::BenchmarkKind;
 use spillover_mri::export::write_outputs;
-use spillover_mri::prepare::{prepare, Encoder, ProbeText, TextInputs};
+use spillover_mri::prepare::{mri_from_texts, Encoder, ProbeText, TextInputs};
 use spillover_mri::subject::Subject;
-use spillover_mri::{mri, MriInputs, MriOptions};
+use spillover_mri::MriOptions;
 use std::path::Path;
 
 /// Prompts per class for the refusal direction, and arithmetic items checked.
 const DIRECTION_PROMPTS: usize = 32;
 const CAPABILITY_ITEMS: usize = 24;
+/// Tokens generated for probes and validation items (SmolLM2 explains before it answers).
+const MAX_NEW_TOKENS: usize = 40;
 
 /// Runs the MRI and writes its files into `out`; returns its JSON summary.
 pub fn explain(
@@ -34,6 +36,7 @@ pub fn explain(
     data_dir: &Path,
     benign_ids: &[String],
     out: &Path,
+    progress: bool,
 ) -> Result<serde_json::Value> {
     let after = interventions::apply(load_fresh(exp)?, recipe)?;
     let texts = texts(exp, data_dir, benign_ids)?;
@@ -42,7 +45,7 @@ pub fn explain(
         chat: base.lm.chat.as_ref(),
     };
     let gen = GenerateOptions {
-        max_new_tokens: 24,
+        max_new_tokens: MAX_NEW_TOKENS,
         stop_ids: base.lm.stop_ids(),
         pad_id: base.lm.pad_id(),
     };
@@ -52,25 +55,14 @@ pub fn explain(
         model: &after.lm.model,
         hooks: after.hooks.as_deref().map(|h| h as _),
     };
-    let p = prepare(&sb, &st, &enc, &texts, &gen, &is_refusal)?;
-    let decode = |ids: &[u32]| enc.decode(ids);
-    let inputs = MriInputs {
-        base: sb,
-        tuned: st,
-        probes: p.probes,
-        harmful: p.harmful,
-        harmless: p.harmless,
-        capability: p.capability,
-        pad_id: gen.pad_id,
-        stop_ids: gen.stop_ids.clone(),
-        decode: &decode,
-        is_refusal: &is_refusal,
-    };
     let opts = MriOptions {
         layer: recipe.layer,
+        max_new_tokens: MAX_NEW_TOKENS,
         ..MriOptions::default()
     };
-    let (result, tensors) = mri(&inputs, &opts)?;
+    let line = |m: &str| eprintln!("    mri: {m}");
+    let report: Option<&(dyn Fn(&str) + Sync)> = if progress { Some(&line) } else { None };
+    let (result, tensors) = mri_from_texts(sb, st, &enc, &texts, &gen, &is_refusal, &opts, report)?;
     write_outputs(out, &result, &tensors)?;
     Ok(serde_json::to_value(&result)?)
 }

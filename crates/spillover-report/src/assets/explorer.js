@@ -49,7 +49,10 @@
     var d = el("div", "side");
     d.appendChild(el("div", "label", title + ": " + (x ? x.outcome : "not evaluated")));
     if (!x) return d;
-    d.appendChild(el("pre", "output", x.output === null || x.output === undefined ? "(no generated text; scored by log-likelihood)" : x.output));
+    var text = x.output;
+    if (text === null || text === undefined) text = "(no generated text; scored by log-likelihood)";
+    else if (!/\S/.test(text)) text = "(whitespace only) " + JSON.stringify(text);
+    d.appendChild(el("pre", "output", text));
     var sc = Object.keys(x.scores).map(function (k) { return k + "=" + Number(x.scores[k]).toPrecision(4); });
     if (x.extracted !== null && x.extracted !== undefined) sc.unshift("extracted=" + x.extracted);
     d.appendChild(el("div", "scores", sc.join("  ")));

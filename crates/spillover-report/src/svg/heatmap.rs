@@ -112,12 +112,16 @@ pub struct Labels<'a> {
 
 /// One rectangle per cell, rows top to bottom, with a colour bar.
 pub fn grid(m: &Matrix, l: &Labels, p: Palette) -> String {
-    let cell = (360.0 / m.cols as f64).clamp(10.0, 44.0).min((420.0 / m.rows as f64).max(10.0));
+    let cell = (360.0 / m.cols as f64)
+        .clamp(10.0, 44.0)
+        .min((420.0 / m.rows as f64).max(10.0));
     let (left, top) = (58.0, 44.0);
     let gw = cell * m.cols as f64;
     let gh = cell * m.rows as f64;
-    let w = (left + gw + 120.0).max(360.0);
-    let h = top + gh + 48.0;
+    let w = (left + gw + 120.0)
+        .max(20.0 + 7.0 * l.title.chars().count() as f64)
+        .max(420.0);
+    let h = top + gh + 60.0;
     let mut s = Svg::new(w, h, l.title);
     s.bold(10.0, 16.0, l.title, "start", 12.0);
     let (lo, hi) = domain(p, m.finite());
@@ -125,22 +129,59 @@ pub fn grid(m: &Matrix, l: &Labels, p: Palette) -> String {
         for c in 0..m.cols {
             let v = m.at(r, c);
             let col = l.cols.get(c).cloned().unwrap_or_else(|| c.to_string());
-            let tip = format!("{} {r}, {} {col}: {}", l.row_axis, l.col_axis, fmt::num(f64::from(v)));
-            s.rect(left + cell * c as f64, top + cell * r as f64, cell - 1.0, cell - 1.0, &hex(colour(p, v, lo, hi)), Some(&tip));
+            let tip = format!(
+                "{} {r}, {} {col}: {}",
+                l.row_axis,
+                l.col_axis,
+                fmt::num(f64::from(v))
+            );
+            s.rect(
+                left + cell * c as f64,
+                top + cell * r as f64,
+                cell - 1.0,
+                cell - 1.0,
+                &hex(colour(p, v, lo, hi)),
+                Some(&tip),
+            );
         }
     }
     let every = (m.rows / 16).max(1);
     for r in (0..m.rows).step_by(every) {
-        s.text(left - 4.0, top + cell * (r as f64 + 0.5) + 3.5, &r.to_string(), "end", 9.0);
+        s.text(
+            left - 4.0,
+            top + cell * (r as f64 + 0.5) + 3.5,
+            &r.to_string(),
+            "end",
+            9.0,
+        );
     }
-    let every = if l.cols.is_empty() { (m.cols / 16).max(1) } else { 1 };
+    let every = if l.cols.is_empty() {
+        (m.cols / 16).max(1)
+    } else {
+        1
+    };
     for c in (0..m.cols).step_by(every) {
         let name = l.cols.get(c).cloned().unwrap_or_else(|| c.to_string());
-        s.text(left + cell * (c as f64 + 0.5), top - 4.0, &name, "middle", 9.0);
+        s.text(
+            left + cell * (c as f64 + 0.5),
+            top - 4.0,
+            &name,
+            "middle",
+            9.0,
+        );
     }
     s.vtext(16.0, top + gh / 2.0, l.row_axis, 10.0);
     s.text(left + gw / 2.0, top - 16.0, l.col_axis, "middle", 10.0);
-    colour_bar(&mut s, p, lo, hi, left, top + gh + 14.0, gw.max(160.0), l.value);
+    colour_bar(
+        &mut s,
+        p,
+        lo,
+        hi,
+        left,
+        top + gh + 12.0,
+        gw.max(240.0),
+        l.value,
+    );
     s.finish()
 }
 
@@ -149,11 +190,18 @@ fn colour_bar(s: &mut Svg, p: Palette, lo: f32, hi: f32, x: f64, y: f64, w: f64,
     let steps = 24;
     for i in 0..steps {
         let v = lo + (hi - lo) * (i as f32 + 0.5) / steps as f32;
-        s.rect(x + w * i as f64 / steps as f64, y, w / steps as f64 + 0.5, 8.0, &hex(colour(p, v, lo, hi)), None);
+        s.rect(
+            x + w * i as f64 / steps as f64,
+            y,
+            w / steps as f64 + 0.5,
+            8.0,
+            &hex(colour(p, v, lo, hi)),
+            None,
+        );
     }
-    s.text(x, y + 20.0, &tick_label(f64::from(lo)), "start", 9.0);
-    s.text(x + w, y + 20.0, &tick_label(f64::from(hi)), "end", 9.0);
-    s.text(x + w / 2.0, y + 20.0, what, "middle", 9.0);
+    s.text(x, y + 19.0, &tick_label(f64::from(lo)), "start", 9.0);
+    s.text(x + w, y + 19.0, &tick_label(f64::from(hi)), "end", 9.0);
+    s.text(x, y + 32.0, what, "start", 9.0);
 }
 
 /// Two tokens × tokens attention patterns side by side (query rows, key columns), as PNG images
@@ -164,14 +212,27 @@ pub fn attention_pair(base: &Matrix, tuned: &Matrix, tokens: &[String], title: &
     let (left, top) = (110.0, 48.0);
     let gap = 130.0;
     let w = left + 2.0 * size + gap + 20.0;
-    let h = top + size + 64.0;
+    let h = top + size + 76.0;
     let mut s = Svg::new(w, h, title);
     s.bold(10.0, 16.0, title, "start", 12.0);
-    let hi = base.finite().chain(tuned.finite()).fold(0.0f32, f32::max).max(f32::MIN_POSITIVE);
-    for (k, (name, m)) in [("before (base model)", base), ("after (intervened)", tuned)].iter().enumerate() {
+    let hi = base
+        .finite()
+        .chain(tuned.finite())
+        .fold(0.0f32, f32::max)
+        .max(f32::MIN_POSITIVE);
+    for (k, (name, m)) in [("before (base model)", base), ("after (intervened)", tuned)]
+        .iter()
+        .enumerate()
+    {
         let x = left + k as f64 * (size + gap);
-        let pixels: Vec<u8> = m.data.iter().map(|v| (255.0 * (v / hi).clamp(0.0, 1.0)).round() as u8).collect();
-        let palette: Vec<[u8; 3]> = (0..256).map(|i| colour(Palette::Sequential, i as f32, 0.0, 255.0)).collect();
+        let pixels: Vec<u8> = m
+            .data
+            .iter()
+            .map(|v| (255.0 * (v / hi).clamp(0.0, 1.0)).round() as u8)
+            .collect();
+        let palette: Vec<[u8; 3]> = (0..256)
+            .map(|i| colour(Palette::Sequential, i as f32, 0.0, 255.0))
+            .collect();
         let img = png::encode_indexed(m.cols as u32, m.rows as u32, &pixels, &palette);
         s.png(x, top, size, size, &img);
         s.text(x + size / 2.0, top - 8.0, name, "middle", 11.0);
@@ -183,11 +244,32 @@ pub fn attention_pair(base: &Matrix, tuned: &Matrix, tokens: &[String], title: &
         let cell = size / t.max(1) as f64;
         for (i, tok) in tokens.iter().enumerate().take(t).step_by(every) {
             let label: String = tok.chars().take(12).collect::<String>().replace('\n', "⏎");
-            s.text(x - 3.0, top + cell * (i as f64 + 0.5) + 3.0, &label, "end", 7.5);
+            s.text(
+                x - 3.0,
+                top + cell * (i as f64 + 0.5) + 3.0,
+                &label,
+                "end",
+                7.5,
+            );
         }
     }
-    s.text(left, top + size + 14.0, "rows: query position (top = first token); columns: key position", "start", 9.0);
-    colour_bar(&mut s, Palette::Sequential, 0.0, hi, left, top + size + 28.0, 2.0 * size + gap, "attention weight");
+    s.text(
+        left,
+        top + size + 14.0,
+        "rows: query position (top = first token); columns: key position",
+        "start",
+        9.0,
+    );
+    colour_bar(
+        &mut s,
+        Palette::Sequential,
+        0.0,
+        hi,
+        left,
+        top + size + 28.0,
+        2.0 * size + gap,
+        "attention weight",
+    );
     s.finish()
 }
 
@@ -201,7 +283,10 @@ mod tests {
         assert_eq!(colour(Palette::Sequential, 1.0, 0.0, 1.0), [8, 48, 107]);
         assert_eq!(colour(Palette::Diverging, 0.0, -1.0, 1.0), [255, 255, 255]);
         assert_eq!(colour(Palette::Diverging, -1.0, -1.0, 1.0), [33, 102, 172]);
-        assert_eq!(domain(Palette::Diverging, [-0.5f32, 2.0].into_iter()), (-2.0, 2.0));
+        assert_eq!(
+            domain(Palette::Diverging, [-0.5f32, 2.0].into_iter()),
+            (-2.0, 2.0)
+        );
         assert!(Matrix::from_rows(&[vec![1.0], vec![1.0, 2.0]]).is_none());
     }
 }

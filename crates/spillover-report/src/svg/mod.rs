@@ -19,7 +19,9 @@ pub const GAIN: &str = "#1a9850";
 pub const LOSS: &str = "#d73027";
 pub const NONE: &str = "#6b6b6b";
 /// Colours of series in comparisons and dose-response charts.
-pub const SERIES: &[&str] = &["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"];
+pub const SERIES: &[&str] = &[
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
+];
 
 /// The colour of a verdict string (`gain`, `loss`, anything else).
 pub fn verdict_colour(v: &str) -> &'static str {
@@ -124,7 +126,15 @@ impl Svg {
     }
 
     /// A circle with an optional tooltip.
-    pub fn circle(&mut self, cx: f64, cy: f64, r: f64, fill: &str, stroke: &str, tip: Option<&str>) {
+    pub fn circle(
+        &mut self,
+        cx: f64,
+        cy: f64,
+        r: f64,
+        fill: &str,
+        stroke: &str,
+        tip: Option<&str>,
+    ) {
         let _ = write!(
             self.body,
             "<circle cx=\"{cx:.2}\" cy=\"{cy:.2}\" r=\"{r}\" fill=\"{}\" stroke=\"{}\"",
@@ -139,7 +149,10 @@ impl Svg {
         if points.len() < 2 {
             return;
         }
-        let pts: Vec<String> = points.iter().map(|(x, y)| format!("{x:.2},{y:.2}")).collect();
+        let pts: Vec<String> = points
+            .iter()
+            .map(|(x, y)| format!("{x:.2},{y:.2}"))
+            .collect();
         let _ = writeln!(
             self.body,
             "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"{width}\"/>",
@@ -249,7 +262,7 @@ pub fn tick_label(v: f64) -> String {
     if a == 0.0 {
         "0".into()
     } else if !(1e-3..1e5).contains(&a) {
-        format!("{v:.0e}")
+        format!("{v:.1e}").replace(".0e", "e")
     } else {
         let s = format!("{v:.4}");
         let s = s.trim_end_matches('0').trim_end_matches('.');
@@ -269,7 +282,10 @@ mod tests {
             assert!((v - 0.2 * i as f64).abs() < 1e-12, "{t:?}");
         }
         let t = ticks(-13.2, -12.9, 3);
-        assert!(t.iter().all(|v| (-13.2 - 1e-9..=-12.9 + 1e-9).contains(v)), "{t:?}");
+        assert!(
+            t.iter().all(|v| (-13.2 - 1e-9..=-12.9 + 1e-9).contains(v)),
+            "{t:?}"
+        );
         assert!(t.len() >= 2);
         assert!(ticks(1.0, 1.0, 4).is_empty());
     }

@@ -5,7 +5,11 @@
 /// Encodes a `width` × `height` image of palette indices (`pixels`, row-major) with `palette`
 /// (RGB triples, at most 256).
 pub fn encode_indexed(width: u32, height: u32, pixels: &[u8], palette: &[[u8; 3]]) -> Vec<u8> {
-    assert_eq!(pixels.len(), (width as usize) * (height as usize), "pixel count");
+    assert_eq!(
+        pixels.len(),
+        (width as usize) * (height as usize),
+        "pixel count"
+    );
     assert!(!palette.is_empty() && palette.len() <= 256, "palette size");
     let mut out = vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
     let mut ihdr = Vec::with_capacity(13);
@@ -37,7 +41,11 @@ fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
 /// A zlib stream of stored (uncompressed) deflate blocks.
 fn zlib_stored(data: &[u8]) -> Vec<u8> {
     let mut out = vec![0x78, 0x01];
-    let blocks: Vec<&[u8]> = if data.is_empty() { vec![&[][..]] } else { data.chunks(65_535).collect() };
+    let blocks: Vec<&[u8]> = if data.is_empty() {
+        vec![&[][..]]
+    } else {
+        data.chunks(65_535).collect()
+    };
     for (i, block) in blocks.iter().enumerate() {
         out.push(u8::from(i + 1 == blocks.len()));
         let len = block.len() as u16;
@@ -55,7 +63,11 @@ pub fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -75,11 +87,21 @@ pub fn base64(data: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for c in data.chunks(3) {
-        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
         out.push(A[(n >> 18) as usize & 63] as char);
         out.push(A[(n >> 12) as usize & 63] as char);
-        out.push(if c.len() > 1 { A[(n >> 6) as usize & 63] as char } else { '=' });
-        out.push(if c.len() > 2 { A[n as usize & 63] as char } else { '=' });
+        out.push(if c.len() > 1 {
+            A[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if c.len() > 2 {
+            A[n as usize & 63] as char
+        } else {
+            '='
+        });
     }
     out
 }
@@ -100,7 +122,12 @@ mod tests {
 
     #[test]
     fn png_chunks_are_well_formed() {
-        let png = encode_indexed(3, 2, &[0, 1, 2, 2, 1, 0], &[[0, 0, 0], [128, 128, 128], [255, 255, 255]]);
+        let png = encode_indexed(
+            3,
+            2,
+            &[0, 1, 2, 2, 1, 0],
+            &[[0, 0, 0], [128, 128, 128], [255, 255, 255]],
+        );
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
         let mut i = 8;
         let mut kinds = Vec::new();

@@ -24,6 +24,9 @@ sides and the ratio. Without a usable Python it says so and reports Spillover's 
     Engine(EngineBenchArgs),
     /// LoRA training tokens/s against PyTorch + PEFT on the same model and batch.
     Train(super::bench_train::TrainBenchArgs),
+    /// Wall time of a whole experiment (default: the default experiment, quick profile), per stage,
+    /// in a fresh runs folder so nothing is reused.
+    Run(super::bench_run::RunBenchArgs),
 }
 
 #[derive(Args)]
@@ -55,6 +58,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     match a.which {
         BenchCommand::Engine(e) => engine(e),
         BenchCommand::Train(t) => super::bench_train::run(t),
+        BenchCommand::Run(r) => super::bench_run::run(r),
     }
 }
 

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod bench;
+mod bench_run;
 mod bench_train;
 pub mod eval;
 mod fetch;

@@ -10,9 +10,9 @@ use clap::Args;
 use spillover_data::datasets::{arithmetic, ArithmeticConfig, Builtin, PROBE_TEXT};
 use spillover_engine::GenerateOptions;
 use spillover_mri::export::{write_outputs, SUMMARY_FILE, TENSORS_FILE};
-use spillover_mri::prepare::{prepare, Encoder, ProbeText, TextInputs};
+use spillover_mri::prepare::{mri_from_texts, Encoder, ProbeText, TextInputs};
 use spillover_mri::subject::Subject;
-use spillover_mri::{mri, MriInputs, MriOptions};
+use spillover_mri::MriOptions;
 use std::path::PathBuf;
 
 pub const MRI_ABOUT: &str = "Explain what a fine-tuning result changed inside the model: the same prompts \
@@ -60,7 +60,7 @@ pub struct MriArgs {
     #[arg(long, default_value_t = 16)]
     pub batch_size: usize,
     /// Tokens generated per reply (probe replies and validation).
-    #[arg(long, default_value_t = 24)]
+    #[arg(long, default_value_t = 40)]
     pub max_new_tokens: usize,
     /// Skip activation patching.
     #[arg(long)]
@@ -98,23 +98,6 @@ pub fn run(a: MriArgs) -> Result<()> {
         pad_id: base.pad_id(),
     };
     let is_refusal = |t: &str| spillover_evals::judge::keyword::refusal_match(t).is_some();
-    let (sb, st) = (Subject::plain(&base.model), Subject::plain(&tuned.model));
-    eprintln!("mri: preparing probes and prompt sets");
-    let p = prepare(&sb, &st, &enc, &texts, &gen, &is_refusal)?;
-    let decode = |ids: &[u32]| enc.decode(ids);
-    let inputs = MriInputs {
-        base: sb,
-        tuned: st,
-        probes: p.probes,
-        harmful: p.harmful,
-        harmless: p.harmless,
-        capability: p.capability,
-        pad_id: gen.pad_id,
-        stop_ids: gen.stop_ids.clone(),
-        decode: &decode,
-        is_refusal: &is_refusal,
-        progress: Some(&|m: &str| eprintln!("mri: {m}")),
-    };
     let opts = MriOptions {
         top_k: a.top_k,
         batch_size: a.batch_size,
@@ -124,8 +107,16 @@ pub fn run(a: MriArgs) -> Result<()> {
         validate: !a.no_validate,
         max_new_tokens: a.max_new_tokens,
     };
-    eprintln!("mri: running the analyses");
-    let (result, tensors) = mri(&inputs, &opts)?;
+    let (result, tensors) = mri_from_texts(
+        Subject::plain(&base.model),
+        Subject::plain(&tuned.model),
+        &enc,
+        &texts,
+        &gen,
+        &is_refusal,
+        &opts,
+        Some(&|m: &str| eprintln!("mri: {m}")),
+    )?;
     write_outputs(&a.out, &result, &tensors)?;
     for s in &result.findings.statements {
         println!("- {s}");

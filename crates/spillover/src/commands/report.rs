@@ -10,8 +10,8 @@ pub const REPORT_ABOUT: &str = "Render the reports of a run folder from its resu
 With one RUN_DIR (a folder written by `spillover run`): writes RUN_DIR/report.md (the seed-style summary, the \
 alignment-tax table with intervals and p-values, findings computed from the numbers), RUN_DIR/report.html (one \
 self-contained page that works offline: the tables, before/after bars, the change chart, the MRI's attention and \
-patching heatmaps and attribution bars when it ran, and a sample explorer of every item's prompt, outputs before and \
-after and judge labels) and RUN_DIR/figures/*.svg (each chart as a standalone file).\n\n\
+patching heatmaps and attribution bars when it ran, and a sample explorer of the items' prompts, outputs before and \
+after and judge labels, up to 150 items per benchmark) and RUN_DIR/figures/*.svg (each chart as a standalone file).\n\n\
 With a sweep folder (one holding sweep.json, from `spillover sweep`): the same files there, with the Pareto frontier \
 and one dose-response chart per grid axis.\n\n\
 With several RUN_DIRs: a side-by-side comparison written to --out (default ./comparison).\n\n\
@@ -39,7 +39,10 @@ pub fn run(a: ReportArgs) -> Result<()> {
                 spillover_report::render_run(one)?
             }
         }
-        many => spillover_report::render_comparison(many, &a.out.unwrap_or_else(|| PathBuf::from("comparison")))?,
+        many => spillover_report::render_comparison(
+            many,
+            &a.out.unwrap_or_else(|| PathBuf::from("comparison")),
+        )?,
     };
     for p in files.all() {
         println!("{}", p.display());

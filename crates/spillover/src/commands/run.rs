@@ -66,7 +66,25 @@ pub fn run(a: RunArgs) -> Result<()> {
             progress: !a.quiet,
         },
     )?;
-    println!("{}", spillover_pipeline::report::markdown(&results));
-    println!("run folder: {}", dir.display());
+    let report = dir.join("report.md");
+    let text = std::fs::read_to_string(&report)
+        .map_err(|e| anyhow::anyhow!("reading {}: {e}", report.display()))?;
+    println!("{text}");
+    println!(
+        "run folder: {} (refusal rate {} → {})",
+        dir.display(),
+        headline(&results, "refusal").0,
+        headline(&results, "refusal").1
+    );
     Ok(())
+}
+
+/// The before and after text of the headline row that comes from `benchmark`.
+fn headline(r: &spillover_pipeline::results::Results, benchmark: &str) -> (String, String) {
+    r.headline
+        .iter()
+        .find(|h| h.source.starts_with(&format!("{benchmark}/")))
+        .map_or(("-".into(), "-".into()), |h| {
+            (h.before.clone(), h.after.clone())
+        })
 }
