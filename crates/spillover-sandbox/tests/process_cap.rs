@@ -89,7 +89,17 @@ fn process_cap_holds_for_a_non_root_caller_too() {
             Ok(())
         });
     }
-    let out = cmd.output().unwrap();
+    // A child forked by another test thread between our copy's open and close may still hold the
+    // copy's write descriptor until it execs, which makes exec fail with ETXTBSY; retry briefly.
+    let out = (0..50)
+        .find_map(|_| match cmd.output() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                None
+            }
+            r => Some(r.unwrap()),
+        })
+        .expect("the copied test binary stayed busy (ETXTBSY) for a second");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");

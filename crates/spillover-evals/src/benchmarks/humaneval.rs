@@ -51,15 +51,20 @@ pub(super) fn run(
             .collect::<Result<Vec<Program>>>()?;
         let outcomes = sandbox.run_all(&programs);
         // The canonical solution's mean log-probability per token: continuous, so it moves
-        // even when almost nothing passes.
-        let reqs = chunk
+        // even when almost nothing passes (items without a canonical solution get none).
+        let with_solution: Vec<(usize, &Item)> = chunk
             .iter()
-            .map(|it| {
-                let solution = it
-                    .target
-                    .as_deref()
-                    .ok_or_else(|| Error::BadInput(format!("{}: no canonical solution", it.id)))?;
-                subject.request(&it.text, solution, PromptStyle::Plain)
+            .enumerate()
+            .filter(|(_, it)| it.target.is_some())
+            .collect();
+        let reqs = with_solution
+            .iter()
+            .map(|(_, it)| {
+                subject.request(
+                    &it.text,
+                    it.target.as_deref().unwrap_or(""),
+                    PromptStyle::Plain,
+                )
             })
             .collect::<Result<Vec<_>>>()?;
         let lls = subject.loglik(&reqs, &opts.batching)?;
@@ -69,11 +74,13 @@ pub(super) fn run(
             .map(|(i, it)| {
                 let o = &outcomes[i * n..(i + 1) * n];
                 let mut r = record(it, o, &opts.pass_k);
-                let ll = &lls[i];
-                r.scores.insert(
-                    "solution_logprob".into(),
-                    ll.logprob / ll.token_logprobs.len().max(1) as f64,
-                );
+                if let Some(k) = with_solution.iter().position(|(j, _)| *j == i) {
+                    let ll = &lls[k];
+                    r.scores.insert(
+                        "solution_logprob".into(),
+                        ll.logprob / ll.token_logprobs.len().max(1) as f64,
+                    );
+                }
                 let first = &outs[i * n];
                 if let Some(serde_json::Value::Object(d)) = r.detail.as_mut() {
                     d.insert("finish".into(), serde_json::json!(first.finish));
