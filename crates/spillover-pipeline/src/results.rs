@@ -103,12 +103,13 @@ pub(crate) fn assemble(
         timing("data", data.seconds, data.reused),
         timing("baseline", baseline.seconds, baseline.reused),
     ];
-    let per_bench = |label: &str, dir: &Path, reused: bool, out: &mut Vec<Timing>| {
-        for (b, s) in read_timings(dir) {
+    let per_bench = |label: &str, dir: &Path, reused: bool, out: &mut Vec<Timing>| -> Result<()> {
+        for (b, s) in read_timings(dir)? {
             out.push(timing(&format!("{label}/{b}"), s, reused));
         }
+        Ok(())
     };
-    per_bench("baseline", &baseline.dir, baseline.reused, &mut timings);
+    per_bench("baseline", &baseline.dir, baseline.reused, &mut timings)?;
     let mut seeds = Vec::new();
     for SeedRun {
         seed,
@@ -132,6 +133,8 @@ pub(crate) fn assemble(
             after.seconds,
             after.reused,
         ));
+        let label = format!("seed-{seed}/after");
+        per_bench(&label, &after.dir, after.reused, &mut timings)?;
         timings.push(timing(
             &format!("seed-{seed}/compare"),
             table.seconds,

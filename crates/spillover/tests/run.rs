@@ -77,6 +77,20 @@ fn ok(out: &Output) {
     );
 }
 
+fn sweep(cfg: &Path, runs: &Path, extra: &[&str]) -> Output {
+    bin()
+        .args([
+            "sweep",
+            cfg.to_str().unwrap(),
+            "--quiet",
+            "--runs-dir",
+            runs.to_str().unwrap(),
+        ])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
 fn run_folder(runs: &Path) -> PathBuf {
     std::fs::read_dir(runs)
         .unwrap()
@@ -126,6 +140,19 @@ fn lora_run_writes_results_and_a_rerun_reuses_every_stage() {
     }
     let r = results(&folder);
     assert_eq!(r["schema_version"], 1);
+    let stages: Vec<&str> = r["timings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["stage"].as_str().unwrap())
+        .collect();
+    for s in [
+        "baseline/refusal",
+        "seed-0/after/refusal",
+        "seed-0/after/kl",
+    ] {
+        assert!(stages.contains(&s), "no timing for {s}: {stages:?}");
+    }
     let table = r["table"].as_array().unwrap();
     let benches: std::collections::BTreeSet<&str> = table
         .iter()
@@ -191,21 +218,12 @@ fn every_intervention_kind_runs_and_sweeps_share_the_baseline() {
     );
     let cfg = write_config(tmp.path(), &base);
     let runs = tmp.path().join("runs");
-    let out = bin()
-        .args([
-            "sweep",
-            cfg.to_str().unwrap(),
-            "--quiet",
-            "--runs-dir",
-            runs.to_str().unwrap(),
-        ])
-        .args([
-            "--grid",
-            "intervention.kind=lora_sft,full_ft,actadd,ablate,orthogonalize",
-        ])
-        .args(["--set", "intervention.direction_prompts=8"])
-        .output()
-        .unwrap();
+    let kinds = "intervention.kind=lora_sft,full_ft,actadd,ablate,orthogonalize";
+    let out = sweep(
+        &cfg,
+        &runs,
+        &["--grid", kinds, "--set", "intervention.direction_prompts=8"],
+    );
     // direction_prompts does not apply to training kinds: the sweep is refused before any work.
     assert_eq!(
         out.status.code(),
@@ -219,20 +237,7 @@ fn every_intervention_kind_runs_and_sweeps_share_the_baseline() {
         "nothing written"
     );
 
-    let out = bin()
-        .args([
-            "sweep",
-            cfg.to_str().unwrap(),
-            "--quiet",
-            "--runs-dir",
-            runs.to_str().unwrap(),
-        ])
-        .args([
-            "--grid",
-            "intervention.kind=lora_sft,full_ft,actadd,ablate,orthogonalize",
-        ])
-        .output()
-        .unwrap();
+    let out = sweep(&cfg, &runs, &["--grid", kinds]);
     ok(&out);
     let shared: Vec<String> = std::fs::read_dir(runs.join("_shared"))
         .unwrap()

@@ -91,9 +91,13 @@ pub fn evaluate(
 /// Seconds per benchmark of an evaluation.
 pub const TIMINGS_FILE: &str = "timings.json";
 
-/// The per-benchmark seconds an evaluation recorded (empty if absent).
-pub fn read_timings(eval_dir: &Path) -> BTreeMap<String, f64> {
-    crate::rundir::read_json(&eval_dir.join(TIMINGS_FILE)).unwrap_or_default()
+/// The per-benchmark seconds an evaluation recorded (empty when the stage wrote none).
+pub fn read_timings(eval_dir: &Path) -> Result<BTreeMap<String, f64>> {
+    let path = eval_dir.join(TIMINGS_FILE);
+    if !path.exists() {
+        return Ok(BTreeMap::new());
+    }
+    crate::rundir::read_json(&path)
 }
 
 /// Where an evaluation put a benchmark's records.

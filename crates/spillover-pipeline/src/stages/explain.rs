@@ -80,15 +80,16 @@ fn texts(exp: &Experiment, data_dir: &Path, benign_ids: &[String]) -> Result<Tex
         .map(|i| i.text)
         .take(DIRECTION_PROMPTS)
         .collect();
-    let items = |k: BenchmarkKind| -> Vec<Item> {
+    // A benchmark the experiment does not run has no items file; a file that exists must parse.
+    let items = |k: BenchmarkKind| -> Result<Vec<Item>> {
         let path = items_path(data_dir, k);
         if path.exists() {
-            read_items(&path).unwrap_or_default()
+            read_items(&path)
         } else {
-            Vec::new()
+            Ok(Vec::new())
         }
     };
-    let capability: Vec<(String, String)> = items(BenchmarkKind::Arithmetic)
+    let capability: Vec<(String, String)> = items(BenchmarkKind::Arithmetic)?
         .into_iter()
         .filter_map(|i| Some((i.text, i.answer?)))
         .take(CAPABILITY_ITEMS)
@@ -99,7 +100,7 @@ fn texts(exp: &Experiment, data_dir: &Path, benign_ids: &[String]) -> Result<Tex
             text: PROBE_TEXT.into(),
             answer: None,
         }];
-        let held_out = items(BenchmarkKind::Refusal).into_iter().next();
+        let held_out = items(BenchmarkKind::Refusal)?.into_iter().next();
         if let Some(h) = held_out
             .map(|i| i.text)
             .or_else(|| harmful.first().cloned())
