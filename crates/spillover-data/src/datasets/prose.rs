@@ -4,9 +4,11 @@
 use std::path::Path;
 
 use super::error::{DatasetError, Result};
-use super::files::{local_named, non_empty};
+use super::files::{is_parquet, local_named, non_empty};
 use super::item::{item_id, Dataset, Item, Source};
+use super::parquet::read_parquet;
 use super::read::read_utf8;
+use super::table::cell;
 use crate::ResolvedAsset;
 
 /// Project Gutenberg's body markers (`*** START OF THE PROJECT GUTENBERG EBOOK ... ***`).
@@ -91,19 +93,33 @@ fn paragraphs(text: &str) -> Vec<String> {
     out
 }
 
-/// A WikiText-2 file (tokenized, `<unk>` kept), e.g. `shared/data/wikitext-2/test.txt`: one
-/// item per non-blank line. Heading lines (` = Title = `, ` = = Section = = `) are kept with
+/// A WikiText-2 file (tokenized, `<unk>` kept), e.g. `shared/data/wikitext-2/test.txt`, or a
+/// parquet file whose `text` column holds the file's lines (the hub's copy): one item per
+/// non-blank line. Heading lines (` = Title = `, ` = = Section = = `) are kept with
 /// `label = "heading"`; `category` is the title of the article each line belongs to. The
-/// dataset is named `wikitext-2-<file stem>`.
+/// dataset is named `wikitext-2-<split>` (the file stem, without a hub shard suffix).
 pub fn wikitext_file(path: &Path) -> Result<Dataset> {
     let (source, name) = local_named(path, "wikitext-2")?;
+    wikitext_from(path, source, name)
+}
+
+/// [`wikitext_file`] with the provenance and name given by the caller (e.g. a hub download).
+pub(crate) fn wikitext_from(path: &Path, source: Source, name: String) -> Result<Dataset> {
+    let text = if is_parquet(path) {
+        let table = read_parquet(path)?;
+        let c = table.column("text")?;
+        let mut text = String::new();
+        for (_, row) in &table.rows {
+            text.push_str(cell(row, c));
+            text.push('\n');
+        }
+        text
+    } else {
+        read_utf8(path)?
+    };
     let mut items = Vec::new();
     let mut article = None;
-    for line in read_utf8(path)?
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-    {
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let heading = heading_level(line);
         if heading == Some(1) {
             article = Some(line.trim_matches(|c| c == '=' || c == ' ').to_string());

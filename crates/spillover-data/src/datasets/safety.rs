@@ -4,9 +4,11 @@
 use std::path::Path;
 
 use super::error::{DatasetError, Result};
-use super::files::{asset_file, non_empty};
+use super::files::{asset_file, is_parquet, non_empty};
 use super::item::{item_id, Dataset, Item, Source};
+use super::parquet::read_parquet;
 use super::read::{csv_table, field, json_array, read_utf8, CsvTable};
+use super::table::{cell, Table};
 use super::yaml::seed_values;
 use crate::{resolve_local, ResolvedAsset};
 
@@ -111,31 +113,53 @@ fn pyrit_rows(path: &Path, table: &CsvTable, stem: &str, first: usize) -> Result
 }
 
 /// XSTest v2 prompts from a local `xstest_prompts.csv` (`id, prompt, type, label, focus,
-/// note`): `label` is `safe` (250) or `unsafe` (200), `category` the prompt type. Use
-/// [`Dataset::with_label`] for either half.
+/// note`) or a parquet file with those columns (the hub's copy has no `id`; then `source_id` is
+/// the 1-based row number): `label` is `safe` (250) or `unsafe` (200), `category` the prompt
+/// type, `focus` and `note` go to `extra`. Use [`Dataset::with_label`] for either half.
 pub fn xstest(path: &Path) -> Result<Dataset> {
-    let local = resolve_local(path)?;
-    let table = csv_table(path, &read_utf8(path)?)?;
-    let col = |name: &str| table.column(path, name);
-    let (id, prompt, kind, label) = (col("id")?, col("prompt")?, col("type")?, col("label")?);
-    let optional: Vec<(&str, usize)> = ["focus", "note"]
-        .iter()
-        .filter_map(|k| table.headers.iter().position(|h| h == k).map(|c| (*k, c)))
-        .collect();
-    let mut items = Vec::new();
-    for (line, row) in &table.rows {
-        if !matches!(row[label].as_str(), "safe" | "unsafe") {
-            let reason = format!("label must be `safe` or `unsafe`, found `{}`", row[label]);
-            return Err(DatasetError::malformed(path, *line, reason));
+    xstest_from(path, Source::local(&resolve_local(path)?))
+}
+
+/// [`xstest`] with the provenance given by the caller (e.g. a hub download).
+pub(crate) fn xstest_from(path: &Path, source: Source) -> Result<Dataset> {
+    let table = if is_parquet(path) {
+        read_parquet(path)?
+    } else {
+        Table::from_csv(path, csv_table(path, &read_utf8(path)?)?)
+    };
+    let (prompt, kind, label) = (
+        table.column("prompt")?,
+        table.column("type")?,
+        table.column("label")?,
+    );
+    let id = table.optional_column("id")?;
+    let mut optional = Vec::new();
+    for key in ["focus", "note"] {
+        if let Some(c) = table.optional_column(key)? {
+            optional.push((key, c));
         }
-        let mut item = Item::new(item_id("xstest", items.len()), &row[prompt])
-            .with_extra("source_id", &row[id]);
-        item.category = Some(row[kind].clone());
-        item.label = Some(row[label].clone());
+    }
+    let mut items = Vec::new();
+    for (at, row) in &table.rows {
+        let label = cell(row, label);
+        if !matches!(label, "safe" | "unsafe") {
+            let reason = format!("label must be `safe` or `unsafe`, found `{label}`");
+            return Err(at.error(path, reason));
+        }
+        let source_id = id.map_or_else(|| (items.len() + 1).to_string(), |c| cell(row, c).into());
+        let mut item = Item::new(item_id("xstest", items.len()), cell(row, prompt))
+            .with_extra("source_id", source_id);
+        item.category = Some(cell(row, kind).to_string());
+        item.label = Some(label.to_string());
         for (key, c) in &optional {
-            item = item.with_extra(key, &row[*c]);
+            item = item.with_extra(key, cell(row, *c));
         }
         items.push(item);
     }
-    non_empty(path, Dataset::new("xstest", Source::local(&local), items))
+    let mut ds = Dataset::new("xstest", source, items);
+    if id.is_none() {
+        ds.notes
+            .push("no `id` column: source_id is the 1-based row number".to_string());
+    }
+    non_empty(path, ds)
 }

@@ -1,4 +1,4 @@
-//! Prompts from a user's own file: JSONL, CSV or TXT, with the prompt column named as
+//! Prompts from a user's own file: JSONL, CSV, parquet or TXT, with the prompt column named as
 //! `path:column` (e.g. `strongreject.csv:forbidden_prompt`; TXT takes no column).
 
 use std::fmt;
@@ -9,15 +9,18 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{DatasetError, Result};
 use super::item::{item_id, Dataset, Item, Source};
+use super::parquet::read_parquet;
 use super::read::{csv_table, field, jsonl, read_utf8, short};
+use super::table::{At, Table};
 use crate::resolve_local;
 
-/// A user file and the column (CSV header or JSON key) that holds the prompts.
+/// A user file and the column (CSV header, JSON key or parquet column) that holds the prompts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserFileSpec {
     /// The file.
     pub path: PathBuf,
-    /// The prompt column; `None` for TXT files (one prompt per non-blank line).
+    /// The prompt column (CSV header, JSON key or parquet column); `None` for TXT files (one
+    /// prompt per non-blank line).
     pub column: Option<String>,
 }
 
@@ -26,6 +29,7 @@ pub struct UserFileSpec {
 enum Format {
     Jsonl,
     Csv,
+    Parquet,
     Txt,
 }
 
@@ -67,23 +71,27 @@ impl fmt::Display for UserFileSpec {
 /// Loads a user file as a dataset named after the file stem (lowercase, `[a-z0-9-]`), one
 /// item per row in file order; other columns of the row go to `extra`.
 ///
-/// Errors (all [`DatasetError::is_bad_input`]) name the file and line: unknown extension,
-/// missing or unneeded column (with the available ones), empty file, invalid UTF-8, a
-/// malformed row or an empty prompt.
+/// Errors (all [`DatasetError::is_bad_input`]) name the file and line (parquet: row): unknown
+/// extension, missing or unneeded column (with the available ones), a column that is not text,
+/// empty file, invalid UTF-8, a malformed row, a damaged parquet file or an empty prompt.
 pub fn load_user_file(spec: &UserFileSpec) -> Result<Dataset> {
     let path = spec.path.as_path();
     let format = format_of(path)?;
     let local = resolve_local(path)?;
-    let text = read_utf8(path)?;
     let name = dataset_name(path);
-    let items = match (format, spec.column.as_deref()) {
-        (Format::Txt, None) => txt_items(&name, &text),
+    let column = spec.column.as_deref();
+    let items = match (format, column) {
+        (Format::Txt, None) => txt_items(&name, &read_utf8(path)?),
         (Format::Txt, Some(c)) => {
             let reason = format!("TXT files have one prompt per line and no columns; drop `:{c}`");
             return Err(DatasetError::bad_file(path, reason));
         }
-        (Format::Csv, column) => csv_items(path, &name, &text, column)?,
-        (Format::Jsonl, column) => jsonl_items(path, &name, &text, column)?,
+        (Format::Csv, _) => {
+            let table = Table::from_csv(path, csv_table(path, &read_utf8(path)?)?);
+            table_items(&table, &name, column)?
+        }
+        (Format::Parquet, _) => table_items(&read_parquet(path)?, &name, column)?,
+        (Format::Jsonl, _) => jsonl_items(path, &name, &read_utf8(path)?, column)?,
     };
     if items.is_empty() {
         return Err(DatasetError::Empty {
@@ -100,9 +108,10 @@ fn format_of(path: &Path) -> Result<Format> {
         Some("jsonl" | "ndjson") => Ok(Format::Jsonl),
         Some("csv") => Ok(Format::Csv),
         Some("txt") => Ok(Format::Txt),
+        Some("parquet") => Ok(Format::Parquet),
         _ => Err(DatasetError::bad_file(
             path,
-            "unsupported file type; use .jsonl, .csv or .txt",
+            "unsupported file type; use .jsonl, .csv, .parquet or .txt",
         )),
     }
 }
@@ -135,17 +144,21 @@ fn txt_items(name: &str, text: &str) -> Vec<Item> {
         .collect()
 }
 
-/// Items from a CSV file's `column`; the other columns go to `extra`.
-fn csv_items(path: &Path, name: &str, text: &str, column: Option<&str>) -> Result<Vec<Item>> {
-    let table = csv_table(path, text)?;
+/// Items from a CSV or parquet file's `column`; the other columns with a text value (CSV:
+/// all) go to `extra`.
+fn table_items(table: &Table, name: &str, column: Option<&str>) -> Result<Vec<Item>> {
+    let path = table.path.as_path();
     let column = column.ok_or_else(|| need_column(path, &table.headers))?;
-    let c = table.column(path, column)?;
+    let c = table.column(column)?;
     let mut items = Vec::new();
-    for (line, row) in &table.rows {
-        let text = prompt_text(path, *line, column, &row[c])?;
+    for (at, row) in &table.rows {
+        let value = row[c].as_deref().unwrap_or("");
+        let text = prompt_text(path, *at, column, value)?;
         let mut item = Item::new(item_id(name, items.len()), text);
-        for (h, v) in table.headers.iter().zip(row).filter(|(h, _)| *h != column) {
-            item.extra.insert(h.clone(), v.clone());
+        for (i, h) in table.headers.iter().enumerate().filter(|(i, _)| *i != c) {
+            if let (None, Some(v)) = (&table.not_text[i], &row[i]) {
+                item.extra.insert(h.clone(), v.clone());
+            }
         }
         items.push(item);
     }
@@ -163,7 +176,7 @@ fn jsonl_items(path: &Path, name: &str, text: &str, column: Option<&str>) -> Res
     };
     let mut items = Vec::new();
     for row in &rows {
-        let text = prompt_text(path, row.0, column, &field(path, row, column)?)?;
+        let text = prompt_text(path, At::Line(row.0), column, &field(path, row, column)?)?;
         let mut item = Item::new(item_id(name, items.len()), text);
         for key in row.1.keys().filter(|k| *k != column) {
             if let Ok(v) = field(path, row, key) {
@@ -176,19 +189,15 @@ fn jsonl_items(path: &Path, name: &str, text: &str, column: Option<&str>) -> Res
 }
 
 /// The prompt text of one row, which must not be blank.
-fn prompt_text(path: &Path, line: usize, column: &str, value: &str) -> Result<String> {
+fn prompt_text(path: &Path, at: At, column: &str, value: &str) -> Result<String> {
     let value = value.trim();
     if value.is_empty() {
-        return Err(DatasetError::malformed(
-            path,
-            line,
-            format!("empty value in column `{column}`"),
-        ));
+        return Err(at.error(path, format!("empty value in column `{column}`")));
     }
     Ok(value.to_string())
 }
 
-/// The error for a CSV/JSONL file given without a column.
+/// The error for a CSV/JSONL/parquet file given without a column.
 fn need_column(path: &Path, available: &[String]) -> DatasetError {
     let example = available.first().map_or("COLUMN", String::as_str);
     DatasetError::bad_file(

