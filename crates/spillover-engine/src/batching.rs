@@ -11,6 +11,13 @@ use std::io::IsTerminal;
 /// Default number of positions (rows × longest row) one batch may hold.
 pub const DEFAULT_TOKEN_BUDGET: usize = 16_384;
 
+/// Most positions one whole-sequence forward (prefill, scoring) runs at once on the CPU, whatever
+/// the budget allows. The budget bounds memory; this bounds the working set: past ~2k positions
+/// the activations of a layer no longer stay in the CPU caches between its matrix products, and
+/// the same scoring work took 1.6× the CPU time at 16k positions per forward (measured on the
+/// project's 2-core AVX-512 machine; docs/performance.md). Accelerators get the whole budget.
+pub const CPU_FORWARD_POSITIONS: usize = 2048;
+
 /// How work is cut into batches, and whether a progress bar is drawn.
 #[derive(Clone, Debug)]
 pub struct Batching {
@@ -33,6 +40,16 @@ impl Default for Batching {
 }
 
 impl Batching {
+    /// The batching of whole-sequence forwards on `device`: on the CPU the budget is capped at
+    /// [`CPU_FORWARD_POSITIONS`].
+    pub fn for_forward(&self, device: &candle_core::Device) -> Batching {
+        let mut b = self.clone();
+        if device.is_cpu() {
+            b.token_budget = b.token_budget.min(CPU_FORWARD_POSITIONS);
+        }
+        b
+    }
+
     /// Splits `items` (already in processing order) into consecutive batches; `cost(i)` is the
     /// positions item `i` needs. A batch's cost is its row count times its largest item cost.
     pub fn plan(&self, items: &[usize], cost: impl Fn(usize) -> usize) -> Vec<Vec<usize>> {

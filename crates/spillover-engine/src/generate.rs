@@ -1,7 +1,8 @@
 //! Batched generation over left-padded prompts with a KV cache: greedy or seeded sampling, and
-//! per-sequence stopping on stop ids, stop strings and `max_new_tokens`. A finished sequence leaves
-//! the batch (its cache rows are dropped), so it stops costing compute. Prompts are batched by a
-//! token budget, longest first; results come back in input order.
+//! per-sequence stopping on stop ids, stop strings and `max_new_tokens`. Finished sequences leave
+//! the batch (their cache rows are dropped) once they are a quarter of it, so they stop costing
+//! compute without a copy of the whole cache every time one ends. Prompts are batched by a token
+//! budget, longest first; results come back in input order.
 
 use crate::batching::Batching;
 use crate::sampling::{Rng, Sampling};
@@ -135,23 +136,26 @@ impl<'a> Generator<'a> {
                 next_pos: prompts[i].len() as u32,
                 key_valid: (0..width).map(|k| k >= width - prompts[i].len()).collect(),
                 rng: Rng::for_sequence(self.sampling.seed, i),
+                done: false,
             })
             .collect();
         let (mut cache, mut logits) = self.prefill(batch, prompts, width, hooks.as_deref_mut())?;
         let mut generated = 0u64;
         loop {
             let next = self.next_tokens(&logits, &mut rows)?;
-            let keep: Vec<bool> = rows
-                .iter()
-                .zip(&next)
-                .map(|(r, &tok)| self.push(&mut out[r.index], tok))
-                .collect();
-            generated += rows.len() as u64;
-            bar.inc(rows.len() as u64);
-            if !keep.contains(&true) {
+            let mut active = 0u64;
+            for (r, &tok) in rows.iter_mut().zip(&next) {
+                if !r.done {
+                    generated += 1;
+                    bar.inc(1);
+                    r.done = !self.push(&mut out[r.index], tok);
+                    active += u64::from(!r.done);
+                }
+            }
+            if active == 0 {
                 return Ok(generated);
             }
-            let ids = shrink(&mut cache, &mut rows, &next, &keep, &dev)?;
+            let ids = shrink(&mut cache, &mut rows, &next, &dev)?;
             let step = decode_step(&mut rows, &ids, &dev)?;
             logits = self
                 .model
@@ -228,7 +232,7 @@ impl<'a> Generator<'a> {
 /// the group's longest prompt would waste more than a ninth of the work, or the group would
 /// exceed `PREFILL_TOKENS` positions.
 fn prefill_groups(lens: Vec<usize>) -> Vec<std::ops::Range<usize>> {
-    const PREFILL_TOKENS: usize = 8192;
+    const PREFILL_TOKENS: usize = crate::batching::CPU_FORWARD_POSITIONS;
     let mut out = Vec::new();
     let (mut start, mut sum) = (0, 0);
     for (i, &len) in lens.iter().enumerate() {
@@ -245,31 +249,35 @@ fn prefill_groups(lens: Vec<usize>) -> Vec<std::ops::Range<usize>> {
     out
 }
 
-/// One row still generating: its index in the input and its state.
+/// One row of the decode batch: its index in the input and its state.
 struct Row {
     index: usize,
     next_pos: u32,
     key_valid: Vec<bool>,
     rng: Rng,
+    /// Finished; still in the batch (its tokens are ignored) until `shrink` drops it.
+    done: bool,
 }
 
-/// Drops finished rows from the batch and the cache; returns the last tokens of the rows kept.
+/// Drops finished rows from the batch and the cache once they are a quarter of it (copying the
+/// cache of the rows kept costs about as much as a hundred row-steps of decoding, so dropping
+/// each row the step it finishes would cost more than it saves); returns the last tokens of the
+/// rows kept.
 fn shrink(
     cache: &mut KvCache,
     rows: &mut Vec<Row>,
     next: &[u32],
-    keep: &[bool],
     dev: &Device,
 ) -> candle_core::Result<Vec<u32>> {
-    if keep.iter().all(|&k| k) {
+    let done = rows.iter().filter(|r| r.done).count();
+    if done == 0 || 4 * done < rows.len() {
         return Ok(next.to_vec());
     }
     let idx: Vec<u32> = (0..rows.len() as u32)
-        .filter(|&i| keep[i as usize])
+        .filter(|&i| !rows[i as usize].done)
         .collect();
     cache.select_rows(&Tensor::new(idx.as_slice(), dev)?)?;
-    let mut k = keep.iter();
-    rows.retain(|_| *k.next().unwrap_or(&false));
+    rows.retain(|r| !r.done);
     Ok(idx.iter().map(|&i| next[i as usize]).collect())
 }
 
@@ -291,6 +299,7 @@ fn decode_step(rows: &mut [Row], ids: &[u32], dev: &Device) -> candle_core::Resu
             key_valid: valid,
             past,
             t: 1,
+            branches: None,
         },
     })
 }

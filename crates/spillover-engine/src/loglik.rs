@@ -2,16 +2,22 @@
 //! the summed log-probability of the continuation tokens given the context, and whether greedy
 //! decoding would have produced exactly that continuation (`is_greedy`).
 //!
-//! Requests that share a context (the answers of one multiple-choice question) are scored from one
-//! encoding of it: the context goes through the model once with a KV cache, the cache rows are
-//! copied once per continuation, and only the continuation tokens are fed after it. Logits are
-//! computed only at the positions that predict continuation tokens. Work is batched longest first
-//! within a token budget.
+//! Requests that share a context (the answers of one multiple-choice question) are packed into one
+//! row as a prefix tree: the context once, then each continuation (without its last token) after
+//! it, with positions that continue the context's and a mask under which every continuation sees
+//! the context and its own earlier tokens only, exactly as if it followed the context alone. One
+//! forward scores the whole row; no context is encoded twice and no cache is copied. Logits are
+//! computed only at the positions that predict continuation tokens (the context's last position
+//! once for all its continuations). Rows are batched longest first within a token budget.
+//!
+//! Hooks see the packed rows: a hook that acts the same at every position (steering, ablation)
+//! gives the same scores as on the unpacked sequences; one that addresses positions by index
+//! should score with `share_context: false`.
 
 use crate::batching::Batching;
-use crate::score::log_softmax;
-use candle_core::{Device, Tensor, D};
-use spillover_model::layers::MaskSpec;
+use candle_core::{Tensor, D};
+use spillover_model::fused::RowStats;
+use spillover_model::layers::{Branches, MaskSpec};
 use spillover_model::{Hooks, KvCache, Model, Step};
 use std::collections::HashMap;
 
@@ -53,10 +59,22 @@ impl Default for LoglikOptions {
 /// Rows of the unembedding computed at once (bounds the [rows, vocab] logits).
 const LOGIT_ROWS: usize = 512;
 
-/// One context and the requests (indices) that continue it.
+/// One context and the requests (indices) that continue it: one packed row.
 struct Group {
     context: Vec<u32>,
     members: Vec<usize>,
+}
+
+impl Group {
+    /// Positions of the packed row: the context, then every continuation but its last token.
+    fn packed_len(&self, reqs: &[LoglikRequest]) -> usize {
+        let branches: usize = self
+            .members
+            .iter()
+            .map(|&m| reqs[m].continuation.len() - 1)
+            .sum();
+        self.context.len() + branches
+    }
 }
 
 /// Scores every request; results are in request order.
@@ -75,10 +93,13 @@ pub fn loglikelihood(
         }
     }
     let groups = group(reqs, opts.share_context);
-    let width: Vec<usize> = groups.iter().map(|g| width(reqs, g)).collect();
+    let len: Vec<usize> = groups.iter().map(|g| g.packed_len(reqs)).collect();
     let mut order: Vec<usize> = (0..groups.len()).collect();
-    order.sort_by_key(|&g| std::cmp::Reverse(width[g]));
-    let batches = plan(&order, &groups, &width, &opts.batching);
+    order.sort_by_key(|&g| std::cmp::Reverse(len[g]));
+    let batches = opts
+        .batching
+        .for_forward(model.device())
+        .plan(&order, |g| len[g]);
     let total: usize = reqs
         .iter()
         .map(|r| r.context.len() + r.continuation.len())
@@ -122,117 +143,116 @@ fn group(reqs: &[LoglikRequest], share: bool) -> Vec<Group> {
     groups
 }
 
-/// Positions one continuation row of the group needs: context + longest continuation.
-fn width(reqs: &[LoglikRequest], g: &Group) -> usize {
-    let longest = g.members.iter().map(|&m| reqs[m].continuation.len()).max();
-    g.context.len() + longest.unwrap_or(0)
+/// A right-padded batch of packed rows, and which hidden row predicts which continuation token.
+struct Packed {
+    step: Step,
+    /// Hidden rows (flattened [b · t]) whose logits are needed, each once.
+    rows: Vec<u32>,
+    /// (index into `rows`, target token, request) for every continuation token, in order.
+    targets: Vec<(usize, u32, usize)>,
 }
 
-/// Consecutive batches of groups whose continuation rows × widest row stay within the budget.
-fn plan(
-    order: &[usize],
-    groups: &[Group],
-    width: &[usize],
-    batching: &Batching,
-) -> Vec<Vec<usize>> {
-    let mut out: Vec<Vec<usize>> = Vec::new();
-    let mut cur: Vec<usize> = Vec::new();
-    let (mut rows, mut w) = (0, 0);
-    for &g in order {
-        let n = groups[g].members.len();
-        let w2 = w.max(width[g]);
-        let over = (rows + n) * w2 > batching.token_budget
-            || batching.max_batch.is_some_and(|m| rows + n > m);
-        if !cur.is_empty() && over {
-            out.push(std::mem::take(&mut cur));
-            (rows, w) = (0, 0);
+fn pack(
+    reqs: &[LoglikRequest],
+    groups: &[&Group],
+    pad_id: u32,
+    dev: &candle_core::Device,
+) -> candle_core::Result<Packed> {
+    let t = groups.iter().map(|g| g.packed_len(reqs)).max().unwrap_or(0);
+    let n = groups.len();
+    let (mut ids, mut positions) = (Vec::with_capacity(n * t), Vec::with_capacity(n));
+    let (mut valid, mut branch, mut bpos) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut rows, mut targets) = (Vec::new(), Vec::new());
+    for (gi, g) in groups.iter().enumerate() {
+        let c = g.context.len();
+        let base = gi * t;
+        let mut row_ids = g.context.clone();
+        let mut id = vec![0u32; c];
+        let mut pos: Vec<u32> = (0..c as u32).collect();
+        let last = rows.len();
+        rows.push((base + c - 1) as u32);
+        for (j, &m) in g.members.iter().enumerate() {
+            let cont = &reqs[m].continuation;
+            targets.push((last, cont[0], m));
+            for i in 0..cont.len() - 1 {
+                targets.push((rows.len(), cont[i + 1], m));
+                rows.push((base + row_ids.len()) as u32);
+                row_ids.push(cont[i]);
+                id.push(j as u32 + 1);
+                pos.push((c + i) as u32);
+            }
         }
-        rows += n;
-        w = w.max(width[g]);
-        cur.push(g);
+        let real = row_ids.len();
+        row_ids.resize(t, pad_id);
+        id.resize(t, 0);
+        let next = pos.last().map_or(0, |p| p + 1);
+        pos.extend((0..(t - real) as u32).map(|i| next + i));
+        ids.extend_from_slice(&row_ids);
+        valid.push((0..t).map(|i| i < real).collect());
+        positions.push(pos.clone());
+        branch.push(id);
+        bpos.push(pos);
     }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
+    let step = Step {
+        input_ids: Tensor::from_vec(ids, (n, t), dev)?,
+        positions,
+        mask: MaskSpec {
+            key_valid: valid,
+            past: 0,
+            t,
+            branches: Some(Branches {
+                id: branch,
+                pos: bpos,
+            }),
+        },
+    };
+    Ok(Packed {
+        step,
+        rows,
+        targets,
+    })
 }
 
-/// Scores the requests of a few groups: contexts in one left-padded forward with a cache, then
-/// the continuations (all but their last token) in one right-padded forward after the copied rows.
+/// Scores the requests of a few groups in one forward of their packed rows.
 fn score_batch(
     model: &Model,
     reqs: &[LoglikRequest],
     groups: &[&Group],
     pad_id: u32,
-    mut hooks: Option<&mut Hooks>,
+    hooks: Option<&mut Hooks>,
 ) -> candle_core::Result<Vec<(usize, Loglik)>> {
     let dev = model.device().clone();
-    let contexts: Vec<Vec<u32>> = groups.iter().map(|g| g.context.clone()).collect();
-    let step = Step::left_padded(&contexts, pad_id, &dev).map_err(candle_core::Error::wrap)?;
-    let members: Vec<(usize, usize)> = groups
-        .iter()
-        .enumerate()
-        .flat_map(|(gi, g)| g.members.iter().map(move |&m| (gi, m)))
-        .collect();
-    let n_max = members
-        .iter()
-        .map(|&(_, m)| reqs[m].continuation.len())
-        .max()
-        .unwrap_or(1);
-    let c_max = step.mask.t;
-    let mut cache = KvCache::with_capacity(model.config().num_layers, c_max + n_max - 1);
-    let h1 = model.forward_hidden(&step, Some(&mut cache), hooks.as_deref_mut())?;
-    let last = h1.narrow(1, c_max - 1, 1)?.squeeze(1)?.contiguous()?; // [groups, d]
-                                                                      // First continuation token of every member, from its group's last context position.
-    let gidx: Vec<u32> = members.iter().map(|&(gi, _)| gi as u32).collect();
-    let gidx = Tensor::new(gidx.as_slice(), &dev)?;
-    let firsts: Vec<u32> = members
-        .iter()
-        .map(|&(_, m)| reqs[m].continuation[0])
-        .collect();
-    let (lp0, gr0) = pick(model, &last.index_select(&gidx, 0)?, &firsts)?;
-    let mut lps: Vec<Vec<f32>> = lp0.into_iter().map(|x| vec![x]).collect();
-    let mut greedy: Vec<bool> = gr0;
-    if n_max > 1 {
-        cache.select_rows(&gidx)?;
-        let step2 = continuation_step(
-            reqs,
-            &members,
-            &step.mask.key_valid,
-            &contexts,
-            pad_id,
-            n_max,
-            &dev,
-        )?;
-        let h2 = model.forward_hidden(&step2, Some(&mut cache), hooks)?; // [rows, n_max - 1, d]
-        let d = h2.dim(D::Minus1)?;
-        let h2 = h2.reshape(((), d))?.contiguous()?;
-        let mut at = Vec::new();
-        let mut targets = Vec::new();
-        let mut owner = Vec::new();
-        for (r, &(_, m)) in members.iter().enumerate() {
-            let c = &reqs[m].continuation;
-            for i in 0..c.len() - 1 {
-                at.push((r * (n_max - 1) + i) as u32);
-                targets.push(c[i + 1]);
-                owner.push(r);
-            }
-        }
-        for chunk in (0..at.len()).step_by(LOGIT_ROWS) {
-            let end = (chunk + LOGIT_ROWS).min(at.len());
-            let rows = h2.index_select(&Tensor::new(&at[chunk..end], &dev)?, 0)?;
-            let (lp, gr) = pick(model, &rows, &targets[chunk..end])?;
-            for (k, (x, g)) in lp.into_iter().zip(gr).enumerate() {
-                let r = owner[chunk + k];
-                lps[r].push(x);
-                greedy[r] &= g;
-            }
+    let p = pack(reqs, groups, pad_id, &dev)?;
+    let mut scratch = KvCache::discarding(model.config().num_layers);
+    let h = model.forward_hidden(&p.step, Some(&mut scratch), hooks)?;
+    let d = h.dim(D::Minus1)?;
+    let h = h.reshape(((), d))?;
+    let mut lp = vec![0f32; p.targets.len()];
+    let mut greedy = vec![false; p.targets.len()];
+    for (ci, chunk) in p.rows.chunks(LOGIT_ROWS).enumerate() {
+        let r0 = ci * LOGIT_ROWS;
+        let mine: Vec<usize> = (0..p.targets.len())
+            .filter(|&k| (r0..r0 + chunk.len()).contains(&p.targets[k].0))
+            .collect();
+        let queries: Vec<(usize, u32)> = mine
+            .iter()
+            .map(|&k| (p.targets[k].0 - r0, p.targets[k].1))
+            .collect();
+        let hidden = h.index_select(&Tensor::new(chunk, &dev)?, 0)?;
+        let (x, g) = pick(model, &hidden, &queries)?;
+        for (k, (x, g)) in mine.into_iter().zip(x.into_iter().zip(g)) {
+            (lp[k], greedy[k]) = (x, g);
         }
     }
-    Ok(members
-        .iter()
-        .zip(lps.into_iter().zip(greedy))
-        .map(|(&(_, m), (token_logprobs, is_greedy))| {
+    let mut acc: HashMap<usize, (Vec<f32>, bool)> = HashMap::new();
+    for (k, &(_, _, m)) in p.targets.iter().enumerate() {
+        let e = acc.entry(m).or_insert_with(|| (Vec::new(), true));
+        e.0.push(lp[k]);
+        e.1 &= greedy[k];
+    }
+    Ok(acc
+        .into_iter()
+        .map(|(m, (token_logprobs, is_greedy))| {
             let logprob = token_logprobs.iter().map(|&x| x as f64).sum();
             let l = Loglik {
                 logprob,
@@ -244,57 +264,53 @@ fn score_batch(
         .collect())
 }
 
-/// The step feeding each member's continuation (without its last token) after its context:
-/// right-padded to n_max − 1, positions continuing the context's.
-fn continuation_step(
-    reqs: &[LoglikRequest],
-    members: &[(usize, usize)],
-    ctx_valid: &[Vec<bool>],
-    contexts: &[Vec<u32>],
-    pad_id: u32,
-    n_max: usize,
-    dev: &Device,
-) -> candle_core::Result<Step> {
-    let t = n_max - 1;
-    let mut ids = Vec::with_capacity(members.len() * t);
-    let mut positions = Vec::with_capacity(members.len());
-    let mut valid = Vec::with_capacity(members.len());
-    for &(gi, m) in members {
-        let c = &reqs[m].continuation;
-        let real = c.len() - 1;
-        ids.extend_from_slice(&c[..real]);
-        ids.extend(std::iter::repeat_n(pad_id, t - real));
-        let start = contexts[gi].len() as u32;
-        positions.push((0..t as u32).map(|i| start + i).collect());
-        let mut kv = ctx_valid[gi].clone();
-        kv.extend((0..t).map(|i| i < real));
-        valid.push(kv);
-    }
-    Ok(Step {
-        input_ids: Tensor::from_vec(ids, (members.len(), t), dev)?,
-        positions,
-        mask: MaskSpec {
-            key_valid: valid,
-            past: ctx_valid.first().map_or(0, Vec::len),
-            t,
-        },
-    })
-}
-
-/// Log-probability of `targets[i]` under the distribution at hidden row i, and whether it is the
-/// argmax there.
+/// For each (row, token) query on hidden rows [n, d]: log p(token) at that row, computed as
+/// log-softmax does ((logit − max) − log Σ exp(logit − max)), and whether token is the row's argmax.
 fn pick(
     model: &Model,
     hidden: &Tensor,
-    targets: &[u32],
+    queries: &[(usize, u32)],
 ) -> candle_core::Result<(Vec<f32>, Vec<bool>)> {
-    let (rows, d) = hidden.dims2()?;
-    let logits = model.unembed(&hidden.reshape((1, rows, d))?)?.squeeze(0)?;
+    let (n, d) = hidden.dims2()?;
+    let logits = model.unembed(&hidden.reshape((1, n, d))?)?.squeeze(0)?;
     let logits = logits.to_dtype(candle_core::DType::F32)?;
-    let logp = log_softmax(&logits)?;
-    let tg = Tensor::new(targets, hidden.device())?.unsqueeze(1)?;
-    let lp: Vec<f32> = logp.gather(&tg, 1)?.squeeze(1)?.to_vec1()?;
-    let best: Vec<u32> = logits.argmax(D::Minus1)?.to_vec1()?;
-    let greedy = best.iter().zip(targets).map(|(a, b)| a == b).collect();
-    Ok((lp, greedy))
+    let vocab = logits.dim(1)?;
+    let stats = match spillover_model::fused::log_softmax_stats(&logits)? {
+        Some(s) => s,
+        None => row_stats(&logits)?,
+    };
+    let flat: Vec<u32> = queries
+        .iter()
+        .map(|&(r, tok)| (r * vocab + tok as usize) as u32)
+        .collect();
+    let picked: Vec<f32> = logits
+        .flatten_all()?
+        .index_select(&Tensor::new(flat.as_slice(), hidden.device())?, 0)?
+        .to_vec1()?;
+    Ok(queries
+        .iter()
+        .zip(picked)
+        .map(|(&(r, tok), x)| ((x - stats[r].max) - stats[r].lse, stats[r].argmax == tok))
+        .unzip())
+}
+
+/// `log_softmax_stats` through candle ops (accelerators).
+fn row_stats(logits: &Tensor) -> candle_core::Result<Vec<RowStats>> {
+    let max = logits.max_keepdim(D::Minus1)?;
+    let lse: Vec<f32> = logits
+        .broadcast_sub(&max)?
+        .exp()?
+        .sum_keepdim(D::Minus1)?
+        .log()?
+        .squeeze(1)?
+        .to_vec1()?;
+    let max: Vec<f32> = max.squeeze(1)?.to_vec1()?;
+    let argmax: Vec<u32> = logits.argmax(D::Minus1)?.to_vec1()?;
+    Ok((0..max.len())
+        .map(|i| RowStats {
+            max: max[i],
+            lse: lse[i],
+            argmax: argmax[i],
+        })
+        .collect())
 }

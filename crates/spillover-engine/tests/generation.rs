@@ -193,3 +193,41 @@ fn hooks_run_during_generation() {
         "the edit changes the continuation"
     );
 }
+
+#[test]
+fn finished_rows_leave_the_decode_batch() {
+    let lm = tiny("tiny-llama");
+    let ps = prompts();
+    let free = generate(&lm.model, &ps, &opts(10), None).unwrap();
+    // Stop on the first token two of the five rows generate: they finish at the first step.
+    let stops = vec![free[0].new_ids[0], free[1].new_ids[0]];
+    let finishing = free
+        .iter()
+        .filter(|g| stops.contains(&g.new_ids[0]))
+        .count();
+    let o = GenerateOptions {
+        stop_ids: stops,
+        ..opts(10)
+    };
+    let rows = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let r2 = rows.clone();
+    let mut h = Hooks::new();
+    h.add_hook("hook_embed", move |_, x| {
+        r2.lock().unwrap().push(x.dims()[0]);
+        Ok(x.clone())
+    });
+    let out = generate(&lm.model, &ps, &o, Some(&mut h)).unwrap();
+    let rows = rows.lock().unwrap().clone();
+    let decode: Vec<usize> = rows[rows.len() - 9..].to_vec();
+    assert!(finishing >= 2 && finishing < ps.len());
+    assert_eq!(
+        decode[0],
+        ps.len() - finishing,
+        "rows per decode step: {rows:?}"
+    );
+    for (g, f) in out.iter().zip(&free) {
+        // The rows that go on are unaffected by the others leaving.
+        let n = g.new_ids.len();
+        assert_eq!(g.new_ids[..], f.new_ids[..n]);
+    }
+}

@@ -55,6 +55,7 @@ fn decode_step(seqs: &[Vec<u32>], valid: &mut [Vec<bool>], k: usize, tok: u32) -
             key_valid: valid.to_vec(),
             past,
             t: 1,
+            branches: None,
         },
     }
 }

@@ -110,11 +110,11 @@ impl GatedMlp {
             || format!("blocks.{layer}.mlp.hook_pre"),
             self.gate.forward(x)?,
         )?;
-        let act = match self.act {
-            GateAct::Silu => candle_nn::ops::silu(&pre)?,
-            GateAct::GeluTanh => gelu_tanh(&pre)?,
+        let up = self.up.forward(x)?;
+        let post = match self.act {
+            GateAct::Silu => crate::fused::silu_mul(&pre, &up)?,
+            GateAct::GeluTanh => (gelu_tanh(&pre)? * up)?,
         };
-        let post = (act * self.up.forward(x)?)?;
         let post = at(hooks, || format!("blocks.{layer}.mlp.hook_post"), post)?;
         self.down.forward(&post)
     }

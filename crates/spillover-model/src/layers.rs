@@ -51,6 +51,8 @@ impl Module for LayerNorm {
 pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
     if x.track_op() {
         candle_nn::ops::softmax(x, D::Minus1)
+    } else if let Some(y) = crate::fused::softmax_last(x)? {
+        Ok(y)
     } else {
         candle_nn::ops::softmax_last_dim(&x.contiguous()?)
     }
@@ -127,6 +129,20 @@ pub struct MaskSpec {
     pub past: usize,
     /// Number of new (query) positions.
     pub t: usize,
+    /// Rows that pack a prefix tree (one context followed by several continuations of it); `None`
+    /// for ordinary sequences.
+    pub branches: Option<Branches>,
+}
+
+/// The layout of rows that pack a shared context (the trunk) and several continuations of it
+/// (branches) one after the other: a key is visible to a query when it comes no later in the row
+/// and lies on the trunk or on the query's own branch, so every branch sees exactly the sequence
+/// context + itself, as if it were alone.
+pub struct Branches {
+    /// [b][past + t]: 0 for the trunk, j ≥ 1 for the j-th branch (padding: anything).
+    pub id: Vec<Vec<u32>>,
+    /// [b][past + t]: each key's position in its own sequence (what sliding windows measure).
+    pub pos: Vec<Vec<u32>>,
 }
 
 impl MaskSpec {
@@ -146,9 +162,16 @@ impl MaskSpec {
                 let q = self.past + qi;
                 let row = &mut m[(bi * self.t + qi) * total..][..total];
                 for (k, slot) in row.iter_mut().enumerate() {
-                    let causal = k <= q;
-                    let in_window = window.is_none_or(|w| q - k.min(q) < w);
-                    if !(causal && in_window && valid[k]) {
+                    let allowed = match &self.branches {
+                        None => k <= q && window.is_none_or(|w| q - k < w),
+                        Some(br) => {
+                            let (id, pos) = (&br.id[bi], &br.pos[bi]);
+                            k <= q
+                                && (id[k] == 0 || id[k] == id[q])
+                                && window.is_none_or(|w| pos[q] - pos[k].min(pos[q]) < w as u32)
+                        }
+                    };
+                    if !(allowed && valid[k]) {
                         *slot = neg;
                     }
                 }
@@ -174,6 +197,8 @@ pub struct LayerCache {
     len: usize,
     /// Positions to allocate room for at the first append (0: exactly what the first step needs).
     reserve: usize,
+    /// Keep nothing: `append` hands the step's keys and values back (see `KvCache::discarding`).
+    discard: bool,
 }
 
 impl Clone for LayerCache {
@@ -192,6 +217,7 @@ impl Clone for LayerCache {
             v,
             len: self.len,
             reserve: self.reserve,
+            discard: self.discard,
         }
     }
 }
@@ -199,6 +225,9 @@ impl Clone for LayerCache {
 impl LayerCache {
     /// Appends the new keys/values ([b, kv_heads, t, d]) and returns the full ones.
     pub fn append(&mut self, k: Tensor, v: Tensor) -> Result<(Tensor, Tensor)> {
+        if self.discard {
+            return Ok((k, v));
+        }
         let t = k.dims()[2];
         let need = self.len + t;
         let cap = self.kbuf.as_ref().map_or(0, |b| b.dims()[2]);
@@ -282,6 +311,17 @@ impl KvCache {
     pub fn with_capacity(layers: usize, positions: usize) -> Self {
         let mut c = Self::new(layers);
         c.reserve(positions);
+        c
+    }
+    /// A cache that keeps nothing, for one whole-sequence forward whose keys and values are not
+    /// needed afterwards: the forward takes the same fast attention paths as a cached one (they
+    /// serve only incremental forwards without hooks) without holding every layer's keys and
+    /// values until it ends.
+    pub fn discarding(layers: usize) -> Self {
+        let mut c = Self::new(layers);
+        for l in &mut c.layers {
+            l.discard = true;
+        }
         c
     }
     /// Room for `positions` positions in all (see `LayerCache::reserve`).

@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod fixtures;
 pub mod frozen;
+pub mod fused;
 pub mod gguf;
 pub mod hooks;
 pub mod layers;

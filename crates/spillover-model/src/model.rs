@@ -41,6 +41,7 @@ impl Step {
                 key_valid: valid,
                 past: 0,
                 t,
+                branches: None,
             },
         })
     }
