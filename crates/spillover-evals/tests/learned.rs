@@ -6,7 +6,7 @@ mod common;
 use std::path::PathBuf;
 
 use candle_core::Device;
-use spillover_evals::judge::featurize::Featurizer;
+use spillover_evals::judge::featurize::{Featurizer, Limits};
 use spillover_evals::judge::head::Head;
 use spillover_evals::judge::minilm::{MiniLm, ASSET_ID};
 use spillover_evals::judge::train::{self, TrainConfig};
@@ -32,14 +32,19 @@ fn training_twice_on_a_subset_writes_identical_bytes() {
     let sets = train::standard_datasets(&x, &p, Some(10)).unwrap();
     let refs: Vec<&data::Dataset> = sets.iter().collect();
     let cfg = TrainConfig {
-        max_tokens: 32,
+        limits: Limits {
+            max_tokens: 32,
+            max_sentences: 4,
+            sentence_tokens: 16,
+        },
         iterations: 60,
+        sentence_iterations: 30,
         synthetic_per_kind: 2,
         ..TrainConfig::default()
     };
     // A fresh featurizer each time: the embeddings are recomputed too.
-    let a = train::train(&Featurizer::new(&enc, cfg.max_tokens), &refs, &cfg).unwrap();
-    let b = train::train(&Featurizer::new(&enc, cfg.max_tokens), &refs, &cfg).unwrap();
+    let a = train::train(&Featurizer::new(&enc, cfg.limits), &refs, &cfg).unwrap();
+    let b = train::train(&Featurizer::new(&enc, cfg.limits), &refs, &cfg).unwrap();
     assert_eq!(a.to_json(), b.to_json());
     assert_eq!(
         Head::from_json(&a.to_json(), "retrained").unwrap(),
@@ -48,8 +53,12 @@ fn training_twice_on_a_subset_writes_identical_bytes() {
     );
     assert_eq!(
         a.training.l2_selection.len(),
-        cfg.l2_embedding_grid.len(),
-        "three XSTest sets: selection ran"
+        cfg.l2_embedding_grid.len() * cfg.l2_features_grid.len(),
+        "three XSTest sets: selection ran over every pair of penalties"
+    );
+    assert!(
+        a.sentence_scorer.weights.iter().any(|w| *w != 0.0),
+        "the sentence scorer was fitted"
     );
 }
 
@@ -74,7 +83,7 @@ fn the_bundled_head_fits_this_encoder_and_was_trained_on_these_files() {
         );
         assert_eq!(src.counts, train::counts(&s.items), "{}", s.name);
     }
-    assert_eq!(head.max_tokens, TrainConfig::default().max_tokens);
+    assert_eq!(head.limits, TrainConfig::default().limits);
     LearnedJudge::new(enc, head).unwrap();
 }
 
@@ -121,9 +130,9 @@ fn the_bundled_judge_on_canned_responses() {
 
 /// Minutes on two cores: run with `--include-ignored` (scripts/test.sh does).
 ///
-/// The target, 93% on every unseen model, is not met (docs/judge.md says where and why);
-/// this guards what is: ≥ 90% on each held-out model, and on average over the held-out models at
-/// least the agreement of the phrase list it replaces.
+/// The target: at least 93% agreement with the human labels on the completions of each
+/// XSTest model held out of training, and on average over the held-out models at least the
+/// agreement of the phrase list the learned judge replaces.
 #[test]
 #[ignore]
 fn held_out_agreement_on_unseen_models() {
@@ -135,7 +144,7 @@ fn held_out_agreement_on_unseen_models() {
         .map(|m| data::read_xstest(&x, m).unwrap())
         .collect();
     let cfg = TrainConfig::default();
-    let f = Featurizer::new(&enc, cfg.max_tokens);
+    let f = Featurizer::new(&enc, cfg.limits);
     let folds = validate::leave_one_out(
         &f,
         &xs,
@@ -151,7 +160,7 @@ fn held_out_agreement_on_unseen_models() {
     assert_eq!(held_out.len(), 3);
     for fold in &held_out {
         let l = fold.learned.agreement();
-        assert!(l >= 0.90, "{}: learned agreement {l:.3}", fold.test);
+        assert!(l >= 0.93, "{}: learned agreement {l:.3}", fold.test);
     }
     let mean = |g: fn(&validate::Fold) -> f64| held_out.iter().map(|f| g(f)).sum::<f64>() / 3.0;
     let (l, k) = (

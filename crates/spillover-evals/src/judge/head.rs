@@ -4,11 +4,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::featurize::{Limits, PairFeatures, EMBEDDINGS_PER_ROW};
 use super::logreg::Softmax;
+use super::sentences::SentenceScorer;
 use super::{Error, Label, Result};
 
 /// Format tag of head files.
-pub const FORMAT: &str = "spillover-judge-head/1";
+pub const FORMAT: &str = "spillover-judge-head/2";
 
 /// The committed head, rebuilt by `spillover judge train`.
 pub const BUNDLED: &str = include_str!("../../assets/judge_head.json");
@@ -26,11 +28,15 @@ pub struct SourceInfo {
 /// How the head was trained.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainingInfo {
-    /// L2 penalty on the embedding weights (chosen by `l2_selection`) and on the others.
+    /// L2 penalty on the embedding weights and on the others (both chosen by `l2_selection`).
     pub l2_embedding: f64,
     pub l2_features: f64,
-    /// (candidate penalty, mean agreement on the held-out XSTest model) of the inner selection.
-    pub l2_selection: Vec<[f64; 2]>,
+    /// (embedding penalty, feature penalty, mean agreement on the held-out XSTest model) of
+    /// every candidate of the inner selection.
+    pub l2_selection: Vec<[f64; 3]>,
+    /// L2 penalty and L-BFGS iterations of the sentence scorer.
+    pub sentence_l2: f64,
+    pub sentence_iterations: usize,
     pub iterations: usize,
     pub iterations_run: usize,
     pub final_loss: f64,
@@ -45,8 +51,9 @@ pub struct Head {
     pub format: String,
     /// Asset id of the sentence encoder whose embeddings it reads.
     pub encoder: String,
-    /// Tokens per text given to the encoder.
-    pub max_tokens: usize,
+    /// How much of each text the encoder reads.
+    #[serde(flatten)]
+    pub limits: Limits,
     /// Width of the embedding block at the start of the features.
     pub embedding_dim: usize,
     /// Names of the features after the embedding block.
@@ -59,6 +66,8 @@ pub struct Head {
     /// One row of weights per class.
     pub weights: Vec<Vec<f64>>,
     pub bias: Vec<f64>,
+    /// The sentence scorer whose features end each row.
+    pub sentence_scorer: SentenceScorer,
     pub training: TrainingInfo,
 }
 
@@ -91,6 +100,13 @@ impl Head {
                 Label::ALL
             )));
         }
+        if h.sentence_scorer.weights.len() * EMBEDDINGS_PER_ROW != h.embedding_dim {
+            return Err(bad(format!(
+                "the sentence scorer has {} weights; expected the encoder's width, {}",
+                h.sentence_scorer.weights.len(),
+                h.embedding_dim / EMBEDDINGS_PER_ROW
+            )));
+        }
         Ok(h)
     }
 
@@ -104,7 +120,14 @@ impl Head {
         self.mean.len()
     }
 
-    /// Label probabilities for one raw (unstandardised) feature row.
+    /// The full feature row of a pair: its features followed by the sentence scorer's.
+    pub fn row(&self, f: &PairFeatures) -> Vec<f64> {
+        let mut row = f.row.clone();
+        row.extend(self.sentence_scorer.features(&f.sentences));
+        row
+    }
+
+    /// Label probabilities for one raw (unstandardised) full feature row.
     pub fn probs(&self, row: &[f64]) -> [f64; 3] {
         let x: Vec<f64> = row
             .iter()

@@ -61,11 +61,11 @@ pub fn verdict_from(probs: [f64; 3], response: &str) -> Verdict {
 /// The labels `head` gives the items of `set`, with features from `featurizer`.
 pub fn head_labels(featurizer: &Featurizer, head: &Head, set: &Dataset) -> Result<Vec<Label>> {
     let pairs = set.pairs();
-    let rows = featurizer.rows(&pairs)?;
-    Ok(rows
+    let feats = featurizer.features(&pairs)?;
+    Ok(feats
         .iter()
         .zip(&pairs)
-        .map(|(row, (_, r))| verdict_from(head.probs(row), r).label)
+        .map(|(f, (_, r))| verdict_from(head.probs(&head.row(f)), r).label)
         .collect())
 }
 
@@ -79,11 +79,11 @@ impl RefusalJudge for LearnedJudge {
     }
 
     fn judge_batch(&self, pairs: &[(&str, &str)]) -> Result<Vec<Verdict>> {
-        let rows = Featurizer::new(&self.encoder, self.head.max_tokens).rows(pairs)?;
-        Ok(rows
+        let feats = Featurizer::new(&self.encoder, self.head.limits).features(pairs)?;
+        Ok(feats
             .iter()
             .zip(pairs)
-            .map(|(row, (_, r))| verdict_from(self.head.probs(row), r))
+            .map(|(f, (_, r))| verdict_from(self.head.probs(&self.head.row(f)), r))
             .collect())
     }
 }

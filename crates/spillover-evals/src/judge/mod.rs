@@ -18,6 +18,8 @@ pub mod learned;
 pub mod locate;
 pub mod logreg;
 pub mod minilm;
+pub mod phrases;
+pub mod sentences;
 pub mod synth;
 pub mod train;
 pub mod validate;

@@ -1,34 +1,39 @@
 //! Training the learned judge's head: human-labelled sets + synthetic degenerate text →
-//! features → multinomial logistic regression (L-BFGS, fixed iterations, L2).
+//! features → sentence scorer (cross-fitted, [`super::sentences`]) → multinomial logistic
+//! regression (L-BFGS, fixed iterations, L2).
 //!
-//! The L2 penalty on the embedding weights is chosen from a fixed grid by an inner
-//! leave-one-XSTest-model-out split of the training sets (mean agreement on the held-out model,
-//! ties to the larger penalty), so the whole procedure — selection included — is one
-//! deterministic function of the training files.
+//! The two L2 penalties — on the embedding weights and on the other features' weights — are
+//! chosen from fixed grids by an inner leave-one-XSTest-model-out split of the training sets
+//! (mean agreement on the held-out model, ties to the larger penalties), so the whole procedure —
+//! selection included — is one deterministic function of the training files.
 
 use std::path::Path;
 
 use super::data::{self, Dataset, LabelledItem};
 use super::eval::Confusion;
-use super::featurize::{extra_feature_names, Featurizer};
+use super::featurize::{extra_feature_names, Featurizer, Limits};
 use super::head::{Head, SourceInfo, TrainingInfo, FORMAT};
 use super::learned::head_labels;
-use super::logreg::{fit, standardizer, FitOptions, Matrix};
+use super::logreg::{fit, standardizer, FitOptions, FitReport, Matrix, Softmax};
 use super::minilm::ASSET_ID;
+use super::sentences::{cross_fit, SentenceScorer};
 use super::synth::degenerate_examples;
 use super::{Label, Result};
 
 /// Training settings (the defaults built the committed head).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TrainConfig {
-    /// Tokens per text given to the encoder.
-    pub max_tokens: usize,
+    /// How much of each text the encoder reads.
+    pub limits: Limits,
     /// Candidate L2 penalties on the weights of the embedding features, ascending ...
     pub l2_embedding_grid: &'static [f64],
-    /// ... and the penalty on the weights of the other features.
-    pub l2_features: f64,
+    /// ... and on the weights of the other features, ascending.
+    pub l2_features_grid: &'static [f64],
     pub iterations: usize,
     pub memory: usize,
+    /// L2 penalty (on standardised embeddings) and L-BFGS iterations of the sentence scorer.
+    pub sentence_l2: f64,
+    pub sentence_iterations: usize,
     /// Synthetic degenerate examples of each kind.
     pub synthetic_per_kind: usize,
     pub seed: u64,
@@ -37,11 +42,13 @@ pub struct TrainConfig {
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
-            max_tokens: 128,
+            limits: Limits::default(),
             l2_embedding_grid: &[0.03, 0.1, 0.3, 1.0],
-            l2_features: 1e-2,
+            l2_features_grid: &[0.01, 0.1, 1.0],
             iterations: 300,
             memory: 10,
+            sentence_l2: 0.1,
+            sentence_iterations: 150,
             synthetic_per_kind: 30,
             seed: 7,
         }
@@ -116,21 +123,47 @@ pub fn training_items(
     (items, sources)
 }
 
-/// Fits a head on `items` with features from `featurizer` and the embedding penalty chosen by
-/// `selection` (`(penalty, score)` pairs; the chosen one first).
-pub fn fit_head(
+/// Training rows ready to be fitted with any penalties: standardised full feature rows (with
+/// cross-fitted sentence-scorer features), labels, and the sentence scorer fitted on all rows.
+pub struct Prepared {
+    z: Matrix,
+    y: Vec<usize>,
+    mean: Vec<f64>,
+    scale: Vec<f64>,
+    scorer: SentenceScorer,
+    embedding_dim: usize,
+}
+
+/// Features of `items` for training (see [`Prepared`]).
+pub fn prepare(
     featurizer: &Featurizer,
     items: &[LabelledItem],
-    sources: Vec<SourceInfo>,
     cfg: &TrainConfig,
-    l2_embedding: f64,
-    selection: Vec<[f64; 2]>,
-) -> Result<Head> {
+) -> Result<Prepared> {
     let pairs: Vec<(&str, &str)> = items
         .iter()
         .map(|i| (i.prompt.as_str(), i.response.as_str()))
         .collect();
-    let rows = featurizer.rows(&pairs)?;
+    let feats = featurizer.features(&pairs)?;
+    let labels: Vec<Label> = items.iter().map(|i| i.label).collect();
+    let sents: Vec<&[Vec<f32>]> = feats.iter().map(|f| f.sentences.as_slice()).collect();
+    let dim = featurizer.dim();
+    let (scored, scorer) = cross_fit(
+        &sents,
+        &labels,
+        dim,
+        cfg.sentence_l2,
+        cfg.sentence_iterations,
+    );
+    let rows: Vec<Vec<f64>> = feats
+        .into_iter()
+        .zip(scored)
+        .map(|(f, s)| {
+            let mut r = f.row;
+            r.extend(s);
+            r
+        })
+        .collect();
     let x = Matrix::from_rows(&rows);
     let (mean, scale) = standardizer(&x);
     let z: Vec<Vec<f64>> = rows
@@ -142,32 +175,65 @@ pub fn fit_head(
                 .collect()
         })
         .collect();
-    let y: Vec<usize> = items.iter().map(|i| i.label.index()).collect();
-    let extra = extra_feature_names();
-    let embedding_dim = x.cols - extra.len();
-    let mut l2 = vec![l2_embedding; embedding_dim];
-    l2.resize(x.cols, cfg.l2_features);
+    Ok(Prepared {
+        z: Matrix::from_rows(&z),
+        y: labels.iter().map(|l| l.index()).collect(),
+        mean,
+        scale,
+        scorer,
+        embedding_dim: x.cols - extra_feature_names().len(),
+    })
+}
+
+/// Fits the softmax on prepared rows with the given penalties.
+fn fit_prepared(
+    p: &Prepared,
+    cfg: &TrainConfig,
+    l2_embedding: f64,
+    l2_features: f64,
+) -> (Softmax, FitReport) {
+    let mut l2 = vec![l2_embedding; p.embedding_dim];
+    l2.resize(p.z.cols, l2_features);
     let opts = FitOptions {
         l2,
         iterations: cfg.iterations,
         memory: cfg.memory,
     };
-    let (model, report) = fit(&Matrix::from_rows(&z), &y, 3, &opts);
-    Ok(Head {
+    fit(&p.z, &p.y, 3, &opts)
+}
+
+/// Fits a head on prepared rows with the given penalties; `selection` records the inner
+/// selection (`(embedding penalty, feature penalty, score)` per candidate).
+pub fn fit_head(
+    p: &Prepared,
+    sources: Vec<SourceInfo>,
+    cfg: &TrainConfig,
+    l2: (f64, f64),
+    selection: Vec<[f64; 3]>,
+) -> Head {
+    let (model, report) = fit_prepared(p, cfg, l2.0, l2.1);
+    Head {
         format: FORMAT.into(),
         encoder: ASSET_ID.into(),
-        max_tokens: cfg.max_tokens,
-        embedding_dim,
-        extra_features: extra,
+        limits: cfg.limits,
+        embedding_dim: p.embedding_dim,
+        extra_features: extra_feature_names(),
         classes: Label::ALL.to_vec(),
-        mean,
-        scale,
-        weights: model.weights.chunks(x.cols).map(<[f64]>::to_vec).collect(),
+        mean: p.mean.clone(),
+        scale: p.scale.clone(),
+        weights: model
+            .weights
+            .chunks(p.z.cols)
+            .map(<[f64]>::to_vec)
+            .collect(),
         bias: model.bias,
+        sentence_scorer: p.scorer.clone(),
         training: TrainingInfo {
-            l2_embedding,
-            l2_features: cfg.l2_features,
+            l2_embedding: l2.0,
+            l2_features: l2.1,
             l2_selection: selection,
+            sentence_l2: cfg.sentence_l2,
+            sentence_iterations: cfg.sentence_iterations,
             iterations: cfg.iterations,
             iterations_run: report.iterations_run,
             final_loss: report.final_loss,
@@ -175,7 +241,7 @@ pub fn fit_head(
             seed: cfg.seed,
             sources,
         },
-    })
+    }
 }
 
 /// Agreement of `head` with the labels of `set`.
@@ -184,45 +250,64 @@ pub fn agreement(featurizer: &Featurizer, head: &Head, set: &Dataset) -> Result<
     Ok(Confusion::from_pairs(set.items.iter().map(|i| i.label).zip(verdicts)).agreement())
 }
 
-/// Chooses the embedding penalty from `cfg.l2_embedding_grid`: each XSTest set among `sets` is
-/// held out in turn (at least two are needed; otherwise the grid's first value is used), a
-/// head is fitted on the rest with every candidate, and the candidate with the best mean
-/// held-out agreement wins (ties: the larger penalty). Returns it and every (penalty, score).
+/// The candidate penalty pairs, in the order ties are broken (a later one wins a tie): feature
+/// penalty ascending, and within it the embedding penalty ascending.
+pub fn candidates(cfg: &TrainConfig) -> Vec<(f64, f64)> {
+    cfg.l2_features_grid
+        .iter()
+        .flat_map(|&f| cfg.l2_embedding_grid.iter().map(move |&e| (e, f)))
+        .collect()
+}
+
+/// L2 penalties (on the embedding weights, on the other features' weights).
+pub type Penalties = (f64, f64);
+
+/// Chooses the penalties from [`candidates`]: each XSTest set among `sets` is held out in turn
+/// (at least two are needed; otherwise the first candidate is used), a head is fitted on the
+/// rest with every candidate, and the candidate with the best mean held-out agreement wins
+/// (ties: the later candidate, i.e. the larger penalties). Returns it and every
+/// (embedding penalty, feature penalty, score).
 pub fn select_l2(
     featurizer: &Featurizer,
     sets: &[&Dataset],
     cfg: &TrainConfig,
-) -> Result<(f64, Vec<[f64; 2]>)> {
-    let grid = cfg.l2_embedding_grid;
+) -> Result<(Penalties, Vec<[f64; 3]>)> {
+    let cands = candidates(cfg);
     let groups: Vec<usize> = (0..sets.len())
         .filter(|&i| sets[i].name.starts_with("xstest-"))
         .collect();
-    if groups.len() < 2 || grid.len() < 2 {
-        return Ok((grid[0], Vec::new()));
+    if groups.len() < 2 || cands.len() < 2 {
+        return Ok((cands[0], Vec::new()));
     }
-    let mut scores = vec![0.0; grid.len()];
+    let mut scores = vec![0.0; cands.len()];
     for &g in &groups {
         let rest: Vec<&Dataset> = (0..sets.len())
             .filter(|&i| i != g)
             .map(|i| sets[i])
             .collect();
         let (items, sources) = training_items(&rest, cfg);
-        for (s, &l2) in scores.iter_mut().zip(grid) {
-            let head = fit_head(featurizer, &items, sources.clone(), cfg, l2, Vec::new())?;
+        let prepared = prepare(featurizer, &items, cfg)?;
+        for (s, &l2) in scores.iter_mut().zip(&cands) {
+            let head = fit_head(&prepared, sources.clone(), cfg, l2, Vec::new());
             *s += agreement(featurizer, &head, sets[g])? / groups.len() as f64;
         }
     }
-    let best = (0..grid.len()).fold(0, |b, i| if scores[i] >= scores[b] { i } else { b });
+    let best = (0..cands.len()).fold(0, |b, i| if scores[i] >= scores[b] { i } else { b });
     Ok((
-        grid[best],
-        grid.iter().zip(&scores).map(|(l, s)| [*l, *s]).collect(),
+        cands[best],
+        cands
+            .iter()
+            .zip(&scores)
+            .map(|((e, f), s)| [*e, *f, *s])
+            .collect(),
     ))
 }
 
-/// Trains a head on `sets` (plus synthetic degenerate text), selecting the embedding penalty
-/// first ([`select_l2`]).
+/// Trains a head on `sets` (plus synthetic degenerate text), selecting the penalties first
+/// ([`select_l2`]).
 pub fn train(featurizer: &Featurizer, sets: &[&Dataset], cfg: &TrainConfig) -> Result<Head> {
     let (l2, selection) = select_l2(featurizer, sets, cfg)?;
     let (items, sources) = training_items(sets, cfg);
-    fit_head(featurizer, &items, sources, cfg, l2, selection)
+    let prepared = prepare(featurizer, &items, cfg)?;
+    Ok(fit_head(&prepared, sources, cfg, l2, selection))
 }

@@ -24,8 +24,10 @@ pub struct Fold {
     /// How often XSTest's two annotators agree with each other on the held-out set (partial
     /// refusals counted as refusals): the ceiling a judge can be expected to reach.
     pub annotators: Option<f64>,
-    /// The embedding penalty the fold's inner selection chose.
+    /// The penalties the fold's inner selection chose: on the embedding weights and on the
+    /// other features' weights.
     pub l2_embedding: f64,
+    pub l2_features: f64,
     pub keyword: Confusion,
     pub learned: Confusion,
 }
@@ -94,6 +96,7 @@ fn fold(
             degenerate_as,
             annotators: annotator_agreement(t),
             l2_embedding: head.training.l2_embedding,
+            l2_features: head.training.l2_features,
             keyword,
             learned,
         });
@@ -148,13 +151,18 @@ fn kappa(x: f64) -> String {
 /// The folds as a markdown table followed by each fold's confusion matrices.
 pub fn render_markdown(folds: &[Fold], cfg: &TrainConfig) -> String {
     let mut s = format!(
-        "Settings: max_tokens {}, L2 on embedding weights chosen from {:?} inside each fold's \
-         training data (column λ), {} on the other features, {} L-BFGS iterations, {} synthetic \
-         degenerate examples per kind, seed {}.\n\n",
-        cfg.max_tokens,
+        "Settings: max_tokens {}, up to {} sentences of at most {} tokens each, L2 penalties chosen \
+         inside each fold's training data (column λ: embedding weights / other weights) from {:?} \
+         on the embedding weights and {:?} on the others, {} L-BFGS iterations, sentence scorer \
+         L2 {} and {} iterations, {} synthetic degenerate examples per kind, seed {}.\n\n",
+        cfg.limits.max_tokens,
+        cfg.limits.max_sentences,
+        cfg.limits.sentence_tokens,
         cfg.l2_embedding_grid,
-        cfg.l2_features,
+        cfg.l2_features_grid,
         cfg.iterations,
+        cfg.sentence_l2,
+        cfg.sentence_iterations,
         cfg.synthetic_per_kind,
         cfg.seed
     );
@@ -162,7 +170,7 @@ pub fn render_markdown(folds: &[Fold], cfg: &TrainConfig) -> String {
     s += "|---|---:|---|---:|---:|---:|---:|---:|---:|\n";
     for f in folds {
         s += &format!(
-            "| {}{} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {}{} | {} | {} | {} | {} | {} | {} | {} / {} | {} |\n",
             f.test,
             if f.degenerate_as.is_some() { " ¹" } else { "" },
             f.keyword.total(),
@@ -172,6 +180,7 @@ pub fn render_markdown(folds: &[Fold], cfg: &TrainConfig) -> String {
             pct(f.learned.agreement()),
             kappa(f.learned.kappa()),
             f.l2_embedding,
+            f.l2_features,
             f.annotators.map_or("—".to_string(), pct),
         );
     }

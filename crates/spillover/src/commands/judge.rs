@@ -19,8 +19,9 @@ use crate::exit::UsageError;
     long_about = "The refusal judge: is a response a refusal (full or partial), a compliance, or \
 degenerate text (empty, a repetition loop, gibberish, unrelated to the prompt)?\n\n\
 Two judges: `keyword` (refusal phrases at the start of the response and measurable degenerate-text rules, \
-all listed in docs/judge.md) and `learned` (all-MiniLM-L6-v2 embeddings + text features through a small \
-logistic regression trained on human labels; the trained head ships with spillover)."
+all listed in docs/judge.md) and `learned` (all-MiniLM-L6-v2 embeddings of the response, its opening and \
+its sentences, text features and refusal phrases through a small logistic regression trained on human \
+labels; the trained head ships with spillover)."
 )]
 pub struct JudgeArgs {
     #[command(subcommand)]
@@ -49,7 +50,8 @@ as JSON. Training is deterministic: on the same data and machine the output is i
 to crates/spillover-evals/assets/judge_head.json.\n\n\
 XSTest is read from --xstest (default $SPILLOVER_DATA/xstest, else ../shared/data/xstest next to the \
 repository); PyRIT's files from --pyrit (default: the packaged pyrit-refusal asset, fetched if needed). \
-Embedding ~2,000 texts on the CPU takes a few minutes."
+Embedding the ~2,000 responses and their ~12,000 sentences on the CPU takes several minutes, \
+and the selection of the penalties several more."
     )]
     Train(TrainArgs),
     /// Held-out validation of both judges (the tables in docs/judge.md), as markdown.
@@ -297,7 +299,7 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
     let sets = train::standard_datasets(&xstest, &pyrit, a.limit).map_err(user)?;
     let cfg = train::TrainConfig::default();
     let enc = encoder()?;
-    let featurizer = Featurizer::new(&enc, cfg.max_tokens);
+    let featurizer = Featurizer::new(&enc, cfg.limits);
     let refs: Vec<&data::Dataset> = sets.iter().collect();
     eprintln!(
         "embedding and training on {} labelled items ...",
@@ -331,7 +333,7 @@ fn validate_cmd(a: ValidateArgs) -> Result<()> {
     let pyrit_test = train::pyrit_datasets(&pyrit, false).map_err(user)?;
     let cfg = train::TrainConfig::default();
     let enc = encoder()?;
-    let featurizer = Featurizer::new(&enc, cfg.max_tokens);
+    let featurizer = Featurizer::new(&enc, cfg.limits);
     eprintln!(
         "running {} folds (embedding takes a few minutes on the CPU) ...",
         xs.len() + 1
