@@ -17,6 +17,7 @@ pub mod linear;
 pub mod load;
 pub mod lora;
 pub mod model;
+pub mod packed;
 pub mod tiny;
 pub mod tokenizer;
 pub mod weights;

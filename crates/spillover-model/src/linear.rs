@@ -1,7 +1,11 @@
 //! Linear layers in PyTorch's layout (weight [out, in]), with an optional LoRA adapter:
 //! y = x Wᵀ + b + scale · dropout(x) Aᵀ Bᵀ, A: [r, in], B: [out, r] (PEFT's layout and names).
+//!
+//! For inference a layer may hold a prepacked copy of W (`crate::packed`); `forward` uses it only
+//! while it still describes `weight` (see `Linear::packed_for`), and candle's matmul otherwise.
 
-use candle_core::{Module, Result, Tensor};
+use crate::packed::{self, PackedWeight};
+use candle_core::{DType, Module, Result, Tensor};
 use std::sync::{Arc, Mutex};
 
 /// The random stream of LoRA dropout, shared by every adapter of a model so training can save and
@@ -78,12 +82,21 @@ impl Lora {
     }
 }
 
+/// Largest number of rows (positions × batch) for which `forward` uses the packed weight. The
+/// packed product was measured faster than candle's from 1 to 8,192 rows on every SmolLM2 shape
+/// (`examples/packed_bench.rs`; the CPU engine's forwards stay within 2,048 positions); above
+/// this bound, untested, candle's path is kept.
+pub const PACKED_MAX_ROWS: usize = 8192;
+
 /// y = x Wᵀ + b (+ LoRA), with W stored as [out, in] (PyTorch's nn.Linear layout).
 #[derive(Clone, Debug)]
 pub struct Linear {
     pub weight: Tensor,
     pub bias: Option<Tensor>,
     pub lora: Option<Lora>,
+    /// A prepacked copy of the weight it was built from (`pack`); ignored once `weight` is
+    /// another tensor.
+    packed: Option<Arc<PackedWeight>>,
 }
 
 impl Linear {
@@ -92,6 +105,7 @@ impl Linear {
             weight,
             bias,
             lora: None,
+            packed: None,
         }
     }
     pub fn out_dim(&self) -> usize {
@@ -99,6 +113,52 @@ impl Linear {
     }
     pub fn in_dim(&self) -> usize {
         self.weight.dims()[1]
+    }
+
+    /// Builds the packed copy of the current weight for inference when it can serve: an f32 CPU
+    /// weight that is not a `Var`, on a CPU with the AVX-512 kernel. Returns whether a pack is
+    /// now held (any earlier pack is dropped first).
+    pub fn pack(&mut self) -> Result<bool> {
+        self.packed = None;
+        let w = &self.weight;
+        if packed::kernel_available()
+            && w.device().is_cpu()
+            && w.dtype() == DType::F32
+            && !w.is_variable()
+        {
+            self.packed = Some(Arc::new(PackedWeight::new(w)?));
+        }
+        Ok(self.packed.is_some())
+    }
+
+    /// Drops the packed copy (its memory: as much as the weight's).
+    pub fn drop_pack(&mut self) {
+        self.packed = None;
+    }
+
+    /// The packed copy, whether or not it still describes `weight`.
+    pub fn packed_weight(&self) -> Option<&Arc<PackedWeight>> {
+        self.packed.as_ref()
+    }
+
+    /// The pack `forward` uses for the 2-D input `x2` [rows, in]: only when it was built from the
+    /// current `weight` tensor (same `TensorId`: a merged adapter, an edited or replaced weight
+    /// all make a new tensor), the weight is not a `Var`, x is f32 on the CPU, 1 ≤ rows ≤
+    /// `PACKED_MAX_ROWS`, x takes no part in autograd (training keeps candle's path and its
+    /// gradients), and `kernel` (the CPU runs the AVX-512 kernel; a parameter so the choice can be
+    /// tested with it off).
+    pub fn packed_for(&self, x2: &Tensor, kernel: bool) -> Option<&PackedWeight> {
+        let p = self.packed.as_deref()?;
+        let rows = x2.dims().first().copied().unwrap_or(0);
+        let usable = kernel
+            && p.source() == Some(self.weight.id())
+            && !self.weight.is_variable()
+            && x2.device().is_cpu()
+            && x2.dtype() == DType::F32
+            && x2.rank() == 2
+            && (1..=PACKED_MAX_ROWS).contains(&rows)
+            && !x2.track_op();
+        usable.then_some(p)
     }
 
     /// Folds the adapter into the base weight (W += scale·BA); a no-op when already merged.
@@ -127,7 +187,10 @@ impl Module for Linear {
         let (lead, inp) = dims.split_at(dims.len() - 1);
         let rows: usize = lead.iter().product();
         let x2 = x.reshape((rows, inp[0]))?;
-        let mut y = crate::frozen::frozen_matmul(&x2, &self.weight)?;
+        let mut y = match self.packed_for(&x2, packed::kernel_available()) {
+            Some(p) => p.forward(&x2)?,
+            None => crate::frozen::frozen_matmul(&x2, &self.weight)?,
+        };
         if let Some(b) = &self.bias {
             y = y.broadcast_add(b)?;
         }
