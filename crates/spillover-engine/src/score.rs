@@ -42,7 +42,13 @@ pub fn token_logprobs(
 pub fn top_k_next(model: &Model, ids: &[u32], k: usize) -> candle_core::Result<Vec<(u32, f32)>> {
     let step =
         Step::left_padded(&[ids.to_vec()], 0, model.device()).map_err(candle_core::Error::wrap)?;
-    let logits = model.forward_last(&step, None, None)?.squeeze(0)?;
+    // Sorted on the CPU: candle's CUDA argsort keeps a whole row in shared memory, which a real
+    // vocabulary (tens of thousands of entries) does not fit.
+    let logits = model
+        .forward_last(&step, None, None)?
+        .squeeze(0)?
+        .to_dtype(candle_core::DType::F32)?
+        .to_device(&candle_core::Device::Cpu)?;
     let order: Vec<u32> = logits.arg_sort_last_dim(false)?.to_vec1()?;
     let all: Vec<f32> = logits.to_vec1()?;
     Ok(order

@@ -2,15 +2,15 @@
 //! SmolLM2: 32-token continuations), and batch invariance: a mixed-length batch gives the same
 //! tokens as one-by-one generation.
 
-use candle_core::{DType, Device};
+use candle_core::DType;
 use spillover_engine::{generate, token_logprobs, GenerateOptions};
-use spillover_model::fixtures::{fixtures_dir, read_json, u32s};
+use spillover_model::fixtures::{fixtures_dir, read_json, test_device, u32s};
 use spillover_model::{load_path, LoadOptions, Model, ModelConfig, Weights};
 
 fn tiny(arch: &str) -> Option<(Model, serde_json::Value)> {
     let dir = fixtures_dir()?.join("tiny").join(arch);
     let cfg = ModelConfig::from_hf_file(&dir.join("config.json")).unwrap();
-    let w = Weights::from_hf_dir(&dir, DType::F32, &Device::Cpu).unwrap();
+    let w = Weights::from_hf_dir(&dir, DType::F32, &test_device()).unwrap();
     Some((
         Model::from_weights(cfg, &w).unwrap(),
         read_json(&dir.join("ref.json")),

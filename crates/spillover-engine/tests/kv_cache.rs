@@ -3,8 +3,9 @@
 //! (the same forward with hooks present) within 1e-4, on left-padded batches.
 
 mod common;
-use candle_core::{Device, IndexOp, Tensor};
+use candle_core::{IndexOp, Tensor};
 use common::{prompts, tiny, TINY};
+use spillover_model::fixtures::test_device;
 use spillover_model::layers::MaskSpec;
 use spillover_model::{Hooks, KvCache, Model, Step};
 
@@ -29,7 +30,7 @@ fn run(
     cache: &mut KvCache,
     hooks: bool,
 ) -> Vec<Tensor> {
-    let dev = Device::Cpu;
+    let dev = test_device();
     let step = Step::left_padded(seqs, 256, &dev).unwrap();
     let mut h = Hooks::new();
     let mut fwd = |s: &Step, cache: &mut KvCache| {
@@ -49,7 +50,7 @@ fn decode_step(seqs: &[Vec<u32>], valid: &mut [Vec<bool>], k: usize, tok: u32) -
     let past = valid[0].len();
     valid.iter_mut().for_each(|v| v.push(true));
     Step {
-        input_ids: Tensor::new(vec![vec![tok]; seqs.len()], &Device::Cpu).unwrap(),
+        input_ids: Tensor::new(vec![vec![tok]; seqs.len()], &test_device()).unwrap(),
         positions: seqs.iter().map(|s| vec![(s.len() + k) as u32]).collect(),
         mask: MaskSpec {
             key_valid: valid.to_vec(),
@@ -116,6 +117,41 @@ fn fast_paths_match_the_dense_reference() {
     }
 }
 
+/// Cached prefills that the fused path does not take (half precision here, every dtype on an
+/// accelerator) go through the blocked path, also for prompts shorter than its 16-query blocks.
+#[test]
+fn half_precision_short_prompts_match_the_dense_reference() {
+    // The tiny random models are f32 only; the fixture's HF weights load in any dtype.
+    let Some(fx) = spillover_model::fixtures::fixtures_dir() else {
+        return;
+    };
+    let dir = fx.join("tiny/llama");
+    let cfg = spillover_model::ModelConfig::from_hf_file(&dir.join("config.json")).unwrap();
+    let w = spillover_model::Weights::from_hf_dir(&dir, candle_core::DType::BF16, &test_device())
+        .unwrap();
+    let m = Model::from_weights(cfg, &w).unwrap();
+    let n = m.config().num_layers;
+    let extra = [17, 99];
+    let dense = run(&m, &prompts(), &extra, &mut KvCache::new(n), true);
+    let fast = run(&m, &prompts(), &extra, &mut KvCache::new(n), false);
+    for (a, b) in real_rows(&prompts(), &dense)
+        .iter()
+        .zip(&real_rows(&prompts(), &fast))
+    {
+        let (a, b) = (
+            a.to_dtype(candle_core::DType::F32).unwrap(),
+            b.to_dtype(candle_core::DType::F32).unwrap(),
+        );
+        // bf16 keeps 8 significant bits: both paths round the same products, so they agree to
+        // within a few bf16 steps of the logits.
+        assert!(
+            max_diff(&a, &b) < 2e-2,
+            "fast vs dense {}",
+            max_diff(&a, &b)
+        );
+    }
+}
+
 #[test]
 fn cloned_caches_and_copied_rows_are_independent() {
     let lm = tiny("tiny-llama");
@@ -139,7 +175,7 @@ fn cloned_caches_and_copied_rows_are_independent() {
     assert!(max_diff(&la, want_a.last().unwrap()) < 1e-4);
     // Row copies: rows [2, 2, 0] continue like rows 2, 2 and 0 of the batch.
     let mut c = base.clone();
-    c.select_rows(&Tensor::new(&[2u32, 2, 0], &Device::Cpu).unwrap())
+    c.select_rows(&Tensor::new(&[2u32, 2, 0], &test_device()).unwrap())
         .unwrap();
     assert_eq!(c.batch_size(), 3);
     assert_eq!(c.len(), base.len());
@@ -147,7 +183,7 @@ fn cloned_caches_and_copied_rows_are_independent() {
 
 /// Feeds `extra` after the cached prefill of `seqs`; returns the last step's logits.
 fn run_more(m: &Model, seqs: &[Vec<u32>], extra: &[u32], cache: &mut KvCache) -> Tensor {
-    let mut valid = Step::left_padded(seqs, 256, &Device::Cpu)
+    let mut valid = Step::left_padded(seqs, 256, &test_device())
         .unwrap()
         .mask
         .key_valid;

@@ -113,8 +113,8 @@ impl AttnCore {
         let (b, h, t, d) = q.dims4()?;
         let total = k.dims()[2];
         let past = total - t;
-        // Keep each block's scores near 4M values (16 MB in f32).
-        let rows = ((1usize << 22) / (b * h * total).max(1)).clamp(16, t);
+        // Keep each block's scores near 4M values (16 MB in f32), at least 16 queries (or all t).
+        let rows = ((1usize << 22) / (b * h * total).max(1)).max(16).min(t);
         let mut parts = Vec::with_capacity(t.div_ceil(rows));
         let mut none = None;
         for q0 in (0..t).step_by(rows) {

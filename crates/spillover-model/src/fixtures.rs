@@ -30,6 +30,26 @@ fn skip<T>(why: &str) -> Option<T> {
     None
 }
 
+/// The device that the parity and model tests run on, from `$SPILLOVER_TEST_DEVICE`: `cpu` (the
+/// default, also when unset or empty) or `cuda` (GPU 0; needs a build with the `cuda` feature).
+/// Anything else, or `cuda` where no GPU can be opened, panics with the reason. Every call returns
+/// the same device (candle treats two separately opened CUDA devices as different devices).
+pub fn test_device() -> candle_core::Device {
+    static DEVICE: std::sync::OnceLock<candle_core::Device> = std::sync::OnceLock::new();
+    DEVICE
+        .get_or_init(|| {
+            let want = std::env::var("SPILLOVER_TEST_DEVICE").unwrap_or_default();
+            match want.as_str() {
+                "" | "cpu" => candle_core::Device::Cpu,
+                "cuda" => candle_core::Device::new_cuda(0).unwrap_or_else(|e| {
+                    panic!("SPILLOVER_TEST_DEVICE=cuda but CUDA device 0 cannot be opened: {e}")
+                }),
+                other => panic!("SPILLOVER_TEST_DEVICE={other:?}: expected `cpu` or `cuda`"),
+            }
+        })
+        .clone()
+}
+
 /// The real model file named by the environment variable `var` (set by scripts/test.sh after
 /// fetching), or a skip.
 pub fn real_model(var: &str) -> Option<PathBuf> {

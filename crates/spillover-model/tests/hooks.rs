@@ -1,19 +1,24 @@
 //! Hook points: caching, patching and ablation behave as TransformerLens users expect.
 
-use candle_core::{Device, IndexOp, Tensor};
-use spillover_model::fixtures::max_abs_diff;
+use candle_core::{IndexOp, Tensor};
+use spillover_model::fixtures::{max_abs_diff, test_device};
 use spillover_model::hooks::all_hook_names;
 use spillover_model::{load, Arch, Hooks, LoadOptions, Model, Step};
 
+/// A tiny random model on the test device (`$SPILLOVER_TEST_DEVICE`).
 fn tiny(name: &str) -> Model {
-    load(name, &LoadOptions::default()).unwrap().model
+    let opts = LoadOptions {
+        device: test_device(),
+        ..LoadOptions::default()
+    };
+    load(name, &opts).unwrap().model
 }
 
 fn batch() -> Step {
     Step::left_padded(
         &[vec![5, 9, 77, 3, 12, 40], vec![100, 7, 8]],
         256,
-        &Device::Cpu,
+        &test_device(),
     )
     .unwrap()
 }
@@ -81,8 +86,8 @@ fn patching_last_resid_post_reproduces_clean_logits() {
     for name in ["tiny-gpt2", "tiny-llama", "tiny-gemma3"] {
         let m = tiny(name);
         let last = format!("blocks.{}.hook_resid_post", m.config().num_layers - 1);
-        let clean = Step::left_padded(&[vec![1, 2, 3, 4]], 256, &Device::Cpu).unwrap();
-        let corrupt = Step::left_padded(&[vec![9, 9, 200, 31]], 256, &Device::Cpu).unwrap();
+        let clean = Step::left_padded(&[vec![1, 2, 3, 4]], 256, &test_device()).unwrap();
+        let corrupt = Step::left_padded(&[vec![9, 9, 200, 31]], 256, &test_device()).unwrap();
         let mut cache = Hooks::cache_names([last.clone()]);
         let clean_logits = m.forward(&clean, None, Some(&mut cache)).unwrap();
         let corrupt_logits = m.forward(&corrupt, None, None).unwrap();
@@ -105,8 +110,7 @@ fn patching_last_resid_post_reproduces_clean_logits() {
 /// upstream changes.
 #[test]
 fn zeroing_one_head_changes_only_its_contribution() {
-    let lm = load("tiny-llama", &LoadOptions::default()).unwrap();
-    let m = &lm.model;
+    let m = &tiny("tiny-llama");
     let c = m.config().clone();
     let (layer, head, hd) = (1usize, 2usize, c.head_dim);
     let names = [
@@ -134,6 +138,7 @@ fn zeroing_one_head_changes_only_its_contribution() {
     };
     let w_o = &llama.blocks[layer].attn.o.weight; // [d, h·hd]
     let w_oh = w_o.narrow(1, head * hd, hd).unwrap(); // [d, hd]
+    let w_oh = w_oh.contiguous().unwrap(); // CUDA's matmul needs densely packed rows
     let z_h = base.get(&names[0]).unwrap().i((.., .., head, ..)).unwrap(); // [b, t, hd]
     let (b, t, _) = z_h.dims3().unwrap();
     let contrib = z_h

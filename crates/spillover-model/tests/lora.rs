@@ -1,20 +1,25 @@
 //! LoRA on the runtime: a fresh adapter changes nothing, merge/unmerge round-trips the base weights,
 //! disabling an adapter restores the base model, and a saved adapter reloads to the same outputs.
 
-use candle_core::{Device, Tensor};
-use spillover_model::fixtures::max_abs_diff;
+use candle_core::Tensor;
+use spillover_model::fixtures::{max_abs_diff, test_device};
 use spillover_model::lora::{
     add_lora, load_peft, lora_tensors, save_peft, set_enabled, set_merged, LoraConfig,
 };
 use spillover_model::{load, LoadOptions, Model, Step};
 
+/// A tiny random model on the test device (`$SPILLOVER_TEST_DEVICE`).
 fn tiny(name: &str) -> Model {
-    load(name, &LoadOptions::default()).unwrap().model
+    let opts = LoadOptions {
+        device: test_device(),
+        ..LoadOptions::default()
+    };
+    load(name, &opts).unwrap().model
 }
 
 fn logits(m: &Model) -> Tensor {
     let step =
-        Step::left_padded(&[vec![5, 9, 77, 3, 12], vec![100, 7]], 256, &Device::Cpu).unwrap();
+        Step::left_padded(&[vec![5, 9, 77, 3, 12], vec![100, 7]], 256, &test_device()).unwrap();
     m.forward(&step, None, None).unwrap()
 }
 

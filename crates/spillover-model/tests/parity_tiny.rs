@@ -1,14 +1,16 @@
 //! Parity with HF transformers on the tiny random models in ../shared/fixtures/tiny/{gpt2,llama,gemma3}.
 //! Tolerances (from the issue): logits 1e-4, attention patterns 1e-5, token log-probs 1e-4.
+//! Runs on `$SPILLOVER_TEST_DEVICE` (cpu by default, cuda for a GPU build) and prints the largest
+//! differences seen (`--nocapture`).
 
-use candle_core::{DType, Device, IndexOp, D};
-use spillover_model::fixtures::{f32s, fixtures_dir, read_json, u32s};
+use candle_core::{DType, IndexOp, D};
+use spillover_model::fixtures::{f32s, fixtures_dir, read_json, test_device, u32s};
 use spillover_model::{Hooks, Model, ModelConfig, Step, Weights};
 use std::path::Path;
 
 fn load(dir: &Path) -> Model {
     let cfg = ModelConfig::from_hf_file(&dir.join("config.json")).unwrap();
-    let w = Weights::from_hf_dir(dir, DType::F32, &Device::Cpu).unwrap();
+    let w = Weights::from_hf_dir(dir, DType::F32, &test_device()).unwrap();
     Model::from_weights(cfg, &w).unwrap()
 }
 
@@ -32,7 +34,7 @@ fn check_padded_batch(arch: &str) {
     let r = read_json(&dir.join("ref.json"));
     let model = load(&dir);
     let seqs = seqs(&r);
-    let step = Step::left_padded_absolute(&seqs, 0, &Device::Cpu).unwrap();
+    let step = Step::left_padded_absolute(&seqs, 0, &test_device()).unwrap();
     let mut hooks = Hooks::cache_names(
         (0..model.config().num_layers).map(|l| format!("blocks.{l}.attn.hook_pattern")),
     );
@@ -53,6 +55,7 @@ fn check_padded_batch(arch: &str) {
             worst = worst.max(max_abs_diff(&got[o..o + v], &want[o..o + v]));
         }
     }
+    println!("{arch}: max |logit - HF| = {worst:e}");
     assert!(worst < 1e-4, "{arch}: logits differ from HF by {worst}");
 
     // Attention patterns on rows of real query tokens.
@@ -70,6 +73,7 @@ fn check_padded_batch(arch: &str) {
                 }
             }
         }
+        println!("{arch}: layer {l} max |pattern - HF| = {worst:e}");
         assert!(
             worst < 1e-5,
             "{arch}: layer {l} attention pattern differs by {worst}"
@@ -85,6 +89,7 @@ fn check_padded_batch(arch: &str) {
         .iter()
         .map(u32s)
         .collect();
+    let mut worst = 0f32;
     for bi in 0..b {
         for ti in 0..t - 1 {
             if mask[bi][ti + 1] == 0 {
@@ -96,12 +101,14 @@ fn check_padded_batch(arch: &str) {
                 .to_scalar()
                 .unwrap();
             let w = want[bi * (t - 1) + ti];
+            worst = worst.max((got - w).abs());
             assert!(
                 (got - w).abs() < 1e-4,
                 "{arch}: token logprob [{bi},{ti}] {got} vs HF {w}"
             );
         }
     }
+    println!("{arch}: max |token logprob - HF| = {worst:e}");
 }
 
 /// With positions counted from the first real token, every row of the padded batch equals HF's
@@ -112,7 +119,7 @@ fn check_batch_equals_single(arch: &str) {
     let r = read_json(&dir.join("ref.json"));
     let model = load(&dir);
     let seqs = seqs(&r);
-    let step = Step::left_padded(&seqs, 0, &Device::Cpu).unwrap();
+    let step = Step::left_padded(&seqs, 0, &test_device()).unwrap();
     let logits = model.forward(&step, None, None).unwrap();
     let t = logits.dims()[1];
     for (i, s) in seqs.iter().enumerate() {
@@ -120,12 +127,13 @@ fn check_batch_equals_single(arch: &str) {
         let got: Vec<f32> = row.flatten_all().unwrap().to_vec1().unwrap();
         let want = f32s(&r["single_logits"][i]);
         let d = max_abs_diff(&got, &want);
+        println!("{arch}: row {i} max |padded logit - HF unpadded| = {d:e}");
         assert!(
             d < 1e-4,
             "{arch}: padded row {i} differs from HF's unpadded logits by {d}"
         );
         // and from our own unpadded run
-        let alone = Step::left_padded(std::slice::from_ref(s), 0, &Device::Cpu).unwrap();
+        let alone = Step::left_padded(std::slice::from_ref(s), 0, &test_device()).unwrap();
         let own: Vec<f32> = model
             .forward(&alone, None, None)
             .unwrap()
@@ -134,6 +142,7 @@ fn check_batch_equals_single(arch: &str) {
             .to_vec1()
             .unwrap();
         let d = max_abs_diff(&got, &own);
+        println!("{arch}: row {i} max |padded logit - own unpadded| = {d:e}");
         assert!(
             d < 1e-5,
             "{arch}: padded row {i} differs from our unpadded run by {d}"
@@ -172,10 +181,10 @@ fn half_precision_stays_close_to_f32() {
     let Some(fx) = fixtures_dir() else { return };
     let dir = fx.join("tiny/llama");
     let r = read_json(&dir.join("ref.json"));
-    let step = Step::left_padded(&seqs(&r), 0, &Device::Cpu).unwrap();
+    let step = Step::left_padded(&seqs(&r), 0, &test_device()).unwrap();
     let run = |dtype: DType| {
         let cfg = ModelConfig::from_hf_file(&dir.join("config.json")).unwrap();
-        let w = Weights::from_hf_dir(&dir, dtype, &Device::Cpu).unwrap();
+        let w = Weights::from_hf_dir(&dir, dtype, &test_device()).unwrap();
         let m = Model::from_weights(cfg, &w).unwrap();
         m.forward(&step, None, None)
             .unwrap()
@@ -187,6 +196,7 @@ fn half_precision_stays_close_to_f32() {
         let half = run(dt);
         assert_eq!(half.dtype(), DType::F32);
         let d = spillover_model::fixtures::max_abs_diff(&half, &full);
+        println!("{dt:?}: max |logit - f32 logit| = {d:e}");
         assert!(d < 2e-2, "{dt:?} logits differ from f32 by {d}");
         assert!(d > 0.0, "{dt:?} should actually compute in lower precision");
     }

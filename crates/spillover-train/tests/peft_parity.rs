@@ -1,9 +1,10 @@
 //! Parity with PEFT on ../shared/fixtures/tiny/llama-lora: the PEFT adapter loads and gives PEFT's
 //! logits (1e-4); five AdamW steps from it on the fixture batch reproduce PEFT's losses (1e-4
-//! relative) and final LoRA weights (1e-4).
+//! relative) and final LoRA weights (1e-4). Runs on `$SPILLOVER_TEST_DEVICE` (cpu by default) and
+//! prints the largest differences seen (`--nocapture`).
 
-use candle_core::{DType, Device, Tensor};
-use spillover_model::fixtures::{f32s, fixtures_dir, max_abs_diff, read_json};
+use candle_core::{DType, Tensor};
+use spillover_model::fixtures::{f32s, fixtures_dir, max_abs_diff, read_json, test_device};
 use spillover_model::lora::{load_peft, lora_tensors};
 use spillover_model::{Model, ModelConfig, Step, Weights};
 use spillover_train::loss::masked_cross_entropy_hidden;
@@ -21,7 +22,7 @@ fn setup() -> Option<(Model, serde_json::Value, Step, Vec<Vec<i64>>)> {
     let fx = fixtures_dir()?;
     let base = fx.join("tiny/llama");
     let cfg = ModelConfig::from_hf_file(&base.join("config.json")).unwrap();
-    let w = Weights::from_hf_dir(&base, DType::F32, &Device::Cpu).unwrap();
+    let w = Weights::from_hf_dir(&base, DType::F32, &test_device()).unwrap();
     let mut model = Model::from_weights(cfg, &w).unwrap();
     load_peft(&mut model, &fx.join("tiny/llama-lora/adapter")).unwrap();
     let r = read_json(&fx.join("tiny/llama-lora/ref.json"));
@@ -42,7 +43,7 @@ fn setup() -> Option<(Model, serde_json::Value, Step, Vec<Vec<i64>>)> {
         .collect();
     // HF's training forward gives every row positions 0..t (padding included); RoPE makes that
     // equivalent up to rounding, and matching it keeps Adam's near-zero-gradient updates comparable.
-    let step = Step::left_padded_absolute(&seqs, 0, &Device::Cpu).unwrap();
+    let step = Step::left_padded_absolute(&seqs, 0, &test_device()).unwrap();
     assert_eq!(step.input_ids.to_vec2::<u32>().unwrap(), ids);
     Some((model, r, step, labels))
 }
@@ -53,15 +54,20 @@ fn peft_adapter_logits_match() {
         return;
     };
     let logits = model.forward(&step, None, None).unwrap();
-    let want =
-        Tensor::from_vec(f32s(&r["logits_with_adapter"]), logits.dims(), &Device::Cpu).unwrap();
+    let want = Tensor::from_vec(
+        f32s(&r["logits_with_adapter"]),
+        logits.dims(),
+        &test_device(),
+    )
+    .unwrap();
     let mask: Vec<Vec<u32>> = rows(&r["attention_mask"], |x| x.as_u64().unwrap() as u32);
     let m: Vec<f32> = mask.iter().flatten().map(|&x| x as f32).collect();
-    let m = Tensor::from_vec(m, (3, 12, 1), &Device::Cpu).unwrap();
+    let m = Tensor::from_vec(m, (3, 12, 1), &test_device()).unwrap();
     let d = max_abs_diff(
         &logits.broadcast_mul(&m).unwrap(),
         &want.broadcast_mul(&m).unwrap(),
     );
+    println!("max |logit with adapter - PEFT| = {d:e}");
     assert!(d < 1e-4, "logits with adapter differ from PEFT by {d}");
 }
 
@@ -86,6 +92,10 @@ fn five_adamw_steps_match_peft() {
         let loss = masked_cross_entropy(&logits, &labels).unwrap();
         let got: f32 = loss.to_scalar().unwrap();
         let want = want.as_f64().unwrap() as f32;
+        println!(
+            "step {k}: loss {got} vs PEFT {want}, relative {:e}",
+            ((got - want) / want).abs()
+        );
         assert!(
             ((got - want) / want).abs() < 1e-4,
             "step {k}: loss {got} vs PEFT {want}"
@@ -98,8 +108,9 @@ fn five_adamw_steps_match_peft() {
         let key = name
             .replace("base_model.model.", "")
             .replace(".weight", ".default.weight");
-        let want = Tensor::from_vec(f32s(&finals[&key]), t.dims(), &Device::Cpu).unwrap();
+        let want = Tensor::from_vec(f32s(&finals[&key]), t.dims(), &test_device()).unwrap();
         let d = max_abs_diff(&t, &want);
+        println!("{name}: max |weight after 5 steps - PEFT| = {d:e}");
         assert!(d < 1e-4, "{name} after 5 steps differs from PEFT by {d}");
     }
 }
@@ -116,6 +127,7 @@ fn hidden_state_loss_equals_full_logits_loss() {
     let hidden = model.forward_hidden(&step, None, None).unwrap();
     let part = masked_cross_entropy_hidden(&model, &hidden, &labels).unwrap();
     let (a, b): (f32, f32) = (full.to_scalar().unwrap(), part.to_scalar().unwrap());
+    println!("hidden-state loss {b} vs full-logits loss {a}");
     assert!((a - b).abs() < 1e-6, "{a} vs {b}");
     let (ga, gb) = (full.backward().unwrap(), part.backward().unwrap());
     for v in &t.vars {
@@ -123,6 +135,7 @@ fn hidden_state_loss_equals_full_logits_loss() {
             ga.get(v.as_tensor()).unwrap(),
             gb.get(v.as_tensor()).unwrap(),
         );
+        println!("max |gradient difference| = {d:e}");
         assert!(d < 1e-6, "gradients differ by {d}");
     }
 }

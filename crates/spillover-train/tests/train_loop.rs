@@ -12,6 +12,14 @@ use spillover_train::trainer::{train, RunOptions, TrainConfig};
 use spillover_train::Trainable;
 use std::path::PathBuf;
 
+/// Default load options on the test device (`$SPILLOVER_TEST_DEVICE`, cpu by default).
+fn on_test_device() -> LoadOptions {
+    LoadOptions {
+        device: spillover_model::fixtures::test_device(),
+        ..LoadOptions::default()
+    }
+}
+
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("spillover-train-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -60,7 +68,7 @@ fn run(
     ckpt: Option<PathBuf>,
     cfg: TrainConfig,
 ) -> (Vec<(String, Vec<f32>)>, Vec<f64>) {
-    let mut lm = load("tiny-llama", &LoadOptions::default()).unwrap();
+    let mut lm = load("tiny-llama", &on_test_device()).unwrap();
     let lora =
         LoraConfig::parse("r=4,alpha=8,targets=q_proj,v_proj,down_proj,dropout=0.1").unwrap();
     add_lora(&mut lm.model, &lora, 5).unwrap();
@@ -201,7 +209,7 @@ fn malformed_jsonl_names_file_and_line() {
 
 #[test]
 fn trained_model_is_left_without_autograd_tracking() {
-    let mut lm = load("tiny-llama", &LoadOptions::default()).unwrap();
+    let mut lm = load("tiny-llama", &on_test_device()).unwrap();
     add_lora(
         &mut lm.model,
         &LoraConfig::parse("r=2,alpha=4,targets=q_proj").unwrap(),

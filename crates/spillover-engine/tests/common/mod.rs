@@ -6,8 +6,13 @@ use spillover_model::{load, LoadOptions, LoadedModel};
 
 pub const TINY: [&str; 3] = ["tiny-gpt2", "tiny-llama", "tiny-gemma3"];
 
+/// A tiny random model on the test device (`$SPILLOVER_TEST_DEVICE`, cpu by default).
 pub fn tiny(name: &str) -> LoadedModel {
-    load(name, &LoadOptions::default()).unwrap()
+    let opts = LoadOptions {
+        device: spillover_model::fixtures::test_device(),
+        ..LoadOptions::default()
+    };
+    load(name, &opts).unwrap()
 }
 
 /// Prompts of different lengths (byte tokens of the tiny vocabulary).
