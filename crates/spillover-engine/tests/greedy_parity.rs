@@ -94,6 +94,8 @@ fn finished_rows_stop_early() {
     }
 }
 
+/// Both weight layouts: as loaded, and prepared with `use_inference_layout`, whose linear layers
+/// then run the prepacked AVX-512 product where the CPU has it.
 #[test]
 #[ignore = "needs the packaged SmolLM2 GGUF (scripts/test.sh fetches it)"]
 fn smollm2_greedy_32_matches_hf_batched() {
@@ -101,7 +103,7 @@ fn smollm2_greedy_32_matches_hf_batched() {
     let path = std::env::var_os("SPILLOVER_SMOLLM2_GGUF").expect(
         "SPILLOVER_SMOLLM2_GGUF is not set: run scripts/test.sh, which fetches the packaged model",
     );
-    let lm = load_path(std::path::Path::new(&path), &LoadOptions::default()).unwrap();
+    let mut lm = load_path(std::path::Path::new(&path), &LoadOptions::default()).unwrap();
     let r = read_json(&fx.join("real/smollm2.json"));
     let items = r["items"].as_array().unwrap();
     let prompts: Vec<Vec<u32>> = items.iter().map(|it| u32s(&it["input_ids"])).collect();
@@ -111,18 +113,27 @@ fn smollm2_greedy_32_matches_hf_batched() {
         stop_ids: vec![2],
         pad_id: lm.pad_id(),
     };
-    let out = generate(&lm.model, &prompts, &opts, None).unwrap();
-    let tok = lm.tokenizer().unwrap();
-    for (it, g) in items.iter().zip(&out) {
-        assert_eq!(
-            g.new_ids,
-            u32s(&it["greedy_32_ids"]),
-            "continuation of {:?}",
-            it["text"]
-        );
-        assert_eq!(
-            tok.decode(&g.new_ids, false).unwrap(),
-            it["greedy_32_text"].as_str().unwrap()
-        );
+    for packed in [false, true] {
+        if packed {
+            lm.model.use_inference_layout().unwrap();
+            for (name, lin) in lm.model.linears() {
+                let want = spillover_model::packed::kernel_available();
+                assert_eq!(lin.packed_weight().is_some(), want, "{name}");
+            }
+        }
+        let out = generate(&lm.model, &prompts, &opts, None).unwrap();
+        let tok = lm.tokenizer().unwrap();
+        for (it, g) in items.iter().zip(&out) {
+            assert_eq!(
+                g.new_ids,
+                u32s(&it["greedy_32_ids"]),
+                "continuation of {:?} (packed weights: {packed})",
+                it["text"]
+            );
+            assert_eq!(
+                tok.decode(&g.new_ids, false).unwrap(),
+                it["greedy_32_text"].as_str().unwrap()
+            );
+        }
     }
 }

@@ -10,16 +10,7 @@ use spillover_model::layers::MaskSpec;
 use spillover_model::{Hooks, KvCache, Model, Step};
 
 fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar()
-        .unwrap()
+    spillover_model::fixtures::max_abs_diff(a, b)
 }
 
 /// Prefill `seqs` then feed `extra` one token at a time; returns the logits of every step.

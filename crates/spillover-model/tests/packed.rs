@@ -192,16 +192,7 @@ fn linear(out: usize, inp: usize, bias: bool, seed: u64) -> Linear {
 
 fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
     assert_eq!(a.dims(), b.dims());
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar()
-        .unwrap()
+    spillover_model::fixtures::max_abs_diff(a, b)
 }
 
 /// x [.., in] · Wᵀ (+ b) with candle, the reference for `Linear::forward`.

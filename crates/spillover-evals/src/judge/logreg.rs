@@ -38,6 +38,17 @@ impl Matrix {
     }
 }
 
+/// `x` with each column shifted by `mean` and divided by `scale` (as from [`standardizer`]).
+pub fn standardize(x: &Matrix, mean: &[f64], scale: &[f64]) -> Matrix {
+    let mut z = x.clone();
+    for row in z.data.chunks_mut(x.cols.max(1)) {
+        for (v, (m, s)) in row.iter_mut().zip(mean.iter().zip(scale)) {
+            *v = (*v - m) / s;
+        }
+    }
+    z
+}
+
 /// Per-feature mean and scale (population standard deviation; 1 for constant features).
 pub fn standardizer(x: &Matrix) -> (Vec<f64>, Vec<f64>) {
     let n = x.rows.max(1) as f64;

@@ -18,7 +18,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::features::words;
-use super::logreg::{fit, standardizer, FitOptions, Matrix};
+use super::logreg::{fit, standardize, standardizer, FitOptions, Matrix};
 use super::Label;
 
 /// Sentences embedded per response (the first ones).
@@ -106,21 +106,13 @@ impl SentenceScorer {
         }
         let x = Matrix::from_rows(&rows);
         let (mean, scale) = standardizer(&x);
-        let z: Vec<Vec<f64>> = rows
-            .iter()
-            .map(|r| {
-                r.iter()
-                    .zip(mean.iter().zip(&scale))
-                    .map(|(v, (m, s))| (v - m) / s)
-                    .collect()
-            })
-            .collect();
+        let z = standardize(&x, &mean, &scale);
         let opts = FitOptions {
             l2: vec![l2; dim],
             iterations,
             memory: 10,
         };
-        let (m, _) = fit(&Matrix::from_rows(&z), &y, 2, &opts);
+        let (m, _) = fit(&z, &y, 2, &opts);
         // Two-class softmax → log-odds of class 0 (refusal), on the raw embedding.
         let wz: Vec<f64> = (0..dim)
             .map(|j| m.weights[j] - m.weights[dim + j])

@@ -14,7 +14,7 @@ use super::eval::Confusion;
 use super::featurize::{extra_feature_names, Featurizer, Limits};
 use super::head::{Head, SourceInfo, TrainingInfo, FORMAT};
 use super::learned::head_labels;
-use super::logreg::{fit, standardizer, FitOptions, FitReport, Matrix, Softmax};
+use super::logreg::{fit, standardize, standardizer, FitOptions, FitReport, Matrix, Softmax};
 use super::minilm::ASSET_ID;
 use super::sentences::{cross_fit, SentenceScorer};
 use super::synth::degenerate_examples;
@@ -166,17 +166,9 @@ pub fn prepare(
         .collect();
     let x = Matrix::from_rows(&rows);
     let (mean, scale) = standardizer(&x);
-    let z: Vec<Vec<f64>> = rows
-        .iter()
-        .map(|r| {
-            r.iter()
-                .zip(mean.iter().zip(&scale))
-                .map(|(v, (m, s))| (v - m) / s)
-                .collect()
-        })
-        .collect();
+    let z = standardize(&x, &mean, &scale);
     Ok(Prepared {
-        z: Matrix::from_rows(&z),
+        z,
         y: labels.iter().map(|l| l.index()).collect(),
         mean,
         scale,
