@@ -8,10 +8,19 @@
 
 use spillover_engine::bench::{default_python, run_and_print, BenchConfig};
 
+const USAGE: &str = "bench_engine [--json] [--python PATH | --no-reference] [--repeats N] [--progress] \
+[--quick] [--only generation,loglikelihood,prefill]\n\nThe engine benchmark of `spillover bench engine` \
+(see `spillover bench engine --help` for what it measures); the packaged model and MMLU come from \
+$SPILLOVER_CACHE.";
+
 fn main() -> anyhow::Result<()> {
     spillover_engine::threads::configure();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let has = |f: &str| args.iter().any(|a| a == f);
+    if has("--help") || has("-h") {
+        println!("{USAGE}");
+        return Ok(());
+    }
     let value = |f: &str| {
         args.iter()
             .position(|a| a == f)

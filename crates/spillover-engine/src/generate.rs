@@ -5,6 +5,7 @@
 //! budget, longest first; results come back in input order.
 
 use crate::batching::Batching;
+use crate::prefill_plan::{prefill_groups, shared_prefix};
 use crate::sampling::{Rng, Sampling};
 use crate::stop::{Decode, StopStrings};
 use candle_core::{Device, Tensor};
@@ -128,18 +129,19 @@ impl<'a> Generator<'a> {
         bar: &indicatif::ProgressBar,
     ) -> candle_core::Result<u64> {
         let dev = self.model.device().clone();
-        let width = batch.iter().map(|&i| prompts[i].len()).max().unwrap_or(0);
+        let (mut cache, mut logits, key_valid) =
+            self.prefill(batch, prompts, hooks.as_deref_mut())?;
         let mut rows: Vec<Row> = batch
             .iter()
-            .map(|&i| Row {
+            .zip(key_valid)
+            .map(|(&i, key_valid)| Row {
                 index: i,
                 next_pos: prompts[i].len() as u32,
-                key_valid: (0..width).map(|k| k >= width - prompts[i].len()).collect(),
+                key_valid,
                 rng: Rng::for_sequence(self.sampling.seed, i),
                 done: false,
             })
             .collect();
-        let (mut cache, mut logits) = self.prefill(batch, prompts, width, hooks.as_deref_mut())?;
         let mut generated = 0u64;
         loop {
             let next = self.next_tokens(&logits, &mut rows)?;
@@ -155,7 +157,7 @@ impl<'a> Generator<'a> {
             if active == 0 {
                 return Ok(generated);
             }
-            let ids = shrink(&mut cache, &mut rows, &next, &dev)?;
+            let ids = shrink(&mut cache, &mut rows, &next)?;
             let step = decode_step(&mut rows, &ids, &dev)?;
             logits = self
                 .model
@@ -165,38 +167,69 @@ impl<'a> Generator<'a> {
 
     /// Prefills the prompts `batch` (longest first) in groups of similar length, so short prompts
     /// are not padded to the longest one, and stacks the groups' caches into one left-padded cache
-    /// of `width` positions with room for the new tokens. Returns it with the last-position logits.
+    /// with room for the new tokens. A prefix that every prompt shares (a chat template's system
+    /// prompt) is computed once and its keys and values copied to every row, unless hooks watch
+    /// the forward (they would see it once instead of once per row) or the model has
+    /// sliding-window layers. Returns the cache, the
+    /// last-position logits and each row's valid keys.
     fn prefill(
         &self,
         batch: &[usize],
         prompts: &[Vec<u32>],
-        width: usize,
         mut hooks: Option<&mut Hooks>,
-    ) -> candle_core::Result<(KvCache, Tensor)> {
+    ) -> candle_core::Result<(KvCache, Tensor, Vec<Vec<bool>>)> {
+        let (dev, pad) = (self.model.device(), self.opts.pad_id);
         let layers = self.model.config().num_layers;
+        let width = prompts[batch[0]].len();
         let room = width + self.opts.max_new_tokens;
-        let groups = prefill_groups(batch.iter().map(|&i| prompts[i].len()).collect());
-        let (mut caches, mut logits) = (Vec::new(), Vec::new());
-        for g in &groups {
-            let seqs: Vec<Vec<u32>> = g.clone().map(|r| prompts[batch[r]].clone()).collect();
-            let step = Step::left_padded(&seqs, self.opts.pad_id, self.model.device())
+        // Masks measure sliding windows in cache slots, which the padding between a shared
+        // prefix and each row's tail would stretch: such models prefill every row whole.
+        let windowed = self.model.config().sliding_window.is_some();
+        let shared = match hooks {
+            None if !windowed => shared_prefix(batch.iter().map(|&i| prompts[i].as_slice())),
+            _ => 0,
+        };
+        let mut prefix = KvCache::new(layers);
+        if shared > 0 {
+            let step = Step::left_padded(&[prompts[batch[0]][..shared].to_vec()], pad, dev)
                 .map_err(candle_core::Error::wrap)?;
-            let mut cache = if groups.len() == 1 {
-                KvCache::with_capacity(layers, room)
+            self.model.forward_last(&step, Some(&mut prefix), None)?;
+        }
+        let groups = prefill_groups(batch.iter().map(|&i| prompts[i].len() - shared).collect());
+        let (mut caches, mut logits, mut valid) = (Vec::new(), Vec::new(), Vec::new());
+        for g in &groups {
+            let seqs: Vec<Vec<u32>> = g
+                .clone()
+                .map(|r| prompts[batch[r]][shared..].to_vec())
+                .collect();
+            let step = Step::left_padded_after(&seqs, shared, pad, dev)
+                .map_err(candle_core::Error::wrap)?;
+            let mut cache = if shared > 0 {
+                let mut c = prefix.clone();
+                c.select_rows(&vec![0; seqs.len()])?;
+                c
             } else {
                 KvCache::new(layers)
             };
+            if groups.len() == 1 {
+                cache.reserve(room);
+            }
             logits.push(
                 self.model
                     .forward_last(&step, Some(&mut cache), hooks.as_deref_mut())?,
             );
             caches.push(cache);
+            valid.extend(step.mask.key_valid);
         }
         let cache = match caches.len() {
             1 => caches.pop().expect("one group"),
             _ => KvCache::stack(&caches, room)?,
         };
-        Ok((cache, Tensor::cat(&logits, 0)?))
+        // Stacking left-pads the shorter groups' caches to the longest.
+        for v in &mut valid {
+            v.splice(0..0, std::iter::repeat_n(false, width - v.len()));
+        }
+        Ok((cache, Tensor::cat(&logits, 0)?, valid))
     }
 
     /// The next token of every row from the last-position logits [rows, vocab].
@@ -228,27 +261,6 @@ impl<'a> Generator<'a> {
     }
 }
 
-/// Rows (of prompts sorted longest first) prefilled together: a new group starts when padding to
-/// the group's longest prompt would waste more than a ninth of the work, or the group would
-/// exceed `PREFILL_TOKENS` positions.
-fn prefill_groups(lens: Vec<usize>) -> Vec<std::ops::Range<usize>> {
-    const PREFILL_TOKENS: usize = crate::batching::CPU_FORWARD_POSITIONS;
-    let mut out = Vec::new();
-    let (mut start, mut sum) = (0, 0);
-    for (i, &len) in lens.iter().enumerate() {
-        let padded = lens[start] * (i - start + 1);
-        if i > start && (8 * padded > 9 * (sum + len) || padded > PREFILL_TOKENS) {
-            out.push(start..i);
-            (start, sum) = (i, 0);
-        }
-        sum += len;
-    }
-    if start < lens.len() {
-        out.push(start..lens.len());
-    }
-    out
-}
-
 /// One row of the decode batch: its index in the input and its state.
 struct Row {
     index: usize,
@@ -263,12 +275,7 @@ struct Row {
 /// cache of the rows kept costs about as much as a hundred row-steps of decoding, so dropping
 /// each row the step it finishes would cost more than it saves); returns the last tokens of the
 /// rows kept.
-fn shrink(
-    cache: &mut KvCache,
-    rows: &mut Vec<Row>,
-    next: &[u32],
-    dev: &Device,
-) -> candle_core::Result<Vec<u32>> {
+fn shrink(cache: &mut KvCache, rows: &mut Vec<Row>, next: &[u32]) -> candle_core::Result<Vec<u32>> {
     let done = rows.iter().filter(|r| r.done).count();
     if done == 0 || 4 * done < rows.len() {
         return Ok(next.to_vec());
@@ -276,7 +283,7 @@ fn shrink(
     let idx: Vec<u32> = (0..rows.len() as u32)
         .filter(|&i| !rows[i as usize].done)
         .collect();
-    cache.select_rows(&Tensor::new(idx.as_slice(), dev)?)?;
+    cache.select_rows(&idx)?;
     rows.retain(|r| !r.done);
     Ok(idx.iter().map(|&i| next[i as usize]).collect())
 }
@@ -302,4 +309,48 @@ fn decode_step(rows: &mut [Row], ids: &[u32], dev: &Device) -> candle_core::Resu
             branches: None,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefill_with_a_shared_prefix_pads_between_prefix_and_tail() {
+        let lm = spillover_model::load("tiny-llama", &Default::default()).unwrap();
+        let opts = GenerateOptions {
+            max_new_tokens: 3,
+            stop_ids: vec![],
+            pad_id: 0,
+        };
+        let prefix: Vec<u32> = (20..30).collect();
+        let prompts = vec![
+            [&prefix[..], &[1, 2, 3, 4, 5]].concat(),
+            [&prefix[..], &[6, 7, 8, 9]].concat(),
+        ];
+        let g = Generator::new(&lm.model, &opts);
+        let (cache, logits, valid) = g.prefill(&[0, 1], &prompts, None).unwrap();
+        // Tails of 5 and 4 tokens are prefilled together (one group).
+        assert_eq!(cache.len(), 15);
+        assert_eq!(valid[0], vec![true; 15]);
+        let mut short = vec![true; 10];
+        short.extend([false, true, true, true, true]);
+        assert_eq!(
+            valid[1], short,
+            "padding sits between the prefix and the tail"
+        );
+        // The same logits as each prompt alone (no prefix shared).
+        for (i, p) in prompts.iter().enumerate() {
+            let (_, alone, _) = g.prefill(&[0], std::slice::from_ref(p), None).unwrap();
+            let d = (logits.get(i).unwrap() - alone.get(0).unwrap())
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(d < 1e-4, "prompt {i}: max |Δ logit| {d}");
+        }
+    }
 }

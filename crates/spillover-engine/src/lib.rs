@@ -7,6 +7,7 @@ pub mod batching;
 pub mod bench;
 pub mod generate;
 pub mod loglik;
+mod prefill_plan;
 pub mod rolling;
 pub mod sampling;
 pub mod score;

@@ -49,6 +49,49 @@ fn greedy_batch_equals_one_by_one() {
     }
 }
 
+/// Prompts that all start with the same 10 tokens (a system prompt, say), with mixed-length
+/// tails; one prompt is the prefix plus a single token, and one appears twice.
+fn prefixed_prompts() -> Vec<Vec<u32>> {
+    let prefix: Vec<u32> = vec![11, 12, 13, 14, 15, 16, 17, 18, 19, 20];
+    let mut tails = prompts();
+    tails.push(vec![99]);
+    tails.push(tails[0].clone());
+    tails
+        .into_iter()
+        .map(|t| prefix.iter().chain(&t).copied().collect())
+        .collect()
+}
+
+#[test]
+fn a_shared_prompt_prefix_changes_no_token() {
+    for name in TINY {
+        let lm = tiny(name);
+        let o = opts(10);
+        let ps = prefixed_prompts();
+        // Without hooks the batch computes the shared prefix once; with (empty) hooks every row
+        // computes it itself; a batch of one has nothing to share.
+        let shared = generate(&lm.model, &ps, &o, None).unwrap();
+        let mut empty = Hooks::new();
+        let per_row = generate(&lm.model, &ps, &o, Some(&mut empty)).unwrap();
+        for (i, p) in ps.iter().enumerate() {
+            let alone = generate(&lm.model, std::slice::from_ref(p), &o, None).unwrap();
+            assert_eq!(shared[i].new_ids, alone[0].new_ids, "{name}: prompt {i}");
+            assert_eq!(shared[i].new_ids, per_row[i].new_ids, "{name}: prompt {i}");
+        }
+        // Several prefill groups (a tight budget) share it too.
+        let budgeted = Generator::new(&lm.model, &o)
+            .batching(Batching {
+                token_budget: 70,
+                ..Batching::default()
+            })
+            .run(&ps, None)
+            .unwrap();
+        for (a, b) in budgeted.iter().zip(&shared) {
+            assert_eq!(a.new_ids, b.new_ids, "{name}: budgeted batches");
+        }
+    }
+}
+
 #[test]
 fn rows_leaving_early_do_not_disturb_the_others() {
     let lm = tiny("tiny-llama");

@@ -166,8 +166,7 @@ fn cloned_caches_and_copied_rows_are_independent() {
     assert!(max_diff(&la, want_a.last().unwrap()) < 1e-4);
     // Row copies: rows [2, 2, 0] continue like rows 2, 2 and 0 of the batch.
     let mut c = base.clone();
-    c.select_rows(&Tensor::new(&[2u32, 2, 0], &test_device()).unwrap())
-        .unwrap();
+    c.select_rows(&[2, 2, 0]).unwrap();
     assert_eq!(c.batch_size(), 3);
     assert_eq!(c.len(), base.len());
 }
@@ -186,4 +185,52 @@ fn run_more(m: &Model, seqs: &[Vec<u32>], extra: &[u32], cache: &mut KvCache) ->
         );
     }
     last.unwrap()
+}
+
+/// `KvCache::stack` puts each part's rows after their leading padding (`lead`), which holds
+/// zeros; `select_rows` carries rows and their padding along, and copies what they hold.
+#[test]
+fn stacked_and_selected_rows_hold_their_parts_keys() {
+    let lm = tiny("tiny-llama");
+    let m = &lm.model;
+    let n = m.config().num_layers;
+    let (a_seqs, b_seqs) = (prompts()[3..5].to_vec(), vec![prompts()[1].clone()]);
+    let (mut a, mut b) = (KvCache::new(n), KvCache::new(n));
+    run(m, &a_seqs, &[], &mut a, false);
+    run(m, &b_seqs, &[], &mut b, false);
+    let (la, lb) = (a.len(), b.len());
+    assert!(lb < la);
+    let s = KvCache::stack(&[a.clone(), b.clone()], la + 4).unwrap();
+    assert_eq!((s.batch_size(), s.len()), (3, la));
+    assert_eq!((s.lead(0), s.lead(1), s.lead(2)), (0, 0, la - lb));
+    let rows = |c: &KvCache, l: usize, r: usize, from: usize| {
+        let k = c.layers[l].k.as_ref().unwrap();
+        k.i((r..r + 1, .., from..c.len(), ..)).unwrap()
+    };
+    for l in 0..n {
+        for r in 0..2 {
+            assert_eq!(max_diff(&rows(&s, l, r, 0), &rows(&a, l, r, 0)), 0.0);
+        }
+        assert_eq!(max_diff(&rows(&s, l, 2, la - lb), &rows(&b, l, 0, 0)), 0.0);
+        let pad = s.layers[l].k.as_ref().unwrap().i((2, .., ..la - lb, ..));
+        let pad_max = pad.unwrap().abs().unwrap().max_all().unwrap();
+        assert_eq!(
+            pad_max.to_scalar::<f32>().unwrap(),
+            0.0,
+            "padding holds zeros"
+        );
+    }
+    let mut sel = s.clone();
+    sel.select_rows(&[2, 0, 2]).unwrap();
+    assert_eq!((sel.batch_size(), sel.len()), (3, la));
+    assert_eq!(
+        (sel.lead(0), sel.lead(1), sel.lead(2)),
+        (la - lb, 0, la - lb)
+    );
+    for l in 0..n {
+        assert_eq!(max_diff(&rows(&sel, l, 0, 0), &rows(&s, l, 2, 0)), 0.0);
+        assert_eq!(max_diff(&rows(&sel, l, 1, 0), &rows(&s, l, 0, 0)), 0.0);
+        assert_eq!(max_diff(&rows(&sel, l, 2, 0), &rows(&s, l, 2, 0)), 0.0);
+    }
+    assert!(sel.select_rows(&[3]).is_err(), "a row outside the batch");
 }

@@ -120,13 +120,15 @@ impl GatedMlp {
     }
 }
 
-/// The unembedding matrix [vocab, d]: the token embedding when tied, else `lm_head.weight`.
-pub fn lm_head(w: &Weights, cfg: &crate::ModelConfig, embedding: &Tensor) -> Result<Tensor> {
-    if cfg.tie_word_embeddings {
-        Ok(embedding.clone())
+/// The unembedding [vocab, d] as a linear layer without bias: the token embedding when tied,
+/// else `lm_head.weight`.
+pub fn lm_head(w: &Weights, cfg: &crate::ModelConfig, embedding: &Tensor) -> Result<Linear> {
+    let table = if cfg.tie_word_embeddings {
+        embedding.clone()
     } else {
-        w.get("lm_head.weight", &[cfg.vocab_size, cfg.hidden_size])
-    }
+        w.get("lm_head.weight", &[cfg.vocab_size, cfg.hidden_size])?
+    };
+    Ok(Linear::new(table, None))
 }
 
 /// Token embedding lookup: ids [b, t] → [b, t, d].
@@ -138,9 +140,9 @@ pub fn embed(table: &Tensor, ids: &Tensor) -> candle_core::Result<Tensor> {
         .reshape((b, t, d))
 }
 
-/// Logits from final hidden states with an unembedding matrix stored as [vocab, d].
-pub fn unembed(hidden: &Tensor, table: &Tensor) -> candle_core::Result<Tensor> {
-    let (b, t, d) = hidden.dims3()?;
-    let v = table.dims()[0];
-    crate::frozen::frozen_matmul(&hidden.reshape((b * t, d))?, table)?.reshape((b, t, v))
+/// Logits [b, t, vocab] from final hidden states [b, t, d] (the unembedding's prepacked copy
+/// serves when `Linear::forward` can use it).
+pub fn unembed(hidden: &Tensor, head: &Linear) -> candle_core::Result<Tensor> {
+    hidden.dims3()?;
+    head.forward(hidden)
 }

@@ -138,8 +138,9 @@ fn lanes_max(v: &[f32]) -> f32 {
         .fold(f32::NEG_INFINITY, f32::max)
 }
 
+/// The sum of `v` in a fixed order: LANES interleaved partial sums, then the tail.
 #[inline(always)]
-fn lanes_sum(v: &[f32]) -> f32 {
+pub(crate) fn lanes_sum(v: &[f32]) -> f32 {
     let mut acc = [0f32; LANES];
     let (body, tail) = v.split_at(v.len() / LANES * LANES);
     for c in body.chunks_exact(LANES) {

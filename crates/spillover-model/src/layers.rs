@@ -256,6 +256,16 @@ impl LayerCache {
         self.len
     }
 
+    /// Takes `kb` / `vb` [b, kv_heads, capacity, d] as the buffers, `len` positions of them valid.
+    fn set_buffers(&mut self, kb: Tensor, vb: Tensor, len: usize) -> Result<()> {
+        self.k = Some(kb.narrow(2, 0, len)?);
+        self.v = Some(vb.narrow(2, 0, len)?);
+        self.kbuf = Some(kb);
+        self.vbuf = Some(vb);
+        self.len = len;
+        Ok(())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -263,18 +273,6 @@ impl LayerCache {
     /// Room for `positions` positions in all, allocated at the first append or the next growth.
     pub fn reserve(&mut self, positions: usize) {
         self.reserve = self.reserve.max(positions);
-    }
-
-    /// Keeps the batch rows `rows` (in that order; an index may repeat to copy a row).
-    pub fn select_rows(&mut self, rows: &Tensor) -> Result<()> {
-        if let (Some(kb), Some(vb)) = (&self.kbuf, &self.vbuf) {
-            let (kb, vb) = (kb.index_select(rows, 0)?, vb.index_select(rows, 0)?);
-            self.k = Some(kb.narrow(2, 0, self.len)?);
-            self.v = Some(vb.narrow(2, 0, self.len)?);
-            self.kbuf = Some(kb);
-            self.vbuf = Some(vb);
-        }
-        Ok(())
     }
 }
 
@@ -295,15 +293,23 @@ fn grow(old: Option<&Tensor>, new: &Tensor, cap: usize) -> Result<Tensor> {
 }
 
 /// The KV cache of a whole model.
+///
+/// A cache that `stack` or `select_rows` built keeps the rows of all layers in one allocation
+/// (one for keys, one for values), made zeroed and written only where there are cached positions:
+/// a row's leading padding (`lead`), which its mask never attends to, is neither written nor
+/// copied, so on the CPU the operating system never backs it with memory.
 #[derive(Default, Clone)]
 pub struct KvCache {
     pub layers: Vec<LayerCache>,
+    /// Per batch row, the leading positions that are padding and hold no data (empty: none).
+    lead: Vec<usize>,
 }
 
 impl KvCache {
     pub fn new(layers: usize) -> Self {
         KvCache {
             layers: (0..layers).map(|_| LayerCache::default()).collect(),
+            lead: Vec::new(),
         }
     }
     /// A cache that allocates room for `positions` positions per row at its first step, so the
@@ -344,50 +350,96 @@ impl KvCache {
             .and_then(|l| l.k.as_ref())
             .map_or(0, |k| k.dims()[0])
     }
-    /// Keeps only the batch rows in `rows` (finished sequences leave the batch); an index may
-    /// repeat, which copies a row (one cached context serving several continuations).
-    pub fn select_rows(&mut self, rows: &Tensor) -> Result<()> {
-        for l in &mut self.layers {
-            l.select_rows(rows)?;
+    /// Leading padding positions of batch row `row` (they hold zeros, or nothing at all).
+    pub fn lead(&self, row: usize) -> usize {
+        self.lead.get(row).copied().unwrap_or(0)
+    }
+
+    /// Keeps only the batch rows `rows`, in that order (finished sequences leave the batch); an
+    /// index may repeat, which copies a row (one cached context serving several continuations).
+    /// Only each row's positions after its leading padding are copied.
+    pub fn select_rows(&mut self, rows: &[u32]) -> Result<()> {
+        let n = self.batch_size();
+        if let Some(&r) = rows.iter().find(|&&r| r as usize >= n) {
+            candle_core::bail!("KvCache::select_rows: row {r} of a batch of {n}");
         }
+        let Some(kb) = self.layers.first().and_then(|l| l.kbuf.clone()) else {
+            return Ok(());
+        };
+        let (_, kv_heads, cap, d) = kb.dims4()?;
+        let lead: Vec<usize> = rows.iter().map(|&r| self.lead(r as usize)).collect();
+        let (kbig, vbig) = Self::zeroed(self.layers.len(), rows.len(), kv_heads, cap, d, &kb)?;
+        for (l, layer) in self.layers.iter_mut().enumerate() {
+            let (Some(ko), Some(vo)) = (&layer.kbuf, &layer.vbuf) else {
+                candle_core::bail!("KvCache::select_rows: layer {l} holds no positions");
+            };
+            let (kb, vb) = (kbig.get(l)?, vbig.get(l)?);
+            let len = layer.len;
+            for (i, (&r, &from)) in rows.iter().zip(&lead).enumerate() {
+                if from < len {
+                    let src = |t: &Tensor| t.narrow(0, r as usize, 1)?.narrow(2, from, len - from);
+                    kb.narrow(0, i, 1)?
+                        .slice_set(&src(ko)?.contiguous()?, 2, from)?;
+                    vb.narrow(0, i, 1)?
+                        .slice_set(&src(vo)?.contiguous()?, 2, from)?;
+                }
+            }
+            layer.set_buffers(kb, vb, len)?;
+        }
+        self.lead = lead;
         Ok(())
     }
 
     /// One cache holding the rows of `parts` in order (e.g. prompts prefilled in groups of similar
-    /// length, then decoded together). A part with fewer positions is left-padded with zeros, which
-    /// its rows' masks must mark invalid; room is made for `capacity` positions in all.
+    /// length, then decoded together). A part with fewer positions is left-padded (the padding is
+    /// the rows' `lead`, which their masks must mark invalid); room is made for `capacity`
+    /// positions in all.
     pub fn stack(parts: &[KvCache], capacity: usize) -> Result<KvCache> {
         let len = parts.iter().map(KvCache::len).max().unwrap_or(0);
         let layers = parts.first().map_or(0, |p| p.layers.len());
+        let Some(k0) = parts.first().and_then(|p| p.layers.first()?.k.clone()) else {
+            candle_core::bail!("KvCache::stack: nothing to stack")
+        };
+        let (_, kv_heads, _, d) = k0.dims4()?;
+        let rows: usize = parts.iter().map(KvCache::batch_size).sum();
+        let cap = capacity.max(len);
+        let (kbig, vbig) = Self::zeroed(layers, rows, kv_heads, cap, d, &k0)?;
         let mut out = KvCache::with_capacity(layers, capacity);
         for (l, dst) in out.layers.iter_mut().enumerate() {
-            let (mut ks, mut vs) = (Vec::new(), Vec::new());
+            let (kb, vb) = (kbig.get(l)?, vbig.get(l)?);
+            let mut row0 = 0;
             for p in parts {
                 let (Some(k), Some(v)) = (&p.layers[l].k, &p.layers[l].v) else {
                     candle_core::bail!("KvCache::stack: a part has no cached positions")
                 };
-                ks.push(left_pad(k, len)?);
-                vs.push(left_pad(v, len)?);
+                let (bp, _, tp, _) = k.dims4()?;
+                kb.narrow(0, row0, bp)?
+                    .slice_set(&k.contiguous()?, 2, len - tp)?;
+                vb.narrow(0, row0, bp)?
+                    .slice_set(&v.contiguous()?, 2, len - tp)?;
+                row0 += bp;
             }
-            let cap = capacity.max(len);
-            let (k, v) = (Tensor::cat(&ks, 0)?, Tensor::cat(&vs, 0)?);
-            let (kb, vb) = (grow(None, &k, cap)?, grow(None, &v, cap)?);
-            dst.k = Some(kb.narrow(2, 0, len)?);
-            dst.v = Some(vb.narrow(2, 0, len)?);
-            dst.kbuf = Some(kb);
-            dst.vbuf = Some(vb);
-            dst.len = len;
+            dst.set_buffers(kb, vb, len)?;
         }
+        out.lead = parts
+            .iter()
+            .flat_map(|p| (0..p.batch_size()).map(move |r| len - p.len() + p.lead(r)))
+            .collect();
         Ok(out)
     }
-}
 
-/// x [b, h, t, d] with zeros in front up to `len` positions.
-fn left_pad(x: &Tensor, len: usize) -> Result<Tensor> {
-    let (b, h, t, d) = x.dims4()?;
-    if t == len {
-        return Ok(x.clone());
+    /// Zeroed key and value buffers [layers, rows, kv_heads, cap, d] like `like` (one allocation
+    /// each; on the CPU its pages are only backed by memory once written).
+    fn zeroed(
+        layers: usize,
+        rows: usize,
+        kv_heads: usize,
+        cap: usize,
+        d: usize,
+        like: &Tensor,
+    ) -> Result<(Tensor, Tensor)> {
+        let shape = (layers, rows, kv_heads, cap, d);
+        let z = || Tensor::zeros(shape, like.dtype(), like.device());
+        Ok((z()?, z()?))
     }
-    let z = Tensor::zeros((b, h, len - t, d), x.dtype(), x.device())?;
-    Tensor::cat(&[&z, x], 2)
 }

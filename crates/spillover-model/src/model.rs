@@ -22,6 +22,20 @@ impl Step {
     /// A left-padded batch of whole sequences with no KV cache: positions count real tokens only,
     /// so each row gives the same result as the sequence on its own.
     pub fn left_padded(seqs: &[Vec<u32>], pad_id: u32, device: &Device) -> Result<Step> {
+        Self::left_padded_after(seqs, 0, pad_id, device)
+    }
+
+    /// Left-padded continuations of `past` cached positions that are real in every row (a prompt
+    /// prefix shared by the whole batch, computed once): row i's keys are the `past` cached ones,
+    /// its padding, then `seqs[i]` at positions `past..past + len`. So each row gives the same
+    /// result as prefix + `seqs[i]` on its own; the padding sits between the two and is never
+    /// attended to.
+    pub fn left_padded_after(
+        seqs: &[Vec<u32>],
+        past: usize,
+        pad_id: u32,
+        device: &Device,
+    ) -> Result<Step> {
         let t = seqs.iter().map(Vec::len).max().unwrap_or(0);
         let mut ids = Vec::with_capacity(seqs.len() * t);
         let mut positions = Vec::with_capacity(seqs.len());
@@ -30,8 +44,12 @@ impl Step {
             let pad = t - s.len();
             ids.extend(std::iter::repeat_n(pad_id, pad));
             ids.extend_from_slice(s);
-            positions.push((0..t).map(|i| i.saturating_sub(pad) as u32).collect());
-            valid.push((0..t).map(|i| i >= pad).collect());
+            positions.push(
+                (0..t)
+                    .map(|i| (past + i.saturating_sub(pad)) as u32)
+                    .collect(),
+            );
+            valid.push((0..past + t).map(|k| k < past || k >= past + pad).collect());
         }
         let input_ids = Tensor::from_vec(ids, (seqs.len(), t), device)?;
         Ok(Step {
@@ -39,7 +57,7 @@ impl Step {
             positions,
             mask: MaskSpec {
                 key_valid: valid,
-                past: 0,
+                past,
                 t,
                 branches: None,
             },
@@ -122,7 +140,9 @@ impl Model {
     ///   side, which candle's CPU matmul runs 1.3–3× faster for the few-row products of decoding;
     /// - on a CPU with AVX-512, for f32 weights, also builds the prepacked copy that
     ///   `Linear::forward` then uses (`crate::packed`; up to `linear::PACKED_MAX_ROWS` rows). It
-    ///   takes as much memory again as the linear weights (≈ 425 MB for SmolLM2-135M).
+    ///   takes as much memory again as the linear weights (≈ 425 MB for SmolLM2-135M);
+    /// - packs the unembedding the same way (its weight keeps its layout: when tied it is also the
+    ///   token embedding); another 113 MB for SmolLM2-135M.
     ///
     /// Meant for inference after loading; merging a LoRA adapter or editing a weight afterwards
     /// makes a new weight tensor, which `forward` runs with candle's matmul (the stale pack is
@@ -132,6 +152,11 @@ impl Model {
             lin.weight = lin.weight.t()?.contiguous()?.t()?;
             lin.pack()?;
         }
+        match self {
+            Model::Gpt2(m) => m.lm_head.pack()?,
+            Model::Llama(m) => m.lm_head.pack()?,
+            Model::Gemma3(m) => m.lm_head.pack()?,
+        };
         Ok(())
     }
 
@@ -263,9 +288,9 @@ impl Model {
     /// soft-cap, when configured, is applied after it by `unembed`.
     pub fn unembedding(&self) -> &Tensor {
         match self {
-            Model::Gpt2(m) => &m.lm_head,
-            Model::Llama(m) => &m.lm_head,
-            Model::Gemma3(m) => &m.lm_head,
+            Model::Gpt2(m) => &m.lm_head.weight,
+            Model::Llama(m) => &m.lm_head.weight,
+            Model::Gemma3(m) => &m.lm_head.weight,
         }
     }
 

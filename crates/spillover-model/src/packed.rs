@@ -283,11 +283,15 @@ impl PackedWeight {
         while r < rows.end {
             let n = MR.min(rows.end - r);
             let xr = &x[r * self.inp..(r + n) * self.inp];
-            let yr = y.0.add(r * self.out + p * PANEL);
+            let out = TileOut {
+                y: y.0.add(r * self.out + p * PANEL),
+                stride: self.out,
+                cols,
+            };
             match simd {
                 #[cfg(target_arch = "x86_64")]
-                true => avx512::tile(n, xr, self.inp, panel, yr, self.out, cols),
-                _ => portable_tile(n, xr, self.inp, panel, yr, self.out, cols),
+                true => avx512::tile(n, xr, self.inp, panel, out, r == rows.start),
+                _ => portable_tile(n, xr, self.inp, panel, out),
             }
             r += n;
         }
@@ -301,19 +305,25 @@ struct SyncPtr(*mut f32);
 unsafe impl Send for SyncPtr {}
 unsafe impl Sync for SyncPtr {}
 
+/// Where a tile's results go: its rows start `stride` values apart from `y`, and `cols` values
+/// of each are written.
+#[derive(Clone, Copy)]
+struct TileOut {
+    y: *mut f32,
+    stride: usize,
+    cols: usize,
+}
+
 /// The same tile as the AVX-512 kernel, in plain Rust (same order of summation).
 ///
 /// # Safety
-/// `y` points to n rows of stride `ys` with at least `cols` writable values each.
-unsafe fn portable_tile(
-    n: usize,
-    x: &[f32],
-    inp: usize,
-    panel: &[Line],
-    y: *mut f32,
-    ys: usize,
-    cols: usize,
-) {
+/// `out.y` points to n rows of stride `out.stride` with at least `out.cols` writable values each.
+unsafe fn portable_tile(n: usize, x: &[f32], inp: usize, panel: &[Line], out: TileOut) {
+    let TileOut {
+        y,
+        stride: ys,
+        cols,
+    } = out;
     for r in 0..n {
         let mut acc = [0f32; PANEL];
         for (k, line) in panel.iter().enumerate() {
@@ -328,43 +338,49 @@ unsafe fn portable_tile(
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{Line, MR, PANEL};
+    use super::{Line, TileOut, MR, PANEL};
     use std::arch::x86_64::*;
 
-    /// Dispatches a tile of `n` ≤ MR rows to the kernel compiled for exactly that many rows.
+    /// Dispatches a tile of `n` ≤ MR rows to the kernel compiled for exactly that many rows;
+    /// `first` (the first tile of a task) also prefetches the panel ahead of its reads.
     ///
     /// # Safety
-    /// The CPU has AVX-512F; `x` holds n rows of `inp` values; `y` points to n rows of stride
-    /// `ys` with at least `cols` (1..=32) writable values each.
+    /// The CPU has AVX-512F; `x` holds n rows of `inp` values; `out.y` points to n rows of stride
+    /// `out.stride` with at least `out.cols` (1..=32) writable values each.
     pub(super) unsafe fn tile(
         n: usize,
         x: &[f32],
         inp: usize,
         panel: &[Line],
-        y: *mut f32,
-        ys: usize,
-        cols: usize,
+        out: TileOut,
+        first: bool,
     ) {
         debug_assert!(n <= MR && x.len() >= n * inp && panel.len() == inp);
+        let TileOut {
+            y,
+            stride: ys,
+            cols,
+        } = out;
         let lo = mask(cols.min(16));
         let hi = mask(cols.saturating_sub(16));
         let (x, w) = (x.as_ptr(), panel.as_ptr() as *const f32);
-        match n {
-            12 => kernel::<12>(x, inp, w, y, ys, lo, hi),
-            11 => kernel::<11>(x, inp, w, y, ys, lo, hi),
-            10 => kernel::<10>(x, inp, w, y, ys, lo, hi),
-            9 => kernel::<9>(x, inp, w, y, ys, lo, hi),
-            8 => kernel::<8>(x, inp, w, y, ys, lo, hi),
-            7 => kernel::<7>(x, inp, w, y, ys, lo, hi),
-            6 => kernel::<6>(x, inp, w, y, ys, lo, hi),
-            5 => kernel::<5>(x, inp, w, y, ys, lo, hi),
-            4 => kernel::<4>(x, inp, w, y, ys, lo, hi),
-            3 => kernel::<3>(x, inp, w, y, ys, lo, hi),
-            2 => kernel::<2>(x, inp, w, y, ys, lo, hi),
-            1 => kernel::<1>(x, inp, w, y, ys, lo, hi),
-            _ => unreachable!("tile of {n} rows"),
+        macro_rules! rows {
+            ($($r:literal)*) => {
+                match (n, first) {
+                    $(
+                        ($r, true) => kernel::<$r, true>(x, inp, w, y, ys, lo, hi),
+                        ($r, false) => kernel::<$r, false>(x, inp, w, y, ys, lo, hi),
+                    )*
+                    _ => unreachable!("tile of {n} rows"),
+                }
+            };
         }
+        rows!(1 2 3 4 5 6 7 8 9 10 11 12)
     }
+
+    /// Lines ahead of the one being read that the first tile of a panel asks for (the panel
+    /// then comes from memory; the hardware prefetcher stops at every 4 KB page).
+    const AHEAD: usize = 32;
 
     /// The low `n` bits set (n ≤ 16).
     fn mask(n: usize) -> __mmask16 {
@@ -376,7 +392,7 @@ mod avx512 {
     /// # Safety
     /// As `tile`, with `w` a 64-byte aligned panel of `inp` lines and `x` R rows of `inp` values.
     #[target_feature(enable = "avx512f")]
-    unsafe fn kernel<const R: usize>(
+    unsafe fn kernel<const R: usize, const PREFETCH: bool>(
         x: *const f32,
         inp: usize,
         w: *const f32,
@@ -388,6 +404,11 @@ mod avx512 {
         let mut acc = [[_mm512_setzero_ps(); 2]; R];
         for k in 0..inp {
             let line = w.add(k * PANEL);
+            if PREFETCH {
+                let ahead = line.wrapping_add(AHEAD * PANEL) as *const i8;
+                _mm_prefetch::<_MM_HINT_T0>(ahead);
+                _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(64));
+            }
             let b0 = _mm512_load_ps(line);
             let b1 = _mm512_load_ps(line.add(16));
             for (r, a) in acc.iter_mut().enumerate() {

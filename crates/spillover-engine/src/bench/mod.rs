@@ -96,23 +96,26 @@ pub fn run(cfg: &BenchConfig, say: &mut dyn FnMut(&str)) -> Result<BenchReport> 
     warm_up(&lm.model, reference.as_mut())?;
     if cfg.wants("generation") {
         say("generation…");
-        report
-            .workloads
-            .push(bench_generate(cfg, &lm, &rows, reference.as_mut())?);
+        report::reset_peak_rss();
+        let mut w = bench_generate(cfg, &lm, &rows, reference.as_mut())?;
+        w.peak_rss_mb = report::peak_rss_mb();
+        report.workloads.push(w);
         say(&report.last_line());
     }
     if cfg.wants("loglikelihood") {
         say("log-likelihood…");
-        report
-            .workloads
-            .push(bench_loglik(cfg, &lm, &rows, reference.as_mut())?);
+        report::reset_peak_rss();
+        let mut w = bench_loglik(cfg, &lm, &rows, reference.as_mut())?;
+        w.peak_rss_mb = report::peak_rss_mb();
+        report.workloads.push(w);
         say(&report.last_line());
     }
     if cfg.wants("prefill") {
         say("prefill…");
-        report
-            .workloads
-            .push(bench_prefill(cfg, &lm, &rows, reference.as_mut())?);
+        report::reset_peak_rss();
+        let mut w = bench_prefill(cfg, &lm, &rows, reference.as_mut())?;
+        w.peak_rss_mb = report::peak_rss_mb();
+        report.workloads.push(w);
         say(&report.last_line());
     }
     report.finish();

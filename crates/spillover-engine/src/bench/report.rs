@@ -19,6 +19,9 @@ pub struct WorkloadResult {
     pub target: String,
     /// Whether the target was met (None: its reference did not run).
     pub met: Option<bool>,
+    /// Peak resident memory of this process (Spillover's side only; the reference runs in its
+    /// own process) while the workload ran, in MB (None where Linux's /proc is not there).
+    pub peak_rss_mb: Option<f64>,
     pub details: Value,
 }
 
@@ -35,6 +38,7 @@ impl WorkloadResult {
             gflops: None,
             target: String::new(),
             met: None,
+            peak_rss_mb: None,
             details: Value::Null,
         }
     }
@@ -96,10 +100,11 @@ impl BenchReport {
         };
         let opt = |x: Option<f64>| x.map_or("—".into(), |v| format!("{v:.1}"));
         format!(
-            "  {}: Spillover {:.1} tok/s in {:.1}s, HF {} tok/s, lm-eval {} tok/s",
+            "  {}: Spillover {:.1} tok/s in {:.1}s (peak RSS {} MB), HF {} tok/s, lm-eval {} tok/s",
             w.name,
             w.ours_tok_s(),
             w.ours_s,
+            w.peak_rss_mb.map_or("—".into(), |m| format!("{m:.0}")),
             opt(w.hf_tok_s()),
             opt(w.lm_eval_tok_s())
         )
@@ -110,8 +115,8 @@ impl BenchReport {
         let f = |x: Option<f64>| x.map_or("—".to_string(), |v| format!("{v:.1}"));
         let r = |x: Option<f64>| x.map_or("—".to_string(), |v| format!("{v:.2}×"));
         let mut s = String::new();
-        let _ = writeln!(s, "| workload | tokens | Spillover tok/s | HF tok/s | lm-eval tok/s | vs HF | vs lm-eval | GFLOP/s | target | met |");
-        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---|---|");
+        let _ = writeln!(s, "| workload | tokens | Spillover tok/s | HF tok/s | lm-eval tok/s | vs HF | vs lm-eval | GFLOP/s | peak RSS MB | target | met |");
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|");
         for w in &self.workloads {
             let met = match w.met {
                 Some(true) => "yes",
@@ -120,7 +125,7 @@ impl BenchReport {
             };
             let _ = writeln!(
                 s,
-                "| {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {met} |",
+                "| {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {met} |",
                 w.name,
                 w.tokens,
                 w.ours_tok_s(),
@@ -129,6 +134,7 @@ impl BenchReport {
                 r(w.ratio_hf()),
                 r(w.ratio_lm_eval()),
                 f(w.gflops),
+                w.peak_rss_mb.map_or("—".into(), |m| format!("{m:.0}")),
                 w.target
             );
         }
@@ -143,6 +149,20 @@ impl BenchReport {
         );
         s
     }
+}
+
+/// Starts a new peak-memory measurement: Linux resets this process's peak resident set to its
+/// current size when "5" is written to /proc/self/clear_refs.
+pub fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// This process's peak resident set size (VmHWM) in MB since the last `reset_peak_rss`.
+pub fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
 }
 
 fn load_average() -> String {

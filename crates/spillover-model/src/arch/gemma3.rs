@@ -31,7 +31,7 @@ pub struct Gemma3 {
     pub embed_tokens: Tensor, // [vocab, d]
     pub blocks: Vec<Block>,
     pub(crate) norm: RmsNorm,
-    pub(crate) lm_head: Tensor,
+    pub(crate) lm_head: Linear,
 }
 
 /// Gemma's RMSNorm multiplies by (1 + w); the sum is taken once here.

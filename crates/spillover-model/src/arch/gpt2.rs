@@ -27,7 +27,7 @@ pub struct Gpt2 {
     pub wpe: Tensor, // [positions, d]
     pub(crate) blocks: Vec<Block>,
     pub(crate) ln_f: LayerNorm,
-    pub(crate) lm_head: Tensor, // [vocab, d]
+    pub(crate) lm_head: Linear, // [vocab, d]
 }
 
 fn layer_norm(w: &Weights, name: &str, d: usize, eps: f64) -> Result<LayerNorm> {

@@ -24,7 +24,7 @@ pub struct Llama {
     pub embed_tokens: Tensor, // [vocab, d]
     pub blocks: Vec<Block>,
     pub(crate) norm: RmsNorm,
-    pub(crate) lm_head: Tensor, // [vocab, d]
+    pub(crate) lm_head: Linear, // [vocab, d]
 }
 
 pub(crate) fn rms(w: &Weights, name: &str, d: usize, eps: f64) -> Result<RmsNorm> {
