@@ -203,3 +203,32 @@ fn today() -> String {
     let y = yoe + era * 400 + i64::from(m <= 2);
     format!("{y:04}-{m:02}-{d:02}")
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peak_rss_follows_memory_touched_after_a_reset() {
+        reset_peak_rss();
+        let before = peak_rss_mb().expect("VmHWM in /proc/self/status");
+        let mut block = vec![0u8; 96 << 20];
+        // Touch every page so it is resident.
+        for i in (0..block.len()).step_by(4096) {
+            block[i] = 1;
+        }
+        let after = peak_rss_mb().unwrap();
+        assert!(std::hint::black_box(&block)
+            .iter()
+            .step_by(4096)
+            .all(|&b| b == 1));
+        assert!(after - before >= 90.0, "peak {before:.0} → {after:.0} MB");
+        drop(block);
+        reset_peak_rss();
+        let reset = peak_rss_mb().unwrap();
+        assert!(
+            reset < after - 80.0,
+            "reset to the current size: {reset:.0} MB"
+        );
+    }
+}
