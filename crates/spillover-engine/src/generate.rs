@@ -170,8 +170,8 @@ impl<'a> Generator<'a> {
     /// with room for the new tokens. A prefix that every prompt shares (a chat template's system
     /// prompt) is computed once and its keys and values copied to every row, unless hooks watch
     /// the forward (they would see it once instead of once per row) or the model has
-    /// sliding-window layers. Returns the cache, the
-    /// last-position logits and each row's valid keys.
+    /// sliding-window layers. Returns the cache, the last-position logits and each row's valid
+    /// keys.
     fn prefill(
         &self,
         batch: &[usize],
@@ -180,7 +180,7 @@ impl<'a> Generator<'a> {
     ) -> candle_core::Result<(KvCache, Tensor, Vec<Vec<bool>>)> {
         let (dev, pad) = (self.model.device(), self.opts.pad_id);
         let layers = self.model.config().num_layers;
-        let width = prompts[batch[0]].len();
+        let width = batch.iter().map(|&i| prompts[i].len()).max().unwrap_or(0);
         let room = width + self.opts.max_new_tokens;
         // Masks measure sliding windows in cache slots, which the padding between a shared
         // prefix and each row's tail would stretch: such models prefill every row whole.
