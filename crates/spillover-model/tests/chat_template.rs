@@ -1,5 +1,5 @@
 //! Chat templates: SmolLM2's (from its GGUF) must render byte for byte what HF transformers rendered
-//! (`shared/fixtures/real/smollm2.json`); Gemma-3's must open and close turns its way. The synthetic cases
+//! (`fixtures/real/smollm2.json`); Gemma-3's must open and close turns its way. The synthetic cases
 //! need no files. Real-file tests skip, saying why, when a model file or the fixtures are absent.
 
 use spillover_model::chat::{ChatMessage, ChatTemplate, GEMMA3_CHAT_TEMPLATE};

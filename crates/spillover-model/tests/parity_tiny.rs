@@ -1,4 +1,4 @@
-//! Parity with HF transformers on the tiny random models in ../shared/fixtures/tiny/{gpt2,llama,gemma3}.
+//! Parity with HF transformers on the tiny random models in fixtures/tiny/{gpt2,llama,gemma3}.
 //! Tolerances (from the issue): logits 1e-4, attention patterns 1e-5, token log-probs 1e-4.
 //! Runs on `$SPILLOVER_TEST_DEVICE` (cpu by default, cuda for a GPU build) and prints the largest
 //! differences seen (`--nocapture`).

@@ -1,5 +1,5 @@
 //! Tokenizers rebuilt from real GGUF files. SmolLM2's must give the ids HF transformers gave for the same
-//! file (`shared/fixtures/real/smollm2.json`); Gemma-3's has no reference ids, so it must round-trip text and
+//! file (`fixtures/real/smollm2.json`); Gemma-3's has no reference ids, so it must round-trip text and
 //! keep its turn markers whole. Each test skips, saying why, when its model file or the fixtures are absent.
 
 use std::path::PathBuf;

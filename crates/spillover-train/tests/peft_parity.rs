@@ -1,4 +1,4 @@
-//! Parity with PEFT on ../shared/fixtures/tiny/llama-lora: the PEFT adapter loads and gives PEFT's
+//! Parity with PEFT on fixtures/tiny/llama-lora: the PEFT adapter loads and gives PEFT's
 //! logits (1e-4); five AdamW steps from it on the fixture batch reproduce PEFT's losses (1e-4
 //! relative) and final LoRA weights (1e-4). Runs on `$SPILLOVER_TEST_DEVICE` (cpu by default) and
 //! prints the largest differences seen (`--nocapture`).

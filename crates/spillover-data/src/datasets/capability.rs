@@ -31,7 +31,7 @@ pub fn gsm8k_100(asset: &ResolvedAsset) -> Result<Dataset> {
 }
 
 /// A GSM8K JSONL file (`question`, `answer` = worked solution ending in `#### 42`), e.g.
-/// `shared/data/gsm8k/test.jsonl`, or a parquet file with those columns (the hub's copy). The
+/// `data/gsm8k/test.jsonl`, or a parquet file with those columns (the hub's copy). The
 /// dataset is named `gsm8k-<split>` (the file stem, without a hub shard suffix); the gold
 /// answer is the text after `####` with thousands separators removed.
 pub fn gsm8k_file(path: &Path) -> Result<Dataset> {

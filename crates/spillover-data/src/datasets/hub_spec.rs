@@ -39,7 +39,7 @@ pub struct HubRoute {
     pub description: &'static str,
     /// Licence of the content, as the dataset card states it.
     pub licence: &'static str,
-    /// The same data as a file in the project's `shared/data`, for the offline hint.
+    /// The same data as a file in the project's `data`, for the offline hint.
     pub local_example: &'static str,
 }
 
@@ -62,7 +62,7 @@ pub const HUB_ROUTES: [HubRoute; 3] = [
         kind: HubKind::Xstest,
         description: "XSTest v2 prompts, 250 safe + 200 unsafe (hub parquet, no id column)",
         licence: "CC-BY-4.0",
-        local_example: "../shared/data/xstest/xstest_prompts.csv",
+        local_example: "data/xstest/xstest_prompts.csv",
     },
     HubRoute {
         name: "gsm8k-hub",
@@ -71,7 +71,7 @@ pub const HUB_ROUTES: [HubRoute; 3] = [
         kind: HubKind::Gsm8k,
         description: "GSM8K test set, 1,319 questions (hub parquet, question/answer)",
         licence: "MIT",
-        local_example: "../shared/data/gsm8k/test.jsonl",
+        local_example: "data/gsm8k/test.jsonl",
     },
     HubRoute {
         name: "wikitext-2-hub",
@@ -80,7 +80,7 @@ pub const HUB_ROUTES: [HubRoute; 3] = [
         kind: HubKind::Wikitext,
         description: "WikiText-2 (tokenized) test split (hub parquet, one line per row)",
         licence: "CC-BY-SA-3.0",
-        local_example: "../shared/data/wikitext-2/test.txt",
+        local_example: "data/wikitext-2/test.txt",
     },
 ];
 

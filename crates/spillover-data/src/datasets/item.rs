@@ -90,7 +90,7 @@ pub enum Source {
         /// The files read, with their sha256.
         files: Vec<SourceFile>,
     },
-    /// A local file given by the user or found in `shared/data`.
+    /// A local file given by the user or found in `data`.
     Local {
         /// Canonical absolute path.
         path: PathBuf,

@@ -93,7 +93,7 @@ fn paragraphs(text: &str) -> Vec<String> {
     out
 }
 
-/// A WikiText-2 file (tokenized, `<unk>` kept), e.g. `shared/data/wikitext-2/test.txt`, or a
+/// A WikiText-2 file (tokenized, `<unk>` kept), e.g. `data/wikitext-2/test.txt`, or a
 /// parquet file whose `text` column holds the file's lines (the hub's copy): one item per
 /// non-blank line. Heading lines (` = Title = `, ` = = Section = = `) are kept with
 /// `label = "heading"`; `category` is the title of the article each line belongs to. The

@@ -1,4 +1,4 @@
-//! Helpers shared by the `datasets_*` tests: cached packaged assets and `shared/data` files,
+//! Helpers shared by the `datasets_*` tests: cached packaged assets and `data` files,
 //! skipped with a printed reason when absent (or a panic under SPILLOVER_REQUIRE_FIXTURES).
 #![allow(dead_code)]
 
@@ -35,11 +35,11 @@ pub fn builtin(b: Builtin) -> Option<Dataset> {
     Some(b.from_asset(&asset).expect("packaged dataset loads"))
 }
 
-/// A file under `shared/data`: `$SPILLOVER_DATA/<rel>` or `<workspace>/../shared/data/<rel>`.
+/// A file under the repository's `data/`: `$SPILLOVER_DATA/<rel>` or `<repo>/data/<rel>`.
 pub fn shared_data(rel: &str) -> Option<PathBuf> {
     let base = std::env::var_os("SPILLOVER_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data"));
     let path = base.join(rel);
     if path.is_file() {
         Some(path)

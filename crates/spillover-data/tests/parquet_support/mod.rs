@@ -1,5 +1,5 @@
 //! Writing parquet files in tests (with the parquet crate's own writer), and the rows of the
-//! `shared/data` files as columns, read independently of the loaders under test.
+//! `data` files as columns, read independently of the loaders under test.
 #![allow(dead_code)]
 
 use std::fs;

@@ -189,7 +189,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The XSTest completion sets in `shared/data/xstest`, by model.
+/// The XSTest completion sets in `data/xstest`, by model.
 pub const XSTEST_MODELS: [&str; 3] = ["gpt4", "llama2new", "mistralinstruct"];
 
 /// Reads `completions_<model>.csv` (prompt, completion, final_label) from `dir`.

@@ -2,12 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-/// `$SPILLOVER_DATA`, else `<repo>/../shared/data` (the folder with `xstest/`).
+/// `$SPILLOVER_DATA`, else `<repo>/data` (the folder with `xstest/`).
 pub fn shared_data_dir() -> PathBuf {
     env_or_default("SPILLOVER_DATA", "data")
 }
 
-/// `$SPILLOVER_FIXTURES`, else `<repo>/../shared/fixtures`.
+/// `$SPILLOVER_FIXTURES`, else `<repo>/fixtures`.
 pub fn shared_fixtures_dir() -> PathBuf {
     env_or_default("SPILLOVER_FIXTURES", "fixtures")
 }
@@ -16,7 +16,7 @@ fn env_or_default(var: &str, leaf: &str) -> PathBuf {
     match std::env::var_os(var).filter(|v| !v.is_empty()) {
         Some(p) => PathBuf::from(p),
         None => Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared")
+            .join("../..")
             .join(leaf),
     }
 }

@@ -48,7 +48,7 @@ Example (XSTest):\n  spillover judge eval --labels completions_gpt4.csv --prompt
 PyRIT's two refusal sets (plus synthetic degenerate text made from them, with a fixed seed) and write it \
 as JSON. Training is deterministic: on the same data and machine the output is identical, byte for byte, \
 to crates/spillover-evals/assets/judge_head.json.\n\n\
-XSTest is read from --xstest (default $SPILLOVER_DATA/xstest, else ../shared/data/xstest next to the \
+XSTest is read from --xstest (default $SPILLOVER_DATA/xstest, else data/xstest in the \
 repository); PyRIT's files from --pyrit (default: the packaged pyrit-refusal asset, fetched if needed). \
 Embedding the ~2,000 responses and their ~12,000 sentences on the CPU takes several minutes, \
 and the selection of the penalties several more."

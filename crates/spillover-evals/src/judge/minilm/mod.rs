@@ -13,7 +13,7 @@ use tokenizers::Tokenizer;
 use super::{Error, Result};
 use bert::{mean_pool_normalize, Bert, BertConfig};
 
-/// Registry id of the packaged model (see `shared/ASSETS.md`).
+/// Registry id of the packaged model (see `docs/assets.md`).
 pub const ASSET_ID: &str = "all-minilm-l6-v2";
 
 /// sentence-transformers' `max_seq_length` for all-MiniLM-L6-v2: longer texts are truncated.
