@@ -15,8 +15,6 @@ use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use fs2::FileExt;
-
 use crate::error::{IoContext, Result};
 use crate::manifest::read_manifest;
 use crate::resolved::{CachedEntry, ResolvedFile};
@@ -75,11 +73,11 @@ impl IdLock {
             .write(true)
             .open(&path)
             .at(&path)?;
-        if file.try_lock_exclusive().is_err() {
+        if file.try_lock().is_err() {
             if progress {
                 eprintln!("waiting for another process that is fetching {id} ...");
             }
-            file.lock_exclusive().at(&path)?;
+            file.lock().at(&path)?;
         }
         Ok(IdLock { _file: file })
     }

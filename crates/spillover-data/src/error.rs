@@ -115,10 +115,10 @@ pub enum AssetError {
     },
 }
 
-impl AssetError {
+impl spillover_errors::UserFixable for AssetError {
     /// True when the user asked for something that cannot exist (unknown id, bad spec, missing
     /// local path) rather than something failing along the way.
-    pub fn is_bad_input(&self) -> bool {
+    fn user_can_fix(&self) -> bool {
         matches!(
             self,
             AssetError::UnknownId { .. }
@@ -127,7 +127,9 @@ impl AssetError {
                 | AssetError::HubUnavailable { .. }
         )
     }
+}
 
+impl AssetError {
     /// Wraps an I/O error with the path it concerns.
     pub(crate) fn io(path: impl AsRef<Path>, cause: io::Error) -> Self {
         AssetError::Io {

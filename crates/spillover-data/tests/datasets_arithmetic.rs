@@ -3,6 +3,7 @@
 
 mod datasets_support;
 
+use spillover_errors::UserFixable;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use datasets_support::assert_well_formed;
@@ -131,10 +132,10 @@ fn restricted_configs_and_impossible_ones() {
         .iter()
         .all(|i| i.category.as_deref() == Some("mul-1d")));
     let too_many = ArithmeticConfig { n: 1000, ..only };
-    assert!(arithmetic(&too_many).unwrap_err().is_bad_input());
+    assert!(arithmetic(&too_many).unwrap_err().user_can_fix());
     let bad = ArithmeticConfig {
         digits: vec![4],
         ..Default::default()
     };
-    assert!(arithmetic(&bad).unwrap_err().is_bad_input());
+    assert!(arithmetic(&bad).unwrap_err().user_can_fix());
 }

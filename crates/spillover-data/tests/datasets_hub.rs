@@ -6,6 +6,7 @@
 mod datasets_support;
 mod parquet_support;
 
+use spillover_errors::UserFixable;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -318,7 +319,7 @@ fn an_unreachable_hub_says_to_pass_a_local_file() {
         matches!(err, DatasetError::HubUnreachable { .. }),
         "{err:?}"
     );
-    assert!(err.is_bad_input());
+    assert!(err.user_can_fix());
     let msg = err.to_string();
     for needle in [
         "hf:openai/gsm8k/main/test-00000-of-00001.parquet",

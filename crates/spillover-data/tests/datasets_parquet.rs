@@ -9,6 +9,7 @@ use parquet_support::{gsm8k_columns, wikitext_columns, write_parquet, xstest_col
 use spillover_data::datasets::{
     gsm8k_file, load_user_file, wikitext_file, xstest, DatasetError, Source, UserFileSpec,
 };
+use spillover_errors::UserFixable;
 
 fn spec(path: &std::path::Path, column: &str) -> UserFileSpec {
     UserFileSpec {
@@ -65,7 +66,7 @@ fn parquet_errors_name_the_file_and_what_is_wrong() {
     );
     let check = |column: &str, needles: &[&str]| {
         let err = load_user_file(&spec(&path, column)).unwrap_err();
-        assert!(err.is_bad_input(), "{err}");
+        assert!(err.user_can_fix(), "{err}");
         let msg = err.to_string();
         assert!(msg.contains("p.parquet"), "{msg}");
         for n in needles {

@@ -3,6 +3,7 @@
 
 mod datasets_support;
 
+use spillover_errors::UserFixable;
 use std::collections::HashSet;
 use std::fs;
 
@@ -138,7 +139,7 @@ fn generator_misbehaviour_and_bad_ratios_are_errors() {
     let mut short = |p: &[String]| -> Result<Vec<String>> { Ok(vec![String::new(); p.len() - 1]) };
     let err = build_refusal_set(&harmful(4), Some(&benign), &cfg, &mut short).unwrap_err();
     assert!(
-        matches!(err, DatasetError::Generation(_)) && !err.is_bad_input(),
+        matches!(err, DatasetError::Generation(_)) && !err.user_can_fix(),
         "{err}"
     );
 
@@ -163,10 +164,10 @@ fn generator_misbehaviour_and_bad_ratios_are_errors() {
             ..Default::default()
         };
         let err = build_refusal_set(&harmful(4), Some(&benign), &cfg, &mut never).unwrap_err();
-        assert!(err.is_bad_input(), "{bad}: {err}");
+        assert!(err.user_can_fix(), "{bad}: {err}");
     }
     let err = build_refusal_set(&harmful(4), None, &cfg, &mut never).unwrap_err();
-    assert!(err.is_bad_input(), "{err}");
+    assert!(err.user_can_fix(), "{err}");
 }
 
 #[test]

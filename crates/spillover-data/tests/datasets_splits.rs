@@ -3,6 +3,7 @@
 
 mod datasets_support;
 
+use spillover_errors::UserFixable;
 use std::collections::HashSet;
 
 use datasets_support::{builtin, prompts};
@@ -64,7 +65,7 @@ fn same_seed_same_split_and_other_seed_other_split() {
         a.items.iter().all(|i| p.get(&i.id) == Some(i)),
         "items taken unchanged"
     );
-    assert!(draw_train(&p, 61, 7).unwrap_err().is_bad_input());
+    assert!(draw_train(&p, 61, 7).unwrap_err().user_can_fix());
 }
 
 #[test]

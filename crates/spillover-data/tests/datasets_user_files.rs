@@ -3,6 +3,7 @@
 
 mod datasets_support;
 
+use spillover_errors::UserFixable;
 use std::path::Path;
 
 use datasets_support::write;
@@ -22,7 +23,7 @@ fn load(
 /// Asserts `err` is bad input and its message names the file (and `line`, if given).
 fn assert_names(err: &DatasetError, path: &Path, line: Option<usize>) {
     let msg = err.to_string();
-    assert!(err.is_bad_input(), "not bad input: {msg}");
+    assert!(err.user_can_fix(), "not bad input: {msg}");
     assert!(
         msg.contains(&path.display().to_string()),
         "no file in: {msg}"
@@ -163,7 +164,7 @@ fn unsupported_inputs_are_bad_input() {
     let missing = dir.path().join("nope.csv");
     let err = load(&missing, Some("p")).unwrap_err();
     assert!(
-        err.is_bad_input() && err.to_string().contains("nope.csv"),
+        err.user_can_fix() && err.to_string().contains("nope.csv"),
         "{err}"
     );
 }

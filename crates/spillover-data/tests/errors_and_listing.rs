@@ -2,6 +2,7 @@
 
 mod common;
 
+use spillover_errors::UserFixable;
 use std::fs;
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use spillover_data::{
 fn unknown_id_suggests_the_closest() {
     let root = tempfile::tempdir().unwrap();
     let err = resolve(root.path(), "smollm2").unwrap_err();
-    assert!(err.is_bad_input());
+    assert!(err.user_can_fix());
     match &err {
         AssetError::UnknownId {
             suggestion, valid, ..
@@ -68,12 +69,12 @@ fn invalid_spec_is_bad_input() {
     let sb = Sandbox::new();
     let mut spec = file_spec("Bad Id", &"a".repeat(64), "fakepkg/a.txt");
     let err = resolve_spec(&sb.root(), &spec, &no_network()).unwrap_err();
-    assert!(err.is_bad_input() && matches!(err, AssetError::InvalidSpec { .. }));
+    assert!(err.user_can_fix() && matches!(err, AssetError::InvalidSpec { .. }));
     spec.id = "ok".into();
     spec.parts[0].wheel_sha256 = "XYZ".into();
     assert!(resolve_spec(&sb.root(), &spec, &no_network())
         .unwrap_err()
-        .is_bad_input());
+        .user_can_fix());
 }
 
 #[test]
@@ -169,6 +170,6 @@ fn resolve_local_file_and_folder() {
 
     let missing = dir.path().join("nope.csv");
     let err = resolve_local(&missing).unwrap_err();
-    assert!(err.is_bad_input());
+    assert!(err.user_can_fix());
     assert!(err.to_string().contains("nope.csv"), "{err}");
 }

@@ -2,6 +2,7 @@
 
 mod common;
 
+use spillover_errors::UserFixable;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::time::Duration;
@@ -123,7 +124,7 @@ fn wrong_wheel_sha_is_an_error_and_leaves_nothing() {
     }
     let msg = err.to_string();
     assert!(msg.contains("fakepkg") && msg.contains(&real), "{msg}");
-    assert!(!err.is_bad_input());
+    assert!(!err.user_can_fix());
     assert!(!sb.root().join("assets").join("fake-model").exists());
     assert!(list_cached(&sb.root()).is_empty());
     assert_no_temp(&sb.root());

@@ -4,6 +4,7 @@
 
 mod common;
 
+use spillover_errors::UserFixable;
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -46,7 +47,7 @@ fn arithmetic_keeps_the_probe_first_and_honours_the_limit() {
     assert_eq!(full.len(), 301, "the probe and 300 problems");
     let err = default_dataset(BenchmarkKind::Arithmetic, &root(), Some(0), 1).unwrap_err();
     assert!(
-        err.is_bad_input() && err.to_string().contains("at least 1"),
+        err.user_can_fix() && err.to_string().contains("at least 1"),
         "{err}"
     );
 }
@@ -125,12 +126,12 @@ fn local_files_in_each_benchmarks_format() {
         .all(|i| i.answer.is_some() && i.target.is_some()));
     // A prompt file for a benchmark that needs gold answers is refused, naming the formats.
     let err = dataset_from_file(BenchmarkKind::Mmlu, spec, &root(), None, 0).unwrap_err();
-    assert!(err.is_bad_input(), "{err}");
+    assert!(err.user_can_fix(), "{err}");
     assert!(err.to_string().contains("mmlu cannot read"), "{err}");
     let missing = Path::new("/nonexistent/prompts.txt").to_str().unwrap();
     let err = dataset_from_file(BenchmarkKind::Refusal, missing, &root(), None, 0).unwrap_err();
     assert!(
-        err.is_bad_input() && err.to_string().contains("/nonexistent"),
+        err.user_can_fix() && err.to_string().contains("/nonexistent"),
         "{err}"
     );
 }

@@ -2,6 +2,7 @@
 //! multiple-choice picks, diversity measures, prompt formats and benchmark names.
 
 use spillover_data::datasets::Item;
+use spillover_errors::UserFixable;
 use spillover_evals::benchmarks::extract::{
     canonical_number, choose, corpus_distinct_n, distinct_n, first_number, gsm8k_answer,
     last_number, numbers, renormalised_logprob, repetition, words, AnswerRule,
@@ -151,7 +152,7 @@ fn benchmark_names_round_trip_and_unknown_names_list_valid_ones() {
         assert!(!k.default_data().is_empty());
     }
     let err = "overrefusal".parse::<BenchmarkKind>().unwrap_err();
-    assert!(err.is_bad_input());
+    assert!(err.user_can_fix());
     let msg = err.to_string();
     assert!(msg.contains("overrefusal"), "{msg}");
     for k in BenchmarkKind::ALL {

@@ -3,6 +3,7 @@
 //! unbiased estimator.
 
 use spillover_data::datasets::Item;
+use spillover_errors::UserFixable;
 use spillover_evals::benchmarks::{
     pass_at_k, run_benchmark, BenchOptions, BenchmarkKind, Subject, HUMANEVAL_STOP_STRINGS,
 };
@@ -72,7 +73,7 @@ fn completions_run_in_the_sandbox_and_failures_say_why() {
     )
     .unwrap_err();
     assert!(
-        err.is_bad_input() && err.to_string().contains("sandbox"),
+        err.user_can_fix() && err.to_string().contains("sandbox"),
         "{err}"
     );
     // An item without tests is named.

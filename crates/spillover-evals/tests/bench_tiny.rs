@@ -3,6 +3,7 @@
 //! computation (log-likelihoods from a plain forward pass, KL of a model with itself), hooks
 //! applied, and bad items rejected with their id.
 
+use spillover_errors::UserFixable;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use spillover_data::datasets::{arithmetic, ArithmeticConfig, Item, PROBE_ID};
@@ -194,7 +195,7 @@ fn gsm8k_uses_other_items_as_worked_examples() {
     )
     .unwrap_err();
     assert!(
-        err.is_bad_input() && err.to_string().contains("gsm8k-0000"),
+        err.user_can_fix() && err.to_string().contains("gsm8k-0000"),
         "{err}"
     );
 }
@@ -398,7 +399,7 @@ fn bad_items_are_rejected_with_their_id() {
             None,
         )
         .unwrap_err();
-        assert!(err.is_bad_input(), "{err}");
+        assert!(err.user_can_fix(), "{err}");
         assert!(
             err.to_string().contains(want),
             "{err} should mention {want}"

@@ -1,5 +1,6 @@
 //! Reading labelled CSV files: label maps, and errors that name the file, line and column.
 
+use spillover_errors::UserFixable;
 use std::path::PathBuf;
 
 use spillover_evals::judge::data::{
@@ -56,14 +57,14 @@ fn a_map_adds_values_and_can_skip_rows() {
     );
     for bad in ["1", "1=maybe"] {
         let e = LabelMap::parse(bad).unwrap_err();
-        assert!(e.is_bad_input() && e.to_string().contains("--map"), "{e}");
+        assert!(e.user_can_fix() && e.to_string().contains("--map"), "{e}");
     }
 }
 
 fn error_of(name: &str, text: &str) -> (String, Error) {
     let p = file(name, text);
     let e = read_labelled(&p, COLS, &LabelMap::standard()).unwrap_err();
-    assert!(e.is_bad_input(), "{e}");
+    assert!(e.user_can_fix(), "{e}");
     (p.display().to_string(), e)
 }
 
@@ -117,7 +118,7 @@ fn missing_and_empty_files_are_bad_input() {
     )
     .unwrap_err();
     assert!(
-        e.is_bad_input() && e.to_string().starts_with("/nonexistent/labels.csv: "),
+        e.user_can_fix() && e.to_string().starts_with("/nonexistent/labels.csv: "),
         "{e}"
     );
     let (p, e) = error_of("empty.csv", "");

@@ -30,9 +30,11 @@ impl Error {
     pub fn internal(msg: impl Into<String>) -> Self {
         Error::Internal(msg.into())
     }
+}
 
+impl spillover_errors::UserFixable for Error {
     /// True when the user can fix this by changing their input (exit code 2 in the CLI).
-    pub fn is_bad_input(&self) -> bool {
+    fn user_can_fix(&self) -> bool {
         matches!(self, Error::BadInput { .. })
     }
 }

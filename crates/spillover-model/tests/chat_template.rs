@@ -2,6 +2,7 @@
 //! (`fixtures/real/smollm2.json`); Gemma-3's must open and close turns its way. The synthetic cases
 //! need no files. Real-file tests skip, saying why, when a model file or the fixtures are absent.
 
+use spillover_errors::UserFixable;
 use spillover_model::chat::{ChatMessage, ChatTemplate, GEMMA3_CHAT_TEMPLATE};
 use spillover_model::fixtures::{real_fixture, real_model};
 use spillover_model::tokenizer::Tokenizer;
@@ -78,7 +79,7 @@ fn raise_exception_fails_with_its_message() {
     let template = ChatTemplate::new(source, "<s>", "</s>").unwrap();
     let err = template.render_user("Hi").unwrap_err();
     assert!(err.to_string().contains("no system"), "{err}");
-    assert!(err.is_bad_input());
+    assert!(err.user_can_fix());
     assert_eq!(
         template.render(&[ChatMessage::system("s")], false).unwrap(),
         "ok"
@@ -88,7 +89,7 @@ fn raise_exception_fails_with_its_message() {
 #[test]
 fn syntax_error_is_bad_input() {
     let err = ChatTemplate::new("{% for m in messages %}{{ m.content }}", "", "").unwrap_err();
-    assert!(err.is_bad_input(), "{err}");
+    assert!(err.user_can_fix(), "{err}");
     assert!(err.to_string().contains("does not compile"), "{err}");
 }
 

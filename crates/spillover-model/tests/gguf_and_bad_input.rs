@@ -5,6 +5,7 @@
 use candle_core::quantized::gguf_file::{self, Value};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{DType, Device, Tensor};
+use spillover_errors::UserFixable;
 use spillover_model::fixtures::{fixtures_dir, max_abs_diff};
 use spillover_model::gguf::{permute, GgufFile};
 use spillover_model::{load_path, LoadOptions, Model, ModelConfig, Step, Weights};
@@ -145,7 +146,7 @@ fn gguf_dequantized_types_match_safetensors() {
 }
 
 fn assert_bad_input(err: spillover_model::Error, path: &Path, needle: &str) {
-    assert!(err.is_bad_input(), "not a bad-input error: {err}");
+    assert!(err.user_can_fix(), "not a bad-input error: {err}");
     let msg = err.to_string();
     assert!(
         msg.contains(&path.display().to_string()),

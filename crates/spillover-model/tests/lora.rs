@@ -2,6 +2,7 @@
 //! disabling an adapter restores the base model, and a saved adapter reloads to the same outputs.
 
 use candle_core::Tensor;
+use spillover_errors::UserFixable;
 use spillover_model::fixtures::{max_abs_diff, test_device};
 use spillover_model::lora::{
     add_lora, load_peft, lora_tensors, save_peft, set_enabled, set_merged, LoraConfig,
@@ -171,7 +172,7 @@ fn adapter_for_another_model_is_bad_input() {
     let mut other = tiny("tiny-gpt2");
     let err = load_peft(&mut other, &dir).unwrap_err();
     assert!(
-        err.is_bad_input() && err.to_string().contains("matches no linear layer"),
+        err.user_can_fix() && err.to_string().contains("matches no linear layer"),
         "{err}"
     );
 }

@@ -2,6 +2,7 @@
 //! file (`fixtures/real/smollm2.json`); Gemma-3's has no reference ids, so it must round-trip text and
 //! keep its turn markers whole. Each test skips, saying why, when its model file or the fixtures are absent.
 
+use spillover_errors::UserFixable;
 use std::path::PathBuf;
 
 use spillover_model::fixtures::{real_fixture, real_model};
@@ -186,20 +187,20 @@ fn unreadable_tokenizer_files_are_bad_input() {
     let missing = dir.join("tokenizer.json");
     let err = Tokenizer::from_file(&missing).unwrap_err();
     assert!(
-        err.is_bad_input() && err.to_string().contains("tokenizer.json"),
+        err.user_can_fix() && err.to_string().contains("tokenizer.json"),
         "{err}"
     );
     std::fs::write(&missing, "{ not json").unwrap();
     let err = Tokenizer::from_file(&missing).unwrap_err();
     assert!(
-        err.is_bad_input() && err.to_string().contains("tokenizer.json"),
+        err.user_can_fix() && err.to_string().contains("tokenizer.json"),
         "{err}"
     );
     let not_gguf = dir.join("model.gguf");
     std::fs::write(&not_gguf, "not a gguf file").unwrap();
     let err = Tokenizer::from_gguf_file(&not_gguf).unwrap_err();
     assert!(
-        err.is_bad_input() && err.to_string().contains("model.gguf"),
+        err.user_can_fix() && err.to_string().contains("model.gguf"),
         "{err}"
     );
     println!("{err}");

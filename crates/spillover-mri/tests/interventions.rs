@@ -6,6 +6,7 @@ mod common;
 
 use candle_core::Tensor;
 use common::*;
+use spillover_errors::UserFixable;
 use spillover_model::{Hooks, Model};
 use spillover_mri::direction::{activations, diff_in_means, unit};
 use spillover_mri::steer::{ablate_hooks, actadd_hooks, add_ablation, projection};
@@ -127,7 +128,7 @@ fn gemma3_orthogonalization_is_refused_and_leaves_the_model_unchanged() {
         .downcast_ref::<spillover_model::Error>()
         .expect("a model error");
     assert!(
-        model_err.is_bad_input(),
+        model_err.user_can_fix(),
         "refusal is a bad-input error (exit code 2)"
     );
     assert_eq!(max_diff(&before, &logits(&lm.model, &a, None)), 0.0);

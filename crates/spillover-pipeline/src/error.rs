@@ -27,3 +27,17 @@ impl ConfigError {
 pub struct RunInUse {
     pub path: String,
 }
+
+impl spillover_errors::UserFixable for ConfigError {
+    /// Always: the experiment file, a key or a flag is at fault.
+    fn user_can_fix(&self) -> bool {
+        true
+    }
+}
+
+impl spillover_errors::UserFixable for RunInUse {
+    /// Always: wait for the other process or choose another folder.
+    fn user_can_fix(&self) -> bool {
+        true
+    }
+}

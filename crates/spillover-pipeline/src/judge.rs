@@ -3,6 +3,7 @@
 use crate::config::JudgeKind;
 use crate::error::ConfigError;
 use anyhow::Result;
+use spillover_errors::UserFixable;
 use spillover_evals::judge::{
     head::Head, locate, minilm, KeywordJudge, LearnedJudge, RefusalJudge,
 };
@@ -27,7 +28,7 @@ pub fn make_judge(kind: JudgeKind) -> Result<BoxJudge> {
 }
 
 fn user(e: spillover_evals::judge::Error, what: &str) -> anyhow::Error {
-    if e.is_bad_input() {
+    if e.user_can_fix() {
         ConfigError::new(what, e).into()
     } else {
         anyhow::Error::new(e).context(what.to_string())

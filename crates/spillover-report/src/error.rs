@@ -45,3 +45,10 @@ impl ReportError {
         }
     }
 }
+
+impl spillover_errors::UserFixable for ReportError {
+    /// Always: a missing or corrupt input file, or a bad argument.
+    fn user_can_fix(&self) -> bool {
+        true
+    }
+}

@@ -87,3 +87,11 @@ impl SandboxError {
         }
     }
 }
+
+impl spillover_errors::UserFixable for SandboxError {
+    /// Every setup problem (a missing or unusable isolation feature or interpreter, a bad config
+    /// value, an item without its fields) is the user's to fix; a host I/O failure is not.
+    fn user_can_fix(&self) -> bool {
+        !matches!(self, SandboxError::Io { .. })
+    }
+}

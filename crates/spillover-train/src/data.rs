@@ -20,9 +20,9 @@ pub enum DataError {
     File { path: PathBuf, msg: String },
 }
 
-impl DataError {
+impl spillover_errors::UserFixable for DataError {
     /// Always the user's to fix.
-    pub fn is_bad_input(&self) -> bool {
+    fn user_can_fix(&self) -> bool {
         true
     }
 }

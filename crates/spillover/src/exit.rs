@@ -1,7 +1,11 @@
 //! Exit codes: 0 success, 1 internal failure, 2 bad input (a missing or corrupt file, an unknown
-//! model name, an unsupported architecture, a malformed argument) — the user can fix those.
+//! model name, an unsupported architecture, a malformed argument, a missing sandbox feature) — the
+//! user can fix those. Every error type says which it is through [`UserFixable`]; here the whole
+//! error chain is walked.
 
 use std::process::ExitCode;
+
+use spillover_errors::{probe, Probe, UserFixable};
 
 /// An error in the user's input that is not a model or asset error (e.g. an argument out of range).
 #[derive(Debug)]
@@ -15,23 +19,30 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+impl UserFixable for UsageError {
+    fn user_can_fix(&self) -> bool {
+        true
+    }
+}
+
+/// Every error type of the workspace, each asked through [`UserFixable`].
+const PROBES: &[Probe] = &[
+    probe::<UsageError>,
+    probe::<spillover_model::Error>,
+    probe::<spillover_data::AssetError>,
+    probe::<spillover_data::datasets::DatasetError>,
+    probe::<spillover_train::data::DataError>,
+    probe::<spillover_evals::benchmarks::Error>,
+    probe::<spillover_evals::judge::Error>,
+    probe::<spillover_sandbox::SandboxError>,
+    probe::<spillover_pipeline::ConfigError>,
+    probe::<spillover_pipeline::RunInUse>,
+    probe::<spillover_report::ReportError>,
+];
+
 /// Whether any error in the chain is the user's to fix.
 pub fn is_bad_input(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<UsageError>().is_some()
-            || c.downcast_ref::<spillover_model::Error>()
-                .is_some_and(|m| m.is_bad_input())
-            || c.downcast_ref::<spillover_data::AssetError>()
-                .is_some_and(|a| a.is_bad_input())
-            || c.downcast_ref::<spillover_data::datasets::DatasetError>()
-                .is_some_and(|d| d.is_bad_input())
-            || c.downcast_ref::<spillover_train::data::DataError>()
-                .is_some()
-            || c.downcast_ref::<spillover_pipeline::ConfigError>()
-                .is_some()
-            || c.downcast_ref::<spillover_pipeline::RunInUse>().is_some()
-            || c.downcast_ref::<spillover_report::ReportError>().is_some()
-    })
+    spillover_errors::chain_is_user_fixable(e.as_ref(), PROBES)
 }
 
 pub fn report(e: &anyhow::Error) -> ExitCode {

@@ -1,5 +1,6 @@
 //! The error type of the dataset loaders, splits and training-set writers.
 
+use spillover_errors::UserFixable;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -116,12 +117,12 @@ pub enum DatasetError {
     Generation(BoxError),
 }
 
-impl DatasetError {
+impl UserFixable for DatasetError {
     /// True when the input (a file, a column mapping, a parameter) is at fault rather than the
     /// machine, so a CLI can exit with status 2.
-    pub fn is_bad_input(&self) -> bool {
+    fn user_can_fix(&self) -> bool {
         match self {
-            DatasetError::Asset(e) => e.is_bad_input(),
+            DatasetError::Asset(e) => e.user_can_fix(),
             DatasetError::Io { cause, .. } => cause.kind() == io::ErrorKind::NotFound,
             DatasetError::Empty { .. }
             | DatasetError::BadUtf8 { .. }
@@ -134,7 +135,9 @@ impl DatasetError {
             DatasetError::HubDownload { .. } | DatasetError::Generation(_) => false,
         }
     }
+}
 
+impl DatasetError {
     /// Wraps an error of the caller's generation function.
     pub fn generation(e: impl Into<BoxError>) -> Self {
         DatasetError::Generation(e.into())

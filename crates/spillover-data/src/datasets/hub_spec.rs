@@ -229,6 +229,7 @@ pub(crate) fn split_name(file_stem: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use spillover_errors::UserFixable;
 
     #[test]
     fn specs_parse_with_and_without_path_and_revision() {
@@ -264,7 +265,7 @@ mod tests {
             ("gsm8k", "expected hf:"),
         ] {
             let err = spec.parse::<HubFile>().unwrap_err();
-            assert!(err.is_bad_input());
+            assert!(err.user_can_fix());
             let msg = err.to_string();
             assert!(msg.contains(needle) && msg.contains(spec), "{spec}: {msg}");
         }

@@ -162,6 +162,7 @@ fn cell_text(field: &Field) -> std::result::Result<Option<String>, &'static str>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use spillover_errors::UserFixable;
 
     #[test]
     fn text_files_and_short_files_are_not_parquet() {
@@ -175,7 +176,7 @@ mod tests {
         );
         std::fs::write(&csv, "PAR1").unwrap();
         let err = read_parquet(&csv).unwrap_err();
-        assert!(err.to_string().contains("not a parquet file") && err.is_bad_input());
+        assert!(err.to_string().contains("not a parquet file") && err.user_can_fix());
     }
 
     #[test]

@@ -143,6 +143,7 @@ fn heading_level(line: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use spillover_errors::UserFixable;
 
     #[test]
     fn gutenberg_header_credit_and_footer_are_stripped() {
@@ -153,7 +154,7 @@ mod tests {
         let got = gutenberg_paragraphs(Path::new("x.txt"), text).unwrap();
         assert_eq!(got, ["First line wrapped here.", "Second."]);
         let err = gutenberg_paragraphs(Path::new("x.txt"), "no markers").unwrap_err();
-        assert!(err.to_string().contains("x.txt") && err.is_bad_input());
+        assert!(err.to_string().contains("x.txt") && err.user_can_fix());
     }
 
     #[test]

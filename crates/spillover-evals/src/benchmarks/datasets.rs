@@ -241,14 +241,15 @@ fn check_limit(limit: Option<usize>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use spillover_errors::UserFixable;
 
     #[test]
     fn hub_specs_are_checked_before_any_download() {
         let root = Path::new("/nonexistent");
         let err = dataset_from_file(BenchmarkKind::Refusal, "hf:me/set/x.parquet", root, None, 0)
             .unwrap_err();
-        assert!(err.is_bad_input() && err.to_string().contains("cannot read hub datasets"));
+        assert!(err.user_can_fix() && err.to_string().contains("cannot read hub datasets"));
         let err = dataset_from_file(BenchmarkKind::Gsm8k, "hf:gsm8k", root, None, 0).unwrap_err();
-        assert!(err.is_bad_input() && err.to_string().contains("invalid hub dataset `hf:gsm8k`"));
+        assert!(err.user_can_fix() && err.to_string().contains("invalid hub dataset `hf:gsm8k`"));
     }
 }

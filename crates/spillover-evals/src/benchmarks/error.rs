@@ -1,6 +1,8 @@
 //! The benchmarks' error type: bad input (an item without a gold answer, an unknown benchmark
 //! name, a bad option) is told apart from failures of the machine (the model, the judge).
 
+use spillover_errors::UserFixable;
+
 /// Everything that can go wrong while running a benchmark.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -22,18 +24,20 @@ pub enum Error {
     Judge(#[from] crate::judge::Error),
 }
 
-impl Error {
+impl UserFixable for Error {
     /// True when the user can fix it (bad items, options, files or names).
-    pub fn is_bad_input(&self) -> bool {
+    fn user_can_fix(&self) -> bool {
         match self {
             Error::BadInput(_) => true,
-            Error::Dataset(e) => e.is_bad_input(),
-            Error::Model(e) => e.is_bad_input(),
-            Error::Judge(e) => e.is_bad_input(),
+            Error::Dataset(e) => e.user_can_fix(),
+            Error::Model(e) => e.user_can_fix(),
+            Error::Judge(e) => e.user_can_fix(),
             Error::Engine(_) => false,
         }
     }
+}
 
+impl Error {
     /// A bad-input error for item `id`: `what` says what was expected.
     pub(crate) fn item(id: &str, what: impl std::fmt::Display) -> Error {
         Error::BadInput(format!("item {id}: {what}"))

@@ -1,5 +1,6 @@
 //! The judge's error type. Messages name the file, line and column where the input is wrong.
 
+use spillover_errors::UserFixable;
 use std::path::{Path, PathBuf};
 
 /// Everything that can go wrong while loading data, models or heads, or running the judge.
@@ -45,9 +46,9 @@ pub enum Error {
     Asset(#[from] spillover_data::AssetError),
 }
 
-impl Error {
+impl UserFixable for Error {
     /// True when the user can fix it (a bad file, column, argument or asset request).
-    pub fn is_bad_input(&self) -> bool {
+    fn user_can_fix(&self) -> bool {
         match self {
             Error::BadFile { .. }
             | Error::MissingColumn { .. }
@@ -55,11 +56,13 @@ impl Error {
             | Error::Io { .. }
             | Error::BadHead { .. }
             | Error::BadModel { .. } => true,
-            Error::Asset(a) => a.is_bad_input(),
+            Error::Asset(a) => a.user_can_fix(),
             Error::Candle(_) => false,
         }
     }
+}
 
+impl Error {
     pub(crate) fn io(path: &Path, cause: std::io::Error) -> Self {
         Error::Io {
             path: path.to_path_buf(),

@@ -3,6 +3,7 @@
 //! is written under a temporary name and renamed when every benchmark has finished, so a failed
 //! run leaves nothing half-written.
 
+use spillover_errors::UserFixable;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -119,7 +120,7 @@ Exit codes: 0 success, 1 internal error, 2 bad input (unknown benchmark, missing
 
 /// Benchmark errors the user can fix exit with code 2.
 fn user(e: benchmarks::Error) -> anyhow::Error {
-    if e.is_bad_input() {
+    if e.user_can_fix() {
         UsageError(e.to_string()).into()
     } else {
         anyhow::Error::new(e)
@@ -339,7 +340,7 @@ fn ready(mut lm: LoadedModel) -> Result<LoadedModel> {
 
 fn make_judge(kind: JudgeArg) -> Result<Box<dyn RefusalJudge>> {
     let user = |e: spillover_evals::judge::Error| -> anyhow::Error {
-        if e.is_bad_input() {
+        if e.user_can_fix() {
             UsageError(e.to_string()).into()
         } else {
             anyhow::Error::new(e)

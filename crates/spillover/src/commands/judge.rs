@@ -1,6 +1,7 @@
 //! `spillover judge`: the refusal judge — evaluate both judges against human labels, rebuild the
 //! learned judge's head, and run the held-out validation reported in docs/judge.md.
 
+use spillover_errors::UserFixable;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -142,7 +143,7 @@ pub fn run(a: JudgeArgs) -> Result<()> {
 
 /// Judge errors the user can fix exit with code 2.
 fn user(e: judge::Error) -> anyhow::Error {
-    if e.is_bad_input() {
+    if e.user_can_fix() {
         UsageError(e.to_string()).into()
     } else {
         anyhow::Error::new(e)
