@@ -14,6 +14,7 @@ use crate::compare::TaxRow;
 use crate::config::{digest, Experiment, InterventionKind};
 use crate::interventions::{self, direction, training, Recipe};
 use crate::judge::make_judge;
+use crate::keys::{shared_dir, ModelKey, SharedStage};
 use crate::progress::Progress;
 use crate::results::{self, Results};
 use crate::rundir::{read_json, write_atomic, StageResult, Stages};
@@ -45,13 +46,14 @@ pub fn run_dir(exp: &Experiment, runs: &Path) -> PathBuf {
 
 /// The hash that names the run.
 pub fn config_hash(exp: &Experiment) -> String {
-    digest(&(crate::SCHEMA_VERSION, exp))
+    crate::keys::stage_hash(&(crate::SCHEMA_VERSION, exp))
 }
 
 /// Everything a stage needs about the base model.
 pub struct Base {
     pub spec: String,
-    pub fingerprint: String,
+    /// The model's identity in every stage key.
+    pub key: ModelKey,
     pub lm: LoadedModel,
 }
 
@@ -60,7 +62,7 @@ impl Base {
         let lm = load_fresh(exp)?;
         Ok(Base {
             spec: exp.model.id.clone(),
-            fingerprint: crate::models::fingerprint(&exp.model.id)?,
+            key: ModelKey::of(exp)?,
             lm,
         })
     }
@@ -120,14 +122,14 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<Results> {
     // Baseline evaluation, shared by every run on the same model and items.
     progress.stage("baseline evaluation");
     let base_inputs = (
-        &base.fingerprint,
+        &base.key,
         &items_hash,
         &exp.benchmarks,
         exp.judge.kind,
         exp.seed,
     );
     let shared = opts.runs_dir.join("_shared");
-    let baseline_root = shared.join(format!("baseline-{}", &digest(&base_inputs)[..12]));
+    let baseline_root = shared_dir(&shared, SharedStage::Baseline, &base_inputs);
     let baseline = {
         let s = Stages::open_waiting(&baseline_root, "the baseline evaluation")?;
         let subject = base.subject("base")?;
@@ -183,12 +185,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<Results> {
     let mri = if exp.analysis.mri {
         progress.stage("explain (MRI)");
         let recipe = &per_seed[0].recipe;
-        let inputs = (
-            &base.fingerprint,
-            &recipe.inputs_hash,
-            &items_hash,
-            &exp.analysis,
-        );
+        let inputs = (&base.key, &recipe.inputs_hash, &items_hash, &exp.analysis);
         Some(stages.run("explain", &inputs, |out, _| {
             let benign = &data_stage.summary.refusal_set.benign_ids;
             explain::explain(
@@ -231,9 +228,9 @@ fn progress_line(opts: &RunOptions, msg: &str) {
     }
 }
 
-/// The model fingerprint when the data stage uses the model (benign self-distillation).
-fn benign_model<'a>(exp: &Experiment, base: &'a Base) -> Option<&'a str> {
-    (exp.data.benign_mix > 0.0).then_some(base.fingerprint.as_str())
+/// The model's key when the data stage uses the model (benign self-distillation).
+fn benign_model<'a>(exp: &Experiment, base: &'a Base) -> Option<&'a ModelKey> {
+    (exp.data.benign_mix > 0.0).then_some(&base.key)
 }
 
 /// The base model's greedy answers to benign prompts (for the benign mix).
@@ -295,8 +292,8 @@ fn intervene(
     let data_hash = spillover_data::sha256_file(&train_file)?.0;
     if section.kind.trains() {
         let settings = training::TrainSettings::resolve(section, seed);
-        let t_inputs = (&base.fingerprint, &data_hash, &settings);
-        let t_root = shared.join(format!("train-{}", &digest(&t_inputs)[..12]));
+        let t_inputs = (&base.key, &data_hash, &settings);
+        let t_root = shared_dir(shared, SharedStage::Train, &t_inputs);
         let t = Stages::open_waiting(&t_root, "this training run")?;
         let trained = t.run("weights", &t_inputs, |out, work| {
             let mut lm = load_fresh(exp)?;
@@ -334,14 +331,8 @@ fn intervene(
         &harmful[..n.min(harmful.len())],
         &harmless[..n.min(harmless.len())],
     );
-    let d_inputs = (
-        &base.fingerprint,
-        &data_hash,
-        digest(&harmless),
-        n,
-        section.layer,
-    );
-    let d_root = shared.join(format!("direction-{}", &digest(&d_inputs)[..12]));
+    let d_inputs = (&base.key, &data_hash, digest(&harmless), n, section.layer);
+    let d_root = shared_dir(shared, SharedStage::Direction, &d_inputs);
     let d = Stages::open_waiting(&d_root, "this refusal direction")?;
     let dir = d.run("direction", &d_inputs, |_, _| {
         direction::refusal_direction(
@@ -373,7 +364,7 @@ fn record_recipe(
     })?;
     Ok(RecipeStage {
         summary: r.summary,
-        inputs_hash: digest(inputs),
+        inputs_hash: crate::keys::stage_hash(inputs),
         detail: read_json(&r.dir.join("detail.json"))?,
         seconds: r.seconds,
         reused: r.reused,

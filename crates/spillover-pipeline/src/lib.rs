@@ -16,6 +16,7 @@ pub mod error;
 pub mod experiment;
 pub mod interventions;
 pub mod judge;
+pub mod keys;
 pub mod models;
 pub mod progress;
 pub mod results;

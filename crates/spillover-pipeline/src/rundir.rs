@@ -11,6 +11,7 @@
 
 use crate::config::digest;
 use crate::error::RunInUse;
+use crate::keys::stage_hash;
 use anyhow::{Context, Result};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::fs::{self, File};
@@ -99,7 +100,7 @@ impl Stages {
         name: &str,
         inputs: &impl Serialize,
     ) -> Option<StageRecord<T>> {
-        let hash = digest(inputs);
+        let hash = stage_hash(inputs);
         let text = fs::read_to_string(self.dir(name).join("stage.json")).ok()?;
         let rec: StageRecord<T> = serde_json::from_str(&text).ok()?;
         (rec.inputs_hash == hash).then_some(rec)
@@ -130,7 +131,7 @@ impl Stages {
         let summary = work(&partial, &scratch)?;
         let rec = StageRecord {
             stage: name.to_string(),
-            inputs_hash: digest(inputs),
+            inputs_hash: stage_hash(inputs),
             inputs: serde_json::to_value(inputs)?,
             seconds: t0.elapsed().as_secs_f64(),
             summary,
