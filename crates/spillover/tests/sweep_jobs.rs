@@ -54,7 +54,11 @@ fn text(o: &Output) -> (String, String) {
 
 fn expect_code(o: &Output, code: i32) {
     let (out, err) = text(o);
-    assert_eq!(o.status.code(), Some(code), "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stdout:\n{out}\nstderr:\n{err}"
+    );
 }
 
 fn sweep_folder(stdout: &str) -> PathBuf {
@@ -71,6 +75,11 @@ fn sweep_json(dir: &Path) -> Value {
 }
 
 /// The points with their run folders reduced to their names (the runs dirs differ).
+/// The grid arguments followed by `extra`.
+fn with<'a>(grid: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+    [grid, extra].concat()
+}
+
 fn points(s: &Value) -> Value {
     let mut p = s["points"].clone();
     for q in p.as_array_mut().unwrap() {
@@ -122,9 +131,8 @@ fn points_run_as_separate_jobs_collect_to_the_local_sweep() {
     std::fs::write(&cfg, TINY).unwrap();
     let runs = tmp.path().join("runs");
     let grid = ["--grid", "intervention.epochs=1,2"];
-    let with = |extra: &[&str]| [&grid[..], extra].concat();
 
-    let plan = sweep(Some(&cfg), &runs, &with(&["--plan"]));
+    let plan = sweep(Some(&cfg), &runs, &with(&grid, &["--plan"]));
     expect_code(&plan, 0);
     let (stdout, _) = text(&plan);
     let ids: Vec<String> = stdout
@@ -136,7 +144,7 @@ fn points_run_as_separate_jobs_collect_to_the_local_sweep() {
     let dir = sweep_folder(&stdout);
 
     // Nothing has run: collect names both points as missing and exits 1.
-    let out = sweep(Some(&cfg), &runs, &with(&["--collect"]));
+    let out = sweep(Some(&cfg), &runs, &with(&grid, &["--collect"]));
     expect_code(&out, 1);
     let err = text(&out).1;
     assert!(err.contains("2 of 2 points missing or failed"), "{err}");
@@ -147,17 +155,20 @@ fn points_run_as_separate_jobs_collect_to_the_local_sweep() {
     let out = sweep(
         Some(&cfg),
         &runs,
-        &with(&[
-            "--slurm",
-            "--partition",
-            "gpu",
-            "--time",
-            "1:00:00",
-            "--cpus-per-task",
-            "4",
-            "--gpus-per-task",
-            "1",
-        ]),
+        &with(
+            &grid,
+            &[
+                "--slurm",
+                "--partition",
+                "gpu",
+                "--time",
+                "1:00:00",
+                "--cpus-per-task",
+                "4",
+                "--gpus-per-task",
+                "1",
+            ],
+        ),
     );
     expect_code(&out, 0);
     let slurm = dir.join("slurm");
@@ -178,7 +189,10 @@ fn points_run_as_separate_jobs_collect_to_the_local_sweep() {
     assert!(submit.contains("--dependency=\"afterany:$array\""));
 
     // Point 1 by its id; point 0 by the array script itself, as Slurm task 0 would run it.
-    expect_code(&sweep(Some(&cfg), &runs, &with(&["--point", &ids[1]])), 0);
+    expect_code(
+        &sweep(Some(&cfg), &runs, &with(&grid, &["--point", &ids[1]])),
+        0,
+    );
     let task = Command::new("bash")
         .arg(slurm.join("points.sbatch"))
         .env("SLURM_ARRAY_TASK_ID", "0")
@@ -214,11 +228,19 @@ fn a_failing_point_stops_the_sweep_unless_keep_going() {
     let out = sweep(Some(&cfg), &runs, &grid);
     expect_code(&out, 2);
     assert!(text(&out).1.contains("data.n_train"));
-    let plan = text(&sweep(Some(&cfg), &runs, &[&grid[..], &["--plan"]].concat())).0;
+    let plan = text(&sweep(
+        Some(&cfg),
+        &runs,
+        &[&grid[..], &["--plan"]].concat(),
+    ))
+    .0;
     let dir = sweep_folder(&plan);
     let done = |d: &Path| {
         std::fs::read_dir(d.join("points"))
-            .map(|r| r.filter(|e| e.as_ref().unwrap().path().extension().unwrap() == "json").count())
+            .map(|r| {
+                r.filter(|e| e.as_ref().unwrap().path().extension().unwrap() == "json")
+                    .count()
+            })
             .unwrap_or(0)
     };
     assert_eq!(done(&dir), 0, "the second point ran after the first failed");
@@ -226,14 +248,20 @@ fn a_failing_point_stops_the_sweep_unless_keep_going() {
     let out = sweep(Some(&cfg), &runs, &[&grid[..], &["--keep-going"]].concat());
     expect_code(&out, 1);
     let err = text(&out).1;
-    assert!(err.contains("point 0 (data.n_train=100000) failed"), "{err}");
+    assert!(
+        err.contains("point 0 (data.n_train=100000) failed"),
+        "{err}"
+    );
     assert_eq!(done(&dir), 1);
     let s = sweep_json(&dir);
     assert_eq!(s["points"].as_array().unwrap().len(), 1);
     let inc = &s["incomplete"][0];
     assert_eq!(inc["status"], "failed");
     assert_eq!(inc["index"], 0);
-    assert!(inc["error"].as_str().unwrap().contains("data.n_train"), "{inc}");
+    assert!(
+        inc["error"].as_str().unwrap().contains("data.n_train"),
+        "{inc}"
+    );
     assert!(std::fs::read_to_string(dir.join("report.md"))
         .unwrap()
         .contains("had not finished"));

@@ -177,7 +177,12 @@ impl Stages {
 impl Stages {
     /// [`Stages::run`] in a shared folder: compute in this process's own partial folder, publish
     /// by rename; when another process published first, use its stage.
-    fn run_shared<T, F>(&self, name: &str, inputs: &impl Serialize, work: F) -> Result<StageResult<T>>
+    fn run_shared<T, F>(
+        &self,
+        name: &str,
+        inputs: &impl Serialize,
+        work: F,
+    ) -> Result<StageResult<T>>
     where
         T: Serialize + DeserializeOwned,
         F: FnOnce(&Path, &Path) -> Result<T>,
@@ -206,7 +211,12 @@ impl Stages {
             &partial.join("stage.json"),
             &serde_json::to_vec_pretty(&rec)?,
         )?;
-        let won = publish(&partial, &dir, || self.finished::<T>(name, inputs).is_some(), &me)?;
+        let won = publish(
+            &partial,
+            &dir,
+            || self.finished::<T>(name, inputs).is_some(),
+            &me,
+        )?;
         remove_dir(&scratch)?;
         if won {
             return Ok(StageResult {
@@ -218,7 +228,10 @@ impl Stages {
         }
         // Another process published the same stage first: its copy is the one every reader uses.
         let theirs = self.finished::<T>(name, inputs).with_context(|| {
-            format!("{}: published by another process but unreadable", dir.display())
+            format!(
+                "{}: published by another process but unreadable",
+                dir.display()
+            )
         })?;
         Ok(StageResult {
             dir,

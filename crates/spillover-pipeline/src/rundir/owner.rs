@@ -117,12 +117,17 @@ mod tests {
         assert_eq!(fs::read_dir(&fresh).unwrap().count(), 0);
         fs::remove_dir(&fresh).unwrap();
 
-        let dead = tmp.path().join(format!("w.work-{}.{}.1", host(), dead_pid()));
+        let dead = tmp
+            .path()
+            .join(format!("w.work-{}.{}.1", host(), dead_pid()));
         fs::create_dir_all(dead.join("checkpoints")).unwrap();
         let me = token();
         let adopted = claim_work(tmp.path(), "w", &me).unwrap();
         assert!(!dead.exists());
-        assert!(adopted.join("checkpoints").is_dir(), "the checkpoints came along");
+        assert!(
+            adopted.join("checkpoints").is_dir(),
+            "the checkpoints came along"
+        );
         assert!(adopted.ends_with(format!("w.work-{me}")));
     }
 }

@@ -82,7 +82,7 @@ fn two_processes_racing_for_a_shared_stage_agree() {
             String::from_utf8_lossy(&o.stderr)
         );
         out.lines()
-            .find_map(|l| l.strip_prefix("RESULT "))
+            .find_map(|l| l.split_once("RESULT ").map(|(_, r)| r))
             .unwrap_or_else(|| panic!("no RESULT line in {out}"))
             .to_string()
     };

@@ -136,7 +136,9 @@ fn load_point(
                 .is_some_and(|(k, _)| k.trim() == format!("intervention.{key}"))
         })
     };
-    let section = defaults.get_mut("intervention").and_then(|v| v.as_table_mut());
+    let section = defaults
+        .get_mut("intervention")
+        .and_then(|v| v.as_table_mut());
     let mut dropped = Vec::new();
     if let Some(section) = section {
         for key in exp.intervention.inapplicable_keys() {

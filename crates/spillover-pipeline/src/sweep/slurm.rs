@@ -88,7 +88,10 @@ pub fn points_script(plan: &Plan, exe: &Path, cwd: &Path, opts: &SlurmOptions) -
         plan.points.len()
     );
     let _ = writeln!(s, "# Written by `spillover sweep --slurm`. Queue it with submit.sh (next to this file), which also");
-    let _ = writeln!(s, "# queues collect.sbatch to build the frontier once every task has ended.");
+    let _ = writeln!(
+        s,
+        "# queues collect.sbatch to build the frontier once every task has ended."
+    );
     let _ = writeln!(s, "#\n# point  run folder  settings");
     for p in &plan.points {
         let _ = writeln!(s, "# {:>5}  {}  {}", p.index, p.id, p.overrides.join(" "));
@@ -97,7 +100,11 @@ pub fn points_script(plan: &Plan, exe: &Path, cwd: &Path, opts: &SlurmOptions) -
     let _ = writeln!(s, "#SBATCH --array=0-{}", plan.points.len() - 1);
     let _ = writeln!(s, "#SBATCH --output={}/point-%a.log", logs.display());
     resources(&mut s, opts, opts.cpus_per_task, true);
-    let _ = writeln!(s, "set -euo pipefail\ncd {}", shell_quote(&cwd.display().to_string()));
+    let _ = writeln!(
+        s,
+        "set -euo pipefail\ncd {}",
+        shell_quote(&cwd.display().to_string())
+    );
     let _ = writeln!(
         s,
         "exec {} --point \"$SLURM_ARRAY_TASK_ID\"",
@@ -110,13 +117,31 @@ pub fn points_script(plan: &Plan, exe: &Path, cwd: &Path, opts: &SlurmOptions) -
 pub fn collect_script(plan: &Plan, exe: &Path, cwd: &Path, opts: &SlurmOptions) -> String {
     let name = &plan.points[0].exp.name;
     let mut s = String::from("#!/bin/bash\n");
-    let _ = writeln!(s, "# Spillover sweep \"{name}\": builds sweep.json, sweep.md and report.html in");
-    let _ = writeln!(s, "# {} from the points that finished and names the missing or failed ones.", plan.dir.display());
-    let _ = writeln!(s, "# submit.sh queues it to start once every task of the array has ended (afterany).");
+    let _ = writeln!(
+        s,
+        "# Spillover sweep \"{name}\": builds sweep.json, sweep.md and report.html in"
+    );
+    let _ = writeln!(
+        s,
+        "# {} from the points that finished and names the missing or failed ones.",
+        plan.dir.display()
+    );
+    let _ = writeln!(
+        s,
+        "# submit.sh queues it to start once every task of the array has ended (afterany)."
+    );
     let _ = writeln!(s, "#SBATCH --job-name=spillover-{name}-collect");
-    let _ = writeln!(s, "#SBATCH --output={}/collect.log", plan.dir.join("slurm").display());
+    let _ = writeln!(
+        s,
+        "#SBATCH --output={}/collect.log",
+        plan.dir.join("slurm").display()
+    );
     resources(&mut s, opts, Some(1), false);
-    let _ = writeln!(s, "set -euo pipefail\ncd {}", shell_quote(&cwd.display().to_string()));
+    let _ = writeln!(
+        s,
+        "set -euo pipefail\ncd {}",
+        shell_quote(&cwd.display().to_string())
+    );
     let _ = writeln!(s, "exec {} --collect", sweep_command(plan, exe));
     s
 }
@@ -136,7 +161,12 @@ echo "array job $array, collect job $collect"
 
 /// Writes the three scripts into `<sweep folder>/slurm/`. `exe` is the spillover binary the jobs
 /// run, `cwd` the folder they run in.
-pub fn write_scripts(plan: &Plan, exe: &Path, cwd: &Path, opts: &SlurmOptions) -> Result<SlurmScripts> {
+pub fn write_scripts(
+    plan: &Plan,
+    exe: &Path,
+    cwd: &Path,
+    opts: &SlurmOptions,
+) -> Result<SlurmScripts> {
     let dir = plan.dir.join("slurm");
     std::fs::create_dir_all(&dir).with_context(|| dir.display().to_string())?;
     let files = SlurmScripts {
@@ -144,8 +174,14 @@ pub fn write_scripts(plan: &Plan, exe: &Path, cwd: &Path, opts: &SlurmOptions) -
         collect: dir.join("collect.sbatch"),
         submit: dir.join("submit.sh"),
     };
-    write_atomic(&files.points, points_script(plan, exe, cwd, opts).as_bytes())?;
-    write_atomic(&files.collect, collect_script(plan, exe, cwd, opts).as_bytes())?;
+    write_atomic(
+        &files.points,
+        points_script(plan, exe, cwd, opts).as_bytes(),
+    )?;
+    write_atomic(
+        &files.collect,
+        collect_script(plan, exe, cwd, opts).as_bytes(),
+    )?;
     write_atomic(&files.submit, SUBMIT_SCRIPT.as_bytes())?;
     Ok(files)
 }
@@ -172,7 +208,10 @@ mod tests {
 
     #[test]
     fn quoting_keeps_words_intact() {
-        assert_eq!(shell_quote("intervention.epochs=1,2"), "intervention.epochs=1,2");
+        assert_eq!(
+            shell_quote("intervention.epochs=1,2"),
+            "intervention.epochs=1,2"
+        );
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("it's"), "'it'\\''s'");
         assert_eq!(shell_quote(""), "''");

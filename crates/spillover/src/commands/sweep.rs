@@ -92,7 +92,12 @@ pub fn run(a: SweepArgs) -> Result<()> {
     } else if let Some(sel) = &a.point {
         let p = plan.select(sel)?;
         if !a.quiet {
-            eprintln!("== sweep point {} ({}): {}", p.index, p.id, p.overrides.join(" "));
+            eprintln!(
+                "== sweep point {} ({}): {}",
+                p.index,
+                p.id,
+                p.overrides.join(" ")
+            );
         }
         let pt = sweep::run_point(&plan, p, &opts)?;
         println!("{}", line(&pt));
