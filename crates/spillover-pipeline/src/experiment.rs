@@ -8,7 +8,9 @@
 //!
 //! Stages live in the run folder `<runs>/<name>-<hash>/`; the baseline evaluation, training runs
 //! and refusal directions live in `<runs>/_shared/` under the hash of their own inputs, so every
-//! run and sweep point with the same model, items and settings reuses them.
+//! run and sweep point with the same model, items and settings reuses them. Shared stages take no
+//! lock: concurrent processes (sweep points as Slurm jobs) publish them by atomic rename, first
+//! writer wins (see [`crate::rundir`]).
 
 use crate::compare::TaxRow;
 use crate::config::{digest, Experiment, InterventionKind};
@@ -131,7 +133,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<Results> {
     let shared = opts.runs_dir.join("_shared");
     let baseline_root = shared_dir(&shared, SharedStage::Baseline, &base_inputs);
     let baseline = {
-        let s = Stages::open_waiting(&baseline_root, "the baseline evaluation")?;
+        let s = Stages::shared(&baseline_root)?;
         let subject = base.subject("base")?;
         s.run("eval", &base_inputs, |out, _| {
             evaluate::evaluate(exp, &data_stage.dir, &subject, None, &tools, out)
@@ -294,7 +296,7 @@ fn intervene(
         let settings = training::TrainSettings::resolve(section, seed);
         let t_inputs = (&base.key, &data_hash, &settings);
         let t_root = shared_dir(shared, SharedStage::Train, &t_inputs);
-        let t = Stages::open_waiting(&t_root, "this training run")?;
+        let t = Stages::shared(&t_root)?;
         let trained = t.run("weights", &t_inputs, |out, work| {
             let mut lm = load_fresh(exp)?;
             training::train_intervention(
@@ -333,7 +335,7 @@ fn intervene(
     );
     let d_inputs = (&base.key, &data_hash, digest(&harmless), n, section.layer);
     let d_root = shared_dir(shared, SharedStage::Direction, &d_inputs);
-    let d = Stages::open_waiting(&d_root, "this refusal direction")?;
+    let d = Stages::shared(&d_root)?;
     let dir = d.run("direction", &d_inputs, |_, _| {
         direction::refusal_direction(
             &base.lm.model,

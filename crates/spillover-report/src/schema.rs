@@ -259,6 +259,18 @@ pub struct Sweep {
     pub points: Vec<SweepPoint>,
     #[serde(default)]
     pub tax_rates: Vec<(String, Option<f64>)>,
+    /// Points that had not finished when the sweep was collected.
+    #[serde(default)]
+    pub incomplete: Vec<SweepUnfinished>,
+}
+
+/// A sweep point that was missing or had failed when the sweep was collected.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SweepUnfinished {
+    pub id: String,
+    pub overrides: Vec<String>,
+    /// "missing" or "failed".
+    pub status: String,
 }
 
 impl Sweep {

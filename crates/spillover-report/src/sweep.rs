@@ -59,6 +59,18 @@ pub fn render_sweep(sweep_dir: &Path) -> Result<RenderedFiles> {
     if !missing.is_empty() {
         notes.push(format!("results.json could not be read for {} point(s) ({}); their dose-response values come from sweep.json without intervals.", missing.len(), missing.join(", ")));
     }
+    if !sw.incomplete.is_empty() {
+        let names: Vec<String> = sw
+            .incomplete
+            .iter()
+            .map(|u| format!("{} ({}, {})", u.overrides.join(" "), u.status, u.id))
+            .collect();
+        notes.push(format!(
+            "{} point(s) had not finished and are not shown: {}.",
+            names.len(),
+            names.join("; ")
+        ));
+    }
     let mut md = String::from("# Spillover sweep\n\n");
     let axes: Vec<String> = sw
         .axes

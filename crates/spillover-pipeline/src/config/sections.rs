@@ -420,7 +420,8 @@ impl Experiment {
 }
 
 impl InterventionSection {
-    fn validate(&self) -> Result<(), String> {
+    /// The keys that are set but do not apply to `kind` (e.g. `lora` for `kind = "actadd"`).
+    pub fn inapplicable_keys(&self) -> Vec<&'static str> {
         use InterventionKind::*;
         let k = self.kind;
         let trains = k.trains();
@@ -442,13 +443,20 @@ impl InterventionSection {
                 k.uses_direction(),
             ),
         ];
-        for (key, set, applies) in checks {
-            if set && !applies {
-                return Err(format!(
-                    "intervention.{key} does not apply to kind = \"{}\"",
-                    k.as_str()
-                ));
-            }
+        checks
+            .iter()
+            .filter(|(_, set, applies)| *set && !*applies)
+            .map(|(key, _, _)| *key)
+            .collect()
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        use InterventionKind::*;
+        if let Some(key) = self.inapplicable_keys().first() {
+            return Err(format!(
+                "intervention.{key} does not apply to kind = \"{}\"",
+                self.kind.as_str()
+            ));
         }
         if let Some(from) = self.from {
             if !matches!(from, LoraSft | FullFt) {

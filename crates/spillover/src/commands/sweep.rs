@@ -1,8 +1,9 @@
-//! `spillover sweep`: one experiment over a grid of settings.
+//! `spillover sweep`: one experiment over a grid of settings, in this process or as Slurm jobs.
 
 use anyhow::Result;
 use clap::Args;
-use spillover_pipeline::sweep::{sweep, Axis};
+use spillover_pipeline::sweep::slurm::{self, SlurmOptions};
+use spillover_pipeline::sweep::{self, Axis, SweepResult};
 use spillover_pipeline::RunOptions;
 use std::path::PathBuf;
 
@@ -12,8 +13,16 @@ refusal direction with the same inputs. Then each point is placed by its safety 
 on harmful prompts, in points) against its capability loss (minus the mean change, in points, of the arithmetic, \
 GSM8K, HumanEval and MMLU accuracies that were measured), the Pareto frontier is marked, and the tax rate of each \
 intervention kind (capability points lost per refusal point gained) is reported.\n\n\
-Writes RUNS_DIR/sweep-<name>-<hash>/sweep.json, sweep.md and frontier.svg; each point's run folder is a normal \
-run folder. Example: spillover sweep --grid intervention.epochs=1,2,3 --grid data.n_train=25,50,100";
+Writes RUNS_DIR/sweep-<name>-<hash>/sweep.json, sweep.md, frontier.svg and report.html; each point's run folder \
+is a normal run folder. Example: spillover sweep --grid intervention.epochs=1,2,3 --grid data.n_train=25,50,100\n\n\
+The points are independent jobs: --plan lists them (index, id = run folder name, settings), --point ID runs one, \
+--collect builds the reports from the points that have finished and names the missing or failed ones (exit 1 \
+when any is). --slurm writes a Slurm job array (one task per point) and a collect job that runs after it into \
+the sweep folder's slurm/ (docs/cluster.md); --submit also queues them with sbatch. Shared stages are published \
+by atomic rename, so jobs on several nodes of a shared filesystem can run at once.\n\n\
+With the default experiment (no file), an intervention key the default file sets that does not apply to a \
+point's kind (e.g. `lora` for intervention.kind=actadd) is dropped for that point; a key you set yourself still \
+errors.";
 
 #[derive(Args)]
 pub struct SweepArgs {
@@ -31,24 +40,128 @@ pub struct SweepArgs {
     /// No progress output.
     #[arg(long)]
     pub quiet: bool,
+    /// List the points (INDEX, ID, settings; tab-separated) and the sweep folder; run nothing.
+    #[arg(long, group = "mode")]
+    pub plan: bool,
+    /// Run one point: its index in --plan (0-based, the Slurm array task id) or its id.
+    #[arg(long, value_name = "ID", group = "mode")]
+    pub point: Option<String>,
+    /// Build the frontier and reports from the points that have finished; name the missing or
+    /// failed ones (exit 1 when any is).
+    #[arg(long, group = "mode")]
+    pub collect: bool,
+    /// Locally: when a point fails, record it and run the next (default: stop at the first).
+    #[arg(long, conflicts_with_all = ["plan", "point", "collect", "slurm"])]
+    pub keep_going: bool,
+    /// Write a Slurm job array (one task per point) and a dependent collect job into
+    /// SWEEP_FOLDER/slurm/ (points.sbatch, collect.sbatch, submit.sh); run nothing.
+    #[arg(long, group = "mode")]
+    pub slurm: bool,
+    /// With --slurm: also queue the jobs now (runs submit.sh, which calls sbatch).
+    #[arg(long, requires = "slurm")]
+    pub submit: bool,
+    /// With --slurm: the partition (#SBATCH --partition).
+    #[arg(long, requires = "slurm", value_name = "P")]
+    pub partition: Option<String>,
+    /// With --slurm: time limit of each job, e.g. 2:00:00 (#SBATCH --time).
+    #[arg(long, requires = "slurm", value_name = "T")]
+    pub time: Option<String>,
+    /// With --slurm: CPU cores per point (#SBATCH --cpus-per-task).
+    #[arg(long, requires = "slurm", value_name = "N")]
+    pub cpus_per_task: Option<u32>,
+    /// With --slurm: GPUs per point, e.g. 1 or h100:1 (#SBATCH --gpus-per-task); set
+    /// model.device=cuda with --set as well.
+    #[arg(long, requires = "slurm", value_name = "G")]
+    pub gpus_per_task: Option<String>,
 }
 
 pub fn run(a: SweepArgs) -> Result<()> {
     let opts = RunOptions {
-        runs_dir: a.runs_dir,
+        runs_dir: a.runs_dir.clone(),
         progress: !a.quiet,
     };
-    let (dir, result) = sweep(a.config.as_deref(), &a.set, &a.grid, &opts)?;
+    let config = a.config.as_deref();
+    if !(a.plan || a.point.is_some() || a.collect || a.slurm) {
+        let (dir, result) = sweep::sweep(config, &a.set, &a.grid, &opts, a.keep_going)?;
+        return report(&dir, &result);
+    }
+    let plan = sweep::plan(config, &a.set, &a.grid, &a.runs_dir)?;
+    if a.plan {
+        print!("{}", plan.listing());
+        println!("sweep folder: {}", plan.dir.display());
+    } else if let Some(sel) = &a.point {
+        let p = plan.select(sel)?;
+        if !a.quiet {
+            eprintln!(
+                "== sweep point {} ({}): {}",
+                p.index,
+                p.id,
+                p.overrides.join(" ")
+            );
+        }
+        let pt = sweep::run_point(&plan, p, &opts)?;
+        println!("{}", line(&pt));
+    } else if a.collect {
+        let result = sweep::collect(&plan)?;
+        return report(&plan.dir, &result);
+    } else {
+        let opts = SlurmOptions {
+            partition: a.partition,
+            time: a.time,
+            cpus_per_task: a.cpus_per_task,
+            gpus_per_task: a.gpus_per_task,
+        };
+        let exe = std::env::current_exe()?;
+        let files = slurm::write_scripts(&plan, &exe, &std::env::current_dir()?, &opts)?;
+        println!("array script: {}", files.points.display());
+        println!("collect script: {}", files.collect.display());
+        if a.submit {
+            println!("{}", slurm::submit(&files)?);
+        } else {
+            println!("submit with: bash {}", files.submit.display());
+        }
+        println!("sweep folder: {}", plan.dir.display());
+    }
+    Ok(())
+}
+
+fn line(p: &sweep::Point) -> String {
+    format!(
+        "{}\t{}\tsafety {:+.1} pts\tcapability loss {:+.1} pts{}",
+        p.overrides.join(" "),
+        p.kind,
+        p.safety_gain,
+        p.capability_loss,
+        if p.on_frontier { "\tPareto" } else { "" }
+    )
+}
+
+/// Prints the points; an incomplete sweep is an error (exit 1) after its reports are written.
+fn report(dir: &std::path::Path, result: &SweepResult) -> Result<()> {
     for p in &result.points {
-        println!(
-            "{}\t{}\tsafety {:+.1} pts\tcapability loss {:+.1} pts{}",
-            p.overrides.join(" "),
-            p.kind,
-            p.safety_gain,
-            p.capability_loss,
-            if p.on_frontier { "\tPareto" } else { "" }
-        );
+        println!("{}", line(p));
     }
     println!("sweep folder: {}", dir.display());
-    Ok(())
+    if result.incomplete.is_empty() {
+        return Ok(());
+    }
+    for u in &result.incomplete {
+        eprintln!(
+            "point {} ({}) {}: {}{}",
+            u.index,
+            u.overrides.join(" "),
+            u.status,
+            u.id,
+            u.error
+                .as_deref()
+                .map(|e| format!(": {}", e.lines().next().unwrap_or("")))
+                .unwrap_or_default()
+        );
+    }
+    anyhow::bail!(
+        "sweep incomplete: {} of {} points missing or failed; the reports cover the {} that finished",
+        result.incomplete.len(),
+        result.incomplete.len() + result.points.len(),
+        result.points.len()
+    )
 }

@@ -7,7 +7,23 @@
 //! the summary and skips the work. Work that can itself resume (training checkpoints) keeps its
 //! state in `<name>.work/`, which survives a kill and is deleted once the stage is complete.
 //!
-//! A folder is held with an exclusive lock on `<root>/.lock` for as long as a [`Stages`] lives.
+//! A run folder is held with an exclusive lock on `<root>/.lock` for as long as a [`Stages`] lives
+//! ([`Stages::open`]); the lock only refuses a second `spillover run` of the same experiment on the
+//! same machine.
+//!
+//! Shared stages (`<runs>/_shared/`: baseline evaluations, training runs, refusal directions) take
+//! no lock, so that independent processes — Slurm jobs on other nodes, on a shared filesystem where
+//! `flock` is unreliable — can use them ([`Stages::shared`]). Each process computes into its own
+//! `<name>.partial-<owner>/` and publishes it with one atomic `rename` onto `<name>/`: the first
+//! writer wins, a later one finds the folder taken, discards its copy and uses the winner's (the
+//! inputs hash the same, so the content is the same). Resumable work goes to
+//! `<name>.work-<owner>/`; a later process on the same host adopts (by rename, so only one can) the
+//! work folder of an owner that is no longer running, so a killed training run resumes. `<owner>`
+//! is `<host>.<pid>.<unique>`.
+
+mod owner;
+#[cfg(test)]
+mod race_tests;
 
 use crate::config::digest;
 use crate::error::RunInUse;
@@ -39,10 +55,11 @@ pub struct StageResult<T> {
     pub reused: bool,
 }
 
-/// A locked folder of stages.
+/// A folder of stages: a locked run folder, or a shared folder published to by atomic renames.
 pub struct Stages {
     root: PathBuf,
-    _lock: File,
+    /// The run-folder lock; `None` for a shared folder.
+    _lock: Option<File>,
 }
 
 impl Stages {
@@ -63,25 +80,27 @@ impl Stages {
         }
         Ok(Stages {
             root: root.to_path_buf(),
-            _lock: lock,
+            _lock: Some(lock),
         })
     }
 
-    /// Opens and locks `root`, waiting while another process holds it (shared folders, where the
-    /// other process is computing something this one will reuse).
-    pub fn open_waiting(root: &Path, what: &str) -> Result<Stages> {
-        let lock = lock_file(root)?;
-        if let Err(fs::TryLockError::WouldBlock) = lock.try_lock() {
-            eprintln!(
-                "waiting for another spillover process that is computing {what} ({})",
-                root.display()
-            );
-            lock.lock()
-                .with_context(|| format!("locking {}", root.display()))?;
+    /// Opens (creating) a shared folder without a lock: stages are published by atomic rename
+    /// (see the module documentation). Leftover partial folders of processes on this host that
+    /// are no longer running are removed.
+    pub fn shared(root: &Path) -> Result<Stages> {
+        fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
+        for entry in fs::read_dir(root).with_context(|| root.display().to_string())? {
+            let path = entry?.path();
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            if let Some((_, owner)) = name.split_once(".partial-") {
+                if owner::is_dead(owner) {
+                    remove_dir(&path)?;
+                }
+            }
         }
         Ok(Stages {
             root: root.to_path_buf(),
-            _lock: lock,
+            _lock: None,
         })
     }
 
@@ -122,6 +141,9 @@ impl Stages {
                 reused: true,
             });
         }
+        if self._lock.is_none() {
+            return self.run_shared(name, inputs, work);
+        }
         let partial = self.root.join(format!("{name}.partial"));
         let scratch = self.root.join(format!("{name}.work"));
         remove_dir(&partial)?;
@@ -153,6 +175,113 @@ impl Stages {
     }
 }
 
+impl Stages {
+    /// [`Stages::run`] in a shared folder: compute in this process's own partial folder, publish
+    /// by rename; when another process published first, use its stage.
+    fn run_shared<T, F>(
+        &self,
+        name: &str,
+        inputs: &impl Serialize,
+        work: F,
+    ) -> Result<StageResult<T>>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce(&Path, &Path) -> Result<T>,
+    {
+        let dir = self.dir(name);
+        let me = owner::token();
+        let partial = self.root.join(format!("{name}.partial-{me}"));
+        fs::create_dir_all(&partial).with_context(|| partial.display().to_string())?;
+        let scratch = owner::claim_work(&self.root, name, &me)?;
+        let t0 = Instant::now();
+        let summary = match work(&partial, &scratch) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = remove_dir(&partial);
+                return Err(e);
+            }
+        };
+        let rec = StageRecord {
+            stage: name.to_string(),
+            inputs_hash: stage_hash(inputs),
+            inputs: serde_json::to_value(inputs)?,
+            seconds: t0.elapsed().as_secs_f64(),
+            summary,
+        };
+        write_atomic(
+            &partial.join("stage.json"),
+            &serde_json::to_vec_pretty(&rec)?,
+        )?;
+        let won = publish(
+            &partial,
+            &dir,
+            || self.finished::<T>(name, inputs).is_some(),
+            &me,
+        )?;
+        remove_dir(&scratch)?;
+        if won {
+            return Ok(StageResult {
+                dir,
+                summary: rec.summary,
+                seconds: rec.seconds,
+                reused: false,
+            });
+        }
+        // Another process published the same stage first: its copy is the one every reader uses.
+        let theirs = self.finished::<T>(name, inputs).with_context(|| {
+            format!(
+                "{}: published by another process but unreadable",
+                dir.display()
+            )
+        })?;
+        Ok(StageResult {
+            dir,
+            summary: theirs.summary,
+            seconds: rec.seconds,
+            reused: false,
+        })
+    }
+}
+
+/// Renames `partial` onto `dir`. Returns false (and removes `partial`) when `dir` already holds a
+/// finished stage with the same inputs (`matches`); a stale `dir` (other inputs) is moved aside
+/// and removed first.
+fn publish(partial: &Path, dir: &Path, matches: impl Fn() -> bool, me: &str) -> Result<bool> {
+    for _ in 0..5 {
+        match fs::rename(partial, dir) {
+            Ok(()) => return Ok(true),
+            Err(e) if dir.exists() => {
+                if matches() {
+                    remove_dir(partial)?;
+                    return Ok(false);
+                }
+                let aside = dir.with_file_name(format!(
+                    "{}.stale-{me}",
+                    dir.file_name().unwrap_or_default().to_string_lossy()
+                ));
+                match fs::rename(dir, &aside) {
+                    Ok(()) => remove_dir(&aside)?,
+                    Err(e2) if e2.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e2) => {
+                        return Err(e2).with_context(|| {
+                            format!("moving stale {} aside (after {e})", dir.display())
+                        })
+                    }
+                }
+            }
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("moving {} to {}", partial.display(), dir.display()))
+            }
+        }
+    }
+    anyhow::bail!(
+        "{}: could not publish {} (other processes kept replacing it)",
+        dir.display(),
+        partial.display()
+    )
+}
+
 fn lock_file(root: &Path) -> Result<File> {
     fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
     let path = root.join(".lock");
@@ -172,10 +301,15 @@ fn remove_dir(p: &Path) -> Result<()> {
     }
 }
 
-/// Writes a file through a temporary sibling and a rename.
+/// Writes a file through a temporary sibling (named for this process, so concurrent writers never
+/// share it) and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp-write");
-    fs::write(&tmp, bytes).with_context(|| tmp.display().to_string())?;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!("{name}.tmp-{}", owner::token()));
+    if let Err(e) = fs::write(&tmp, bytes) {
+        let _ = fs::remove_file(&tmp);
+        return Err(e).with_context(|| tmp.display().to_string());
+    }
     fs::rename(&tmp, path).with_context(|| path.display().to_string())?;
     Ok(())
 }

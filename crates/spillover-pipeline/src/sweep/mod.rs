@@ -7,11 +7,19 @@
 //!   measured (arithmetic, GSM8K, HumanEval pass@1, MMLU).
 //! - Tax rate of a kind: total capability loss / total safety gain over its points (points of
 //!   capability lost per point of refusal gained).
+//!
+//! The points are independent: [`plan`] lists them, [`run_point`] runs one (a Slurm array task,
+//! see [`slurm`]), [`collect`] builds the frontier from whatever has finished.
+
+mod plan;
+pub mod slurm;
+
+pub use plan::{collect, plan, run_point, Plan, PlannedPoint, Unfinished};
 
 use crate::compare::TaxRow;
-use crate::config::{self, Experiment};
+use crate::config::Experiment;
 use crate::error::ConfigError;
-use crate::experiment::{run, RunOptions};
+use crate::experiment::RunOptions;
 use crate::rundir::{write_atomic, write_json};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
@@ -66,9 +74,17 @@ pub struct Point {
     pub overrides: Vec<String>,
     pub run_dir: PathBuf,
     pub kind: String,
+    /// NaN (written as null) when not measured.
+    #[serde(deserialize_with = "nan_if_null")]
     pub safety_gain: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub capability_loss: f64,
     pub on_frontier: bool,
+}
+
+/// JSON has no NaN: serde_json writes it as null; read null back as NaN.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -78,6 +94,9 @@ pub struct SweepResult {
     pub points: Vec<Point>,
     /// (intervention kind, capability points lost per refusal point gained).
     pub tax_rates: Vec<(String, f64)>,
+    /// Points that had not finished (missing or failed) when the sweep was collected.
+    #[serde(default)]
+    pub incomplete: Vec<Unfinished>,
 }
 
 /// Every combination of the axes' values, as `key=value` override lists.
@@ -98,60 +117,49 @@ pub fn grid(axes: &[Axis]) -> Vec<Vec<String>> {
     points
 }
 
-/// Runs every point (validating all of them first) and writes `sweep.json` and `sweep.md` with
-/// the frontier plot (`frontier.svg`) into `<runs>/sweep-<name>-<hash>/`.
+/// Runs every point in this process (validating all of them first), then collects them into
+/// `sweep.json`, `sweep.md`, `frontier.svg` and the report in `<runs>/sweep-<name>-<hash>/`.
+/// A failing point stops the sweep, unless `keep_going`: then it is recorded and the next runs.
 pub fn sweep(
     path: Option<&Path>,
     base_overrides: &[String],
     axes: &[Axis],
     opts: &RunOptions,
+    keep_going: bool,
 ) -> Result<(PathBuf, SweepResult)> {
-    let mut experiments = Vec::new();
-    for point in grid(axes) {
-        let mut o = base_overrides.to_vec();
-        o.extend(point.iter().cloned());
-        experiments.push((point, config::load(path, &o)?));
-    }
-    let name = experiments[0].1.name.clone();
-    let dir = opts.runs_dir.join(format!(
-        "sweep-{name}-{}",
-        &config::digest(&(
-            axes,
-            base_overrides,
-            &experiments.iter().map(|e| &e.1).collect::<Vec<_>>()
-        ))[..10]
-    ));
-    let mut points = Vec::new();
-    for (k, (overrides, exp)) in experiments.iter().enumerate() {
+    let plan = plan(path, base_overrides, axes, &opts.runs_dir)?;
+    for p in &plan.points {
         if opts.progress {
             eprintln!(
                 "== sweep point {}/{}: {}",
-                k + 1,
-                experiments.len(),
-                overrides.join(" ")
+                p.index + 1,
+                plan.points.len(),
+                p.overrides.join(" ")
             );
         }
-        let r = run(exp, opts)?;
-        points.push(point(
-            overrides,
-            exp,
-            &r.table,
-            &crate::run_dir(exp, &opts.runs_dir),
-        ));
+        if let Err(e) = run_point(&plan, p, opts) {
+            if !keep_going {
+                return Err(e);
+            }
+            eprintln!(
+                "sweep point {} ({}) failed, going on: {e:#}",
+                p.index,
+                p.overrides.join(" ")
+            );
+        }
     }
-    mark_frontier(&mut points);
-    let result = SweepResult {
-        schema_version: crate::SCHEMA_VERSION,
-        axes: axes.to_vec(),
-        tax_rates: tax_rates(&points),
-        points,
-    };
-    std::fs::create_dir_all(&dir)?;
-    write_json(&dir.join("sweep.json"), &result)?;
-    write_atomic(&dir.join("frontier.svg"), frontier_svg(&result).as_bytes())?;
-    write_atomic(&dir.join("sweep.md"), markdown(&result).as_bytes())?;
-    spillover_report::render_sweep(&dir)?;
-    Ok((dir, result))
+    let result = collect(&plan)?;
+    Ok((plan.dir, result))
+}
+
+/// Writes a sweep's files into `dir`.
+fn write(dir: &Path, result: &SweepResult) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    write_json(&dir.join("sweep.json"), result)?;
+    write_atomic(&dir.join("frontier.svg"), frontier_svg(result).as_bytes())?;
+    write_atomic(&dir.join("sweep.md"), markdown(result).as_bytes())?;
+    spillover_report::render_sweep(dir)?;
+    Ok(())
 }
 
 fn point(overrides: &[String], exp: &Experiment, table: &[TaxRow], run_dir: &Path) -> Point {
@@ -229,6 +237,14 @@ fn markdown(r: &SweepResult) -> String {
             p.safety_gain,
             p.capability_loss,
             if p.on_frontier { "yes" } else { "" }
+        );
+    }
+    for u in &r.incomplete {
+        let _ = writeln!(
+            s,
+            "| {} | {} (not in the frontier) | | | |",
+            u.overrides.join(" "),
+            u.status
         );
     }
     let _ = writeln!(
