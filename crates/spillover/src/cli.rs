@@ -42,6 +42,9 @@ With --json, prints {\"token_ids\": [...], \"top_k\": [{\"id\": N, \"logit\": X}
     Score(ScoreArgs),
     /// Describe a model: architecture, size, layers, heads, vocabulary, chat template.
     Inspect(InspectArgs),
+    /// Write activations at TransformerLens hook points for some texts to a safetensors file.
+    #[command(long_about = crate::commands::cache::CACHE_ABOUT)]
+    Cache(crate::commands::cache::CacheArgs),
     /// Fine-tune a model (LoRA or full) on a JSONL file.
     #[command(long_about = TRAIN_ABOUT)]
     Train(crate::commands::train::TrainArgs),

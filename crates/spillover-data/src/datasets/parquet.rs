@@ -21,7 +21,7 @@ const MAGIC: &[u8; 4] = b"PAR1";
 
 /// Reads every row of the parquet file `path`.
 ///
-/// Errors (all [`DatasetError::is_bad_input`]) name the file: not a parquet file, truncated or
+/// Errors (all user-fixable: [`spillover_errors::UserFixable`]) name the file: not a parquet file, truncated or
 /// damaged, compressed with a codec this build does not read, or a row that cannot be decoded.
 pub(crate) fn read_parquet(path: &Path) -> Result<Table> {
     check_magic(path)?;

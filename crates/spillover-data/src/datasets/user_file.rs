@@ -71,7 +71,7 @@ impl fmt::Display for UserFileSpec {
 /// Loads a user file as a dataset named after the file stem (lowercase, `[a-z0-9-]`), one
 /// item per row in file order; other columns of the row go to `extra`.
 ///
-/// Errors (all [`DatasetError::is_bad_input`]) name the file and line (parquet: row): unknown
+/// Errors (all user-fixable: [`spillover_errors::UserFixable`]) name the file and line (parquet: row): unknown
 /// extension, missing or unneeded column (with the available ones), a column that is not text,
 /// empty file, invalid UTF-8, a malformed row, a damaged parquet file or an empty prompt.
 pub fn load_user_file(spec: &UserFileSpec) -> Result<Dataset> {

@@ -3,6 +3,7 @@
 pub mod bench;
 mod bench_run;
 mod bench_train;
+pub mod cache;
 pub mod eval;
 mod fetch;
 mod generate;
@@ -22,6 +23,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Generate(a) => generate::run(a),
         Command::Score(a) => score::run(a),
         Command::Inspect(a) => inspect::run(a),
+        Command::Cache(a) => cache::run(a),
         Command::Fetch(a) => fetch::run(a),
         Command::Train(a) => train::run(a),
         Command::Bench(a) => bench::run(a),
