@@ -31,6 +31,8 @@ pub fn is_bad_input(e: &anyhow::Error) -> bool {
                 .is_some()
             || c.downcast_ref::<spillover_pipeline::RunInUse>().is_some()
             || c.downcast_ref::<spillover_report::ReportError>().is_some()
+            || c.downcast_ref::<spillover_sandbox::SandboxError>()
+                .is_some_and(|s| s.is_bad_input())
     })
 }
 
@@ -40,5 +42,27 @@ pub fn report(e: &anyhow::Error) -> ExitCode {
         ExitCode::from(2)
     } else {
         ExitCode::from(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_sandbox_is_bad_input_wherever_it_surfaces() {
+        // `spillover run` meets it through the pipeline's `?` (anyhow, with context).
+        let missing = spillover_sandbox::SandboxError::Unsupported {
+            feature: "Landlock",
+            detail: "landlock_create_ruleset: Function not implemented".into(),
+            fix: "a newer kernel".into(),
+        };
+        let e = anyhow::Error::from(missing).context("building the code sandbox");
+        assert!(is_bad_input(&e));
+        let io = spillover_sandbox::SandboxError::Io {
+            context: "starting threads".into(),
+            source: std::io::Error::other("boom"),
+        };
+        assert!(!is_bad_input(&anyhow::Error::from(io)));
     }
 }
