@@ -228,7 +228,8 @@ pub struct Outcome {
     pub wall_ms: u64,
     /// CPU time of all the program's processes.
     pub cpu_ms: u64,
-    /// The largest resident memory seen (of one process, or all together when sampled).
+    /// The largest resident memory seen: of all the program's processes together, sampled
+    /// every 50 ms (under bubblewrap, also the largest single process's high-water mark).
     pub peak_memory_bytes: u64,
 }
 

@@ -24,7 +24,7 @@ const DRAIN: Duration = Duration::from_secs(5);
 enum Event {
     /// bwrap reported the host pid of the sandbox's pid 1 and its pid namespace.
     Init { pid: i32, pid_ns: u64 },
-    /// Whether the launcher signalled that the program starts (sent at end of stream).
+    /// Whether the program starts (the byte arrived, or the stream ended without it).
     Started(bool),
     /// A stream went over the cap; sent once per stream.
     OutputOver,
@@ -210,7 +210,12 @@ fn run_inner(host: &Host, config: &SandboxConfig, program: &Program) -> io::Resu
         truncated: over_out || over_err,
         wall_ms,
         cpu_ms,
-        peak_memory_bytes: maxrss.max(usage.memory_bytes),
+        peak_memory_bytes: match host.backend {
+            // The monitor's (and the setup process's) high-water mark is that of the caller
+            // they were forked from; only the samples are the program's.
+            Backend::Native(_) => usage.memory_bytes,
+            Backend::Bwrap(_) => maxrss.max(usage.memory_bytes),
+        },
     })
 }
 
@@ -243,7 +248,12 @@ fn supervise(
             killer.kill();
         } else if Instant::now() >= deadline {
             st.trigger(Kill::Wall, killer);
-        } else if let Some(ns) = st.pid_ns.filter(|_| last_sample.elapsed() >= TICK) {
+        } else if let Some(ns) = st
+            .pid_ns
+            // Before the program starts, the native backend's setup process is still a copy
+            // of this (possibly large) process: its memory is not the program's.
+            .filter(|_| st.started == Some(true) && last_sample.elapsed() >= TICK)
+        {
             last_sample = Instant::now();
             st.usage = st.usage.max(sample(ns, config.memory_bytes));
             if st.usage.cpu_ms >= config.cpu_time.as_millis() as u64 {
@@ -377,10 +387,18 @@ fn read_status(file: File, tx: &Sender<Event>) {
 }
 
 /// Reports, at end of stream, whether the launcher wrote its byte.
+/// Reports, as soon as the byte arrives (or at end of stream without it), whether the
+/// program starts.
 fn read_started(mut file: File, tx: &Sender<Event>) {
-    let mut all = Vec::new();
-    let _ = file.read_to_end(&mut all);
-    let _ = tx.send(Event::Started(!all.is_empty()));
+    let mut byte = [0u8; 1];
+    let started = loop {
+        match file.read(&mut byte) {
+            Ok(n) => break n == 1,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break false,
+        }
+    };
+    let _ = tx.send(Event::Started(started));
 }
 
 /// Reads the result pipe to its end (at most 256 bytes kept).
