@@ -20,6 +20,7 @@ mod command;
 mod error;
 mod host;
 pub mod humaneval;
+mod kernel;
 mod mounts;
 mod native;
 mod run;

@@ -85,7 +85,31 @@ const NAMESPACE_FLAGS: &[libc::c_int] = &[
     libc::CLONE_NEWCGROUP,
 ];
 
-/// The filters, in installation order: the deny list (`EPERM`), then `clone3` (`ENOSYS`).
+/// On x86_64, the x32 ABI reaches the same kernel entry points under other numbers (bit 30
+/// set, same audit architecture), which a deny list by number would miss: every x32 call
+/// fails with `ENOSYS` (another architecture kills the process).
+#[cfg(target_arch = "x86_64")]
+fn x32_guard() -> BpfProgram {
+    use seccompiler::sock_filter;
+    const LD_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+    const JEQ: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const JGE: u16 = 0x35; // BPF_JMP | BPF_JGE | BPF_K
+    const RET: u16 = 0x06; // BPF_RET | BPF_K
+    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+    let op = |code, jt, jf, k| sock_filter { code, jt, jf, k };
+    vec![
+        op(LD_ABS, 0, 0, 4), // seccomp_data.arch
+        op(JEQ, 1, 0, AUDIT_ARCH_X86_64),
+        op(RET, 0, 0, libc::SECCOMP_RET_KILL_PROCESS),
+        op(LD_ABS, 0, 0, 0), // seccomp_data.nr
+        op(JGE, 0, 1, 0x4000_0000),
+        op(RET, 0, 0, libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
+        op(RET, 0, 0, libc::SECCOMP_RET_ALLOW),
+    ]
+}
+
+/// The filters, in installation order: the deny list (`EPERM`), then `clone3` (`ENOSYS`),
+/// then (x86_64) the x32 guard.
 pub(crate) fn filters() -> Result<Vec<BpfProgram>, String> {
     let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(|e| e.to_string())?;
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
@@ -112,10 +136,14 @@ pub(crate) fn filters() -> Result<Vec<BpfProgram>, String> {
     let clone3 = BTreeMap::from([(libc::SYS_clone3, Vec::new())]);
     let clone3 = SeccompFilter::new(clone3, SeccompAction::Allow, enosys, arch)
         .map_err(|e| e.to_string())?;
-    [deny, clone3]
+    #[allow(unused_mut)]
+    let mut programs = [deny, clone3]
         .into_iter()
         .map(|f| BpfProgram::try_from(f).map_err(|e| e.to_string()))
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    #[cfg(target_arch = "x86_64")]
+    programs.push(x32_guard());
+    Ok(programs)
 }
 
 /// Restricts this process (and what it execs) with Landlock: read and execute beneath `/`,

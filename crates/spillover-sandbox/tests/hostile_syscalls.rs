@@ -111,3 +111,24 @@ fn clone3_is_enosys_so_threads_and_subprocesses_still_work() {
     assert!(outcome.stdout.ends_with(&want), "{outcome:#?}");
     host.assert_unchanged(&outcome);
 }
+
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn x32_system_calls_fail_with_enosys() {
+    let sb = short();
+    if sb.backend() != "native" {
+        println!("skipped: the seccomp filter is the native backend's");
+        return;
+    }
+    // x32 getpid (39 | bit 30) and x32 ptrace (521 | bit 30): ENOSYS whether or not the kernel
+    // has the x32 ABI; the process is not killed.
+    let body = "import ctypes\n\
+                libc = ctypes.CDLL(None, use_errno=True)\n\
+                for nr in (0x40000000 | 39, 0x40000000 | 521):\n    \
+                    r = libc.syscall(nr, 0, 0, 0, 0)\n    \
+                    print(r, ctypes.get_errno(), flush=True)\n";
+    let outcome = sb.run(&spillover_sandbox::Program::new("x32", body));
+    assert!(outcome.passed, "{outcome:#?}");
+    let want = format!("-1 {0}\n-1 {0}\n", libc::ENOSYS);
+    assert_eq!(outcome.stdout, want, "{outcome:#?}");
+}
