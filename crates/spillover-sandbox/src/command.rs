@@ -1,4 +1,5 @@
-//! The bubblewrap command line for one program, and what happens between fork and exec.
+//! The bubblewrap backend (`SPILLOVER_SANDBOX=bwrap`): the command line for one program, and
+//! what happens between fork and exec.
 //!
 //! Layers, outermost first: (root callers only) a switch to uid `nobody`, through a private
 //! mount namespace when that uid cannot reach the Python prefix; bubblewrap's namespaces
@@ -12,11 +13,9 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::host::{Caller, Cover, Host, SANDBOX_ID};
+use crate::host::{Bwrap, Caller, Cover, Host, SANDBOX_ID};
+use crate::native::{INIT, PROGRAM_PATH, RUNNER};
 use crate::SandboxConfig;
-
-/// Where the program's source appears inside the sandbox (read-only).
-pub(crate) const PROGRAM_PATH: &str = "/sandbox/main.py";
 
 /// The launcher, run with `python -I -S -c`: sets the limits, reports that the program is
 /// about to start on the `started` fd (then closes it), and execs the program.
@@ -42,18 +41,21 @@ pub(crate) struct ChildFds {
     pub status: RawFd,
     /// Written by the launcher just before the program starts.
     pub started: RawFd,
+    /// For programs that must finish: the token's read end and the result's write end.
+    pub guard: Option<(RawFd, RawFd)>,
 }
 
 /// The full command for one run: `bwrap ARGS -- python -I -S -c LAUNCHER ...`.
-pub(crate) fn command(host: &Host, config: &SandboxConfig, fds: &ChildFds) -> Command {
-    let mut cmd = Command::new(&host.bwrap);
-    cmd.args(bwrap_args(host, config, fds));
+pub(crate) fn command(host: &Host, bw: &Bwrap, config: &SandboxConfig, fds: &ChildFds) -> Command {
+    let mut cmd = Command::new(&bw.bwrap);
+    cmd.args(bwrap_args(host, bw, config, fds));
     cmd.arg("--")
         .arg(&host.python)
         .args(["-I", "-S", "-c", LAUNCHER]);
     let cpu_seconds = config.cpu_time.as_secs_f64().ceil().max(1.0) as u64;
-    // bwrap's own pid 1 is counted in the namespace too, hence the + 1.
-    let nproc = u64::from(config.max_processes) + 1;
+    // bwrap's own pid 1 is counted in the namespace too, hence the + 1 (+ 1 more for the
+    // init that watches a program that must finish).
+    let nproc = u64::from(config.max_processes) + 1 + u64::from(fds.guard.is_some());
     for n in [
         fds.started as u64,
         nproc,
@@ -63,13 +65,19 @@ pub(crate) fn command(host: &Host, config: &SandboxConfig, fds: &ChildFds) -> Co
     ] {
         cmd.arg(n.to_string());
     }
+    if let Some((token, result)) = fds.guard {
+        cmd.arg(&host.python).args(["-I", "-S", "-c", INIT, "-1"]);
+        cmd.args([token.to_string(), result.to_string()]);
+        cmd.arg(RUNNER);
+    }
     cmd.arg(&host.python).arg(PROGRAM_PATH);
     cmd.env_clear().envs(environment(host));
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let keep = [fds.source, fds.status, fds.started];
-    let cover = match &host.caller {
+    let (token, result) = fds.guard.unwrap_or((fds.started, fds.started));
+    let keep = [fds.source, fds.status, fds.started, token, result];
+    let cover = match &bw.caller {
         Caller::Root { cover } => Some(cover.as_ref().map(ChildCover::from)),
         Caller::User => None,
     };
@@ -96,7 +104,7 @@ pub(crate) fn command(host: &Host, config: &SandboxConfig, fds: &ChildFds) -> Co
 }
 
 /// The fixed environment: nothing of the caller's leaks in.
-fn environment(host: &Host) -> Vec<(&'static str, OsString)> {
+pub(crate) fn environment(host: &Host) -> Vec<(&'static str, OsString)> {
     let mut path = OsString::new();
     if let Some(bin) = host.python.parent() {
         path.push(bin);
@@ -114,7 +122,7 @@ fn environment(host: &Host) -> Vec<(&'static str, OsString)> {
 }
 
 /// bwrap's options: namespaces, the read-only view, the private /tmp, the program file.
-fn bwrap_args(host: &Host, config: &SandboxConfig, fds: &ChildFds) -> Vec<OsString> {
+fn bwrap_args(host: &Host, bw: &Bwrap, config: &SandboxConfig, fds: &ChildFds) -> Vec<OsString> {
     let id = SANDBOX_ID.to_string();
     let mut a: Vec<OsString> = Vec::new();
     let mut push = |items: &[&str]| a.extend(items.iter().map(OsString::from));
@@ -131,7 +139,7 @@ fn bwrap_args(host: &Host, config: &SandboxConfig, fds: &ChildFds) -> Vec<OsStri
         "sandbox",
     ]);
     push(&["--uid", &id, "--gid", &id]);
-    if host.disable_userns {
+    if bw.disable_userns {
         push(&["--disable-userns"]);
     }
     push(&["--die-with-parent", "--new-session"]);

@@ -7,10 +7,24 @@ use std::path::PathBuf;
 /// becoming a program. Messages say what to do next.
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
-    /// bubblewrap is not installed (or not on PATH).
+    /// The kernel lacks something the native sandbox needs (model code never runs without it).
+    #[error(
+        "the code sandbox needs {feature}, which this system does not provide ({detail}); \
+         fix: {fix}. Model-written code is never run unconfined"
+    )]
+    Unsupported {
+        /// What is missing.
+        feature: &'static str,
+        /// What was observed.
+        detail: String,
+        /// How to provide it.
+        fix: String,
+    },
+    /// bubblewrap is not installed (or not on PATH) and `SPILLOVER_SANDBOX=bwrap` asked for it.
     #[error(
         "bubblewrap (`bwrap`) was not found on PATH ({searched}); the code sandbox needs it: \
-         install Debian's `bubblewrap` package (`apt-get install bubblewrap`)"
+         install Debian's `bubblewrap` package (`apt-get install bubblewrap`), or unset \
+         SPILLOVER_SANDBOX to use the built-in sandbox"
     )]
     BwrapMissing {
         /// The PATH that was searched.
@@ -48,8 +62,9 @@ pub enum SandboxError {
     /// The trivial self-test program did not run correctly inside the sandbox.
     #[error(
         "the sandbox self-test (`print(6 * 7)`) failed: {reason}; stderr: {stderr:?}. \
-         bubblewrap needs unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, \
-         user.max_user_namespaces > 0)"
+         The sandbox needs user namespaces (as non-root: unprivileged ones, \
+         sysctl kernel.unprivileged_userns_clone=1 and no AppArmor userns restriction), \
+         user.max_user_namespaces > 0, Landlock and seccomp; see docs/sandbox.md"
     )]
     SelfTest {
         /// Why the self-test failed.
@@ -89,8 +104,9 @@ impl SandboxError {
 }
 
 impl spillover_errors::UserFixable for SandboxError {
-    /// Every setup problem (a missing or unusable isolation feature or interpreter, a bad config
-    /// value, an item without its fields) is the user's to fix; a host I/O failure is not.
+    /// Whether the user can fix it (a missing kernel feature or tool, a bad setting, a bad
+    /// dataset item): every variant except a host I/O error. Command-line tools exit with
+    /// status 2 for these.
     fn user_can_fix(&self) -> bool {
         !matches!(self, SandboxError::Io { .. })
     }

@@ -1,5 +1,6 @@
-//! What the sandbox needs from the host, found once: bubblewrap, the real Python interpreter
-//! and its prefix, and (when the caller is root) how to hand that prefix to an unprivileged uid.
+//! What the sandbox needs from the host, found once: the real Python interpreter and its
+//! prefix, and the backend (native, or bubblewrap with, when the caller is root, how to hand
+//! that prefix to an unprivileged uid).
 
 use std::ffi::{CString, OsStr};
 use std::fs;
@@ -17,18 +18,37 @@ pub(crate) const SANDBOX_ID: u32 = 65534;
 /// Everything found on the host, once per [`crate::Sandbox`].
 #[derive(Debug)]
 pub(crate) struct Host {
-    /// The bubblewrap binary.
-    pub bwrap: PathBuf,
-    /// Whether this bwrap knows `--disable-userns` (0.8+).
-    pub disable_userns: bool,
     /// The real interpreter (symlinks resolved), inside `prefix` or `/usr`.
     pub python: PathBuf,
     /// `sys.base_prefix`, bound read-only at the same path inside the sandbox.
     pub prefix: PathBuf,
+    /// What isolates the programs.
+    pub backend: Backend,
+}
+
+/// How programs are isolated.
+#[derive(Debug)]
+pub(crate) enum Backend {
+    /// Namespaces, seccomp and Landlock set up by this crate (the default).
+    Native(crate::native::Native),
+    /// The `bwrap` binary (`SPILLOVER_SANDBOX=bwrap`).
+    Bwrap(Bwrap),
+}
+
+/// The bubblewrap backend's findings.
+#[derive(Debug)]
+pub(crate) struct Bwrap {
+    /// The bubblewrap binary.
+    pub bwrap: PathBuf,
+    /// Whether this bwrap knows `--disable-userns` (0.8+).
+    pub disable_userns: bool,
     /// Who calls: a root caller starts bwrap as [`SANDBOX_ID`] so that the kernel's per-user
     /// process limit applies (it never applies to processes of real uid 0).
     pub caller: Caller,
 }
+
+/// The environment variable that picks the backend.
+pub const BACKEND_VAR: &str = "SPILLOVER_SANDBOX";
 
 /// Who runs the sandbox.
 #[derive(Debug)]
@@ -57,15 +77,45 @@ pub(crate) struct Cover {
 }
 
 impl Host {
-    /// Finds bwrap and the interpreter `python` (default `python3` on PATH).
-    pub fn discover(python: Option<&Path>) -> Result<Self, SandboxError> {
+    /// Finds the interpreter `python` (default `python3` on PATH) and checks the backend
+    /// named by `backend` (`SPILLOVER_SANDBOX`: unset or `native`, or `bwrap`).
+    pub fn discover(python: Option<&Path>, backend: Option<&OsStr>) -> Result<Self, SandboxError> {
+        let (python, prefix) = resolve_python(python.unwrap_or(Path::new("python3")))?;
+        let backend = match backend.map(|b| b.to_string_lossy()) {
+            None => Backend::Native(crate::native::Native::discover()?),
+            Some(b) if b.is_empty() || b == "native" => {
+                Backend::Native(crate::native::Native::discover()?)
+            }
+            Some(b) if b == "bwrap" => Backend::Bwrap(Bwrap::discover(&prefix)?),
+            Some(other) => {
+                return Err(SandboxError::Config {
+                    key: BACKEND_VAR,
+                    reason: format!("is `{other}`; expected `native` (the default) or `bwrap`"),
+                })
+            }
+        };
+        Ok(Self {
+            python,
+            prefix,
+            backend,
+        })
+    }
+
+    /// Whether the prefix is already visible through the `/usr` bind.
+    pub fn prefix_under_usr(&self) -> bool {
+        self.prefix.starts_with("/usr")
+    }
+}
+
+impl Bwrap {
+    /// Finds bwrap on PATH and checks its options; plans the uid switch of a root caller.
+    fn discover(prefix: &Path) -> Result<Self, SandboxError> {
         let bwrap = find_bwrap(std::env::var_os("PATH").as_deref())?;
         let disable_userns = probe_bwrap(&bwrap)?;
-        let (python, prefix) = resolve_python(python.unwrap_or(Path::new("python3")))?;
         // SAFETY: geteuid has no preconditions.
         let caller = if unsafe { libc::geteuid() } == 0 {
             Caller::Root {
-                cover: Cover::plan(&prefix)?,
+                cover: Cover::plan(prefix)?,
             }
         } else {
             Caller::User
@@ -73,15 +123,8 @@ impl Host {
         Ok(Self {
             bwrap,
             disable_userns,
-            python,
-            prefix,
             caller,
         })
-    }
-
-    /// Whether the prefix is already visible through the `/usr` bind.
-    pub fn prefix_under_usr(&self) -> bool {
-        self.prefix.starts_with("/usr")
     }
 }
 

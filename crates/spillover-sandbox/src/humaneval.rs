@@ -7,7 +7,9 @@ use crate::{Program, SandboxError};
 /// The program that checks `completion` for a HumanEval `item` (as loaded by
 /// `spillover_data::datasets::humaneval`): the prompt (signature and docstring), the
 /// completion (the body), the item's `test` code (which defines `check(candidate)`), then
-/// `check(<entry_point>)`. It exits 0 exactly when every assertion holds.
+/// `check(<entry_point>)`. It passes exactly when it runs to its end, which it does only when
+/// every assertion holds: it is a [`Program::must_finish`] program, so an early `sys.exit(0)`,
+/// `raise SystemExit` or `os._exit(0)` (in the body or at module level) fails.
 ///
 /// The program's id is the item's id. An item without `test` or `entry_point` in `extra` is
 /// an error naming the item and the field.
@@ -29,7 +31,7 @@ pub fn humaneval_program(item: &Item, completion: &str) -> Result<Program, Sandb
     source.push_str("\n\n");
     source.push_str(test);
     source.push_str(&format!("\n\ncheck({entry_point})\n"));
-    Ok(Program::new(item.id.clone(), source))
+    Ok(Program::must_finish(item.id.clone(), source))
 }
 
 #[cfg(test)]
@@ -57,6 +59,7 @@ mod tests {
         let call_at = p.source.find("check(add)").unwrap();
         assert!(prompt_at < body_at && body_at < check_def_at && check_def_at < call_at);
         assert!(p.source.ends_with("check(add)\n"));
+        assert!(p.must_finish, "HumanEval programs must run to their end");
     }
 
     #[test]

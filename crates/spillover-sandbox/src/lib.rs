@@ -1,7 +1,8 @@
 //! Runs untrusted Python programs (model-written code) so that they cannot harm the host.
 //!
-//! Each [`Program`] runs in its own bubblewrap sandbox: new user, pid, network, ipc, uts and
-//! cgroup namespaces; a read-only view of `/usr` and the Python prefix only; a private,
+//! Each [`Program`] runs in its own sandbox, built by this crate (or, with
+//! `SPILLOVER_SANDBOX=bwrap`, by bubblewrap): new user, pid, network, ipc, uts and cgroup
+//! namespaces; a seccomp filter; Landlock; a read-only view of `/usr` and the Python prefix only; a private,
 //! size-limited `/tmp` as working directory, `$HOME` and `$TMPDIR`; a fixed environment;
 //! stdin on `/dev/null`; uid `nobody`; limits on wall time, CPU time, memory, processes and
 //! output. See `docs/sandbox.md` for the threat model and each layer.
@@ -19,7 +20,11 @@ mod command;
 mod error;
 mod host;
 pub mod humaneval;
+mod kernel;
+mod mounts;
+mod native;
 mod run;
+mod seccomp;
 mod watch;
 
 use std::fmt;
@@ -30,8 +35,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use error::SandboxError;
-pub use host::find_bwrap;
+pub use host::{find_bwrap, BACKEND_VAR};
 pub use humaneval::humaneval_program;
+pub use seccomp::DENIED as DENIED_SYSCALLS;
 
 /// Limits and parallelism of a [`Sandbox`].
 #[derive(Debug, Clone, PartialEq)]
@@ -116,14 +122,29 @@ pub struct Program {
     pub id: String,
     /// Python source.
     pub source: String,
+    /// Pass only if the program ran to its end: `sys.exit`, `SystemExit` or `os._exit`
+    /// before the last statement is [`FailReason::Unfinished`] even with status 0. The
+    /// sandbox's init, not the program, confirms it with a secret token (see
+    /// `docs/sandbox.md`). Set by [`humaneval_program`].
+    #[serde(default)]
+    pub must_finish: bool,
 }
 
 impl Program {
-    /// A program with this id and source.
+    /// A program with this id and source (status 0 passes).
     pub fn new(id: impl Into<String>, source: impl Into<String>) -> Self {
         Self {
             id: id.into(),
             source: source.into(),
+            must_finish: false,
+        }
+    }
+
+    /// A program that passes only if it runs to its end (see [`Program::must_finish`]).
+    pub fn must_finish(id: impl Into<String>, source: impl Into<String>) -> Self {
+        Self {
+            must_finish: true,
+            ..Self::new(id, source)
         }
     }
 }
@@ -147,6 +168,9 @@ pub enum FailReason {
     OutputLimit,
     /// The sandbox itself failed; the program may not have run.
     Sandbox(String),
+    /// A program that must finish ([`Program::must_finish`]) ended before its last
+    /// statement (`sys.exit`, `SystemExit`, `os._exit`…), whatever its exit status.
+    Unfinished,
 }
 
 impl fmt::Display for FailReason {
@@ -159,6 +183,10 @@ impl fmt::Display for FailReason {
             Self::Signal(sig) => write!(f, "killed by signal {sig}{}", signal_name(*sig)),
             Self::OutputLimit => write!(f, "killed: output limit exceeded (excess discarded)"),
             Self::Sandbox(why) => write!(f, "sandbox failure: {why}"),
+            Self::Unfinished => write!(
+                f,
+                "ended before its checks ran to the end (exit, SystemExit or os._exit)"
+            ),
         }
     }
 }
@@ -201,11 +229,12 @@ pub struct Outcome {
     pub wall_ms: u64,
     /// CPU time of all the program's processes.
     pub cpu_ms: u64,
-    /// The largest resident memory seen (of one process, or all together when sampled).
+    /// The largest resident memory seen: of all the program's processes together, sampled
+    /// every 50 ms (under bubblewrap, also the largest single process's high-water mark).
     pub peak_memory_bytes: u64,
 }
 
-/// Runs programs under bubblewrap. Build once, run many (from any number of threads).
+/// Runs programs in sandboxes. Build once, run many (from any number of threads).
 pub struct Sandbox {
     config: SandboxConfig,
     host: host::Host,
@@ -222,11 +251,14 @@ impl fmt::Debug for Sandbox {
 }
 
 impl Sandbox {
-    /// Finds bubblewrap and the real Python interpreter, and checks that a trivial program
-    /// runs and prints what it should.
+    /// Finds the real Python interpreter, checks the backend (`SPILLOVER_SANDBOX`: unset or
+    /// `native` for the built-in one, `bwrap` for bubblewrap) and that a trivial program runs
+    /// and prints what it should. A kernel without what the backend needs is an error naming
+    /// it ([`SandboxError::Unsupported`]).
     pub fn new(config: SandboxConfig) -> Result<Self, SandboxError> {
         config.validate()?;
-        let host = host::Host::discover(config.python.as_deref())?;
+        let backend = std::env::var_os(BACKEND_VAR);
+        let host = host::Host::discover(config.python.as_deref(), backend.as_deref())?;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(config.parallelism)
             .thread_name(|i| format!("sandbox-{i}"))
@@ -259,6 +291,14 @@ impl Sandbox {
     /// The configuration.
     pub fn config(&self) -> &SandboxConfig {
         &self.config
+    }
+
+    /// The backend in use: `native` or `bwrap`.
+    pub fn backend(&self) -> &'static str {
+        match self.host.backend {
+            host::Backend::Native(_) => "native",
+            host::Backend::Bwrap(_) => "bwrap",
+        }
     }
 
     /// The real interpreter programs run with.

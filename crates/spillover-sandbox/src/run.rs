@@ -1,4 +1,5 @@
-//! One run: start bwrap, feed it the program, watch the limits, collect the outcome.
+//! One run: start the sandbox (native or bubblewrap), feed it the program, watch the limits,
+//! collect the outcome (and, for a program that must finish, the completion token).
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, Write};
@@ -9,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use crate::classify::{classify, decode_wait_status, Facts, Kill};
 use crate::command::{above_stdio, command, ChildFds};
-use crate::host::Host;
+use crate::host::{Backend, Host};
+use crate::native::{spawn as native_spawn, NativeFds};
 use crate::watch::{sample, Usage};
 use crate::{FailReason, Outcome, Program, SandboxConfig};
 
@@ -22,13 +24,15 @@ const DRAIN: Duration = Duration::from_secs(5);
 enum Event {
     /// bwrap reported the host pid of the sandbox's pid 1 and its pid namespace.
     Init { pid: i32, pid_ns: u64 },
-    /// Whether the launcher signalled that the program starts (sent at end of stream).
+    /// Whether the program starts (the byte arrived, or the stream ended without it).
     Started(bool),
     /// A stream went over the cap; sent once per stream.
     OutputOver,
     /// A stream is closed: which one (0 stdout, 1 stderr), the bytes kept, whether some were
     /// discarded.
     Output(usize, Vec<u8>, bool),
+    /// What the init passed back on the result pipe (a program that must finish).
+    Token(Vec<u8>),
     /// bwrap exited: its wait status, CPU time of it and everything it reaped, max RSS.
     Exited {
         status: i32,
@@ -45,36 +49,121 @@ pub(crate) fn run(host: &Host, config: &SandboxConfig, program: &Program) -> Out
     }
 }
 
+/// The started process: its pid (reaped by [`wait_exit`]) and its output streams.
+struct Spawned {
+    pid: i32,
+    stdout: File,
+    stderr: File,
+}
+
+/// The per-run completion token: what the caller expects, the read end of the pipe it went
+/// into, and both ends of the result pipe.
+struct Guard {
+    token: Vec<u8>,
+    token_r: OwnedFd,
+    result_r: OwnedFd,
+    result_w: OwnedFd,
+}
+
+impl Guard {
+    /// 16 random bytes as hex, written into a fresh pipe (whose write end is then closed).
+    fn new() -> io::Result<Self> {
+        let mut raw = [0u8; 16];
+        // SAFETY: getrandom fills the buffer it is given.
+        let n = unsafe { libc::getrandom(raw.as_mut_ptr().cast(), raw.len(), 0) };
+        if n != raw.len() as isize {
+            return Err(io::Error::other("getrandom gave too few bytes"));
+        }
+        let token: Vec<u8> = raw
+            .iter()
+            .flat_map(|b| format!("{b:02x}").into_bytes())
+            .collect();
+        let (token_r, token_w) = pipe()?;
+        File::from(token_w).write_all(&token)?;
+        let (result_r, result_w) = pipe()?;
+        Ok(Self {
+            token,
+            token_r,
+            result_r,
+            result_w,
+        })
+    }
+}
+
 fn run_inner(host: &Host, config: &SandboxConfig, program: &Program) -> io::Result<Outcome> {
-    let source = memfd_with(program.source.as_bytes())?;
     let (status_r, status_w) = pipe()?;
     let (started_r, started_w) = pipe()?;
-    let fds = ChildFds {
-        source: source.as_raw_fd(),
-        status: status_w.as_raw_fd(),
-        started: started_w.as_raw_fd(),
-    };
-    let mut cmd = command(host, config, &fds);
+    let guard = program.must_finish.then(Guard::new).transpose()?;
+    let guard_fds = guard
+        .as_ref()
+        .map(|g| (g.token_r.as_raw_fd(), g.result_w.as_raw_fd()));
     let start = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot start bubblewrap: {e}")))?;
-    drop((source, status_w, started_w));
-    let pid = child.id() as i32;
+    let spawned = match &host.backend {
+        Backend::Native(native) => {
+            let (out_r, out_w) = pipe()?;
+            let (err_r, err_w) = pipe()?;
+            let fds = NativeFds {
+                stdout: out_w.as_raw_fd(),
+                stderr: err_w.as_raw_fd(),
+                status: status_w.as_raw_fd(),
+                started: started_w.as_raw_fd(),
+                token: guard_fds.map_or(-1, |g| g.0),
+                result: guard_fds.map_or(-1, |g| g.1),
+            };
+            let pid = native_spawn(host, native, config, program, &fds)
+                .map_err(|e| io::Error::new(e.kind(), format!("cannot start the sandbox: {e}")))?;
+            Spawned {
+                pid,
+                stdout: File::from(out_r),
+                stderr: File::from(err_r),
+            }
+        }
+        Backend::Bwrap(bw) => {
+            let source = memfd_with(program.source.as_bytes())?;
+            let fds = ChildFds {
+                source: source.as_raw_fd(),
+                status: status_w.as_raw_fd(),
+                started: started_w.as_raw_fd(),
+                guard: guard_fds,
+            };
+            let mut child = command(host, bw, config, &fds)
+                .spawn()
+                .map_err(|e| io::Error::new(e.kind(), format!("cannot start bubblewrap: {e}")))?;
+            let out = child.stdout.take().expect("stdout is piped");
+            let err = child.stderr.take().expect("stderr is piped");
+            let pid = child.id() as i32;
+            drop(child); // reaped by `wait_exit`, not by `Child`
+            Spawned {
+                pid,
+                stdout: File::from(OwnedFd::from(out)),
+                stderr: File::from(OwnedFd::from(err)),
+            }
+        }
+    };
+    drop((status_w, started_w));
+    let (expected, result_r) = match guard {
+        Some(g) => {
+            drop((g.token_r, g.result_w));
+            (Some(g.token), Some(g.result_r))
+        }
+        None => (None, None),
+    };
+    let pid = spawned.pid;
     let mut killer = Killer::new(pid);
 
     let (tx, rx) = mpsc::channel();
     let cap = config.max_output_bytes;
-    let out = child.stdout.take().expect("stdout is piped");
-    let err = child.stderr.take().expect("stderr is piped");
+    let (out, err) = (spawned.stdout, spawned.stderr);
     spawn_reader(tx.clone(), move |tx| capture(0, out, cap, tx));
     spawn_reader(tx.clone(), move |tx| capture(1, err, cap, tx));
+    if let Some(r) = result_r {
+        spawn_reader(tx.clone(), move |tx| read_token(File::from(r), tx));
+    }
     spawn_reader(tx.clone(), move |tx| read_status(File::from(status_r), tx));
     spawn_reader(tx.clone(), move |tx| {
         read_started(File::from(started_r), tx)
     });
     spawn_reader(tx, move |tx| wait_exit(pid, tx));
-    drop(child); // reaped by `wait_exit`, not by `Child`
 
     let State {
         kill,
@@ -83,8 +172,9 @@ fn run_inner(host: &Host, config: &SandboxConfig, program: &Program) -> io::Resu
         streams: [Some((stdout, over_out)), Some((stderr, over_err))],
         exited: Some((status, cpu_ms, maxrss)),
         wall_ms,
+        token,
         ..
-    } = supervise(&rx, &mut killer, config, start)?
+    } = supervise(&rx, &mut killer, config, start, expected.is_some())?
     else {
         unreachable!("`supervise` waits for the exit and both streams")
     };
@@ -101,7 +191,14 @@ fn run_inner(host: &Host, config: &SandboxConfig, program: &Program) -> io::Resu
         cpu_limit_ms: config.cpu_time.as_millis() as u64,
         stderr: &stderr,
     };
-    let reason = classify(&facts);
+    let mut reason = classify(&facts);
+    if let Some(expected) = &expected {
+        // Exit status 0 within every limit, but the init did not confirm that the program
+        // ran to its end: it left early.
+        if reason.is_none() && token.as_deref() != Some(expected.as_slice()) {
+            reason = Some(FailReason::Unfinished);
+        }
+    }
     Ok(Outcome {
         id: program.id.clone(),
         passed: reason.is_none(),
@@ -113,7 +210,12 @@ fn run_inner(host: &Host, config: &SandboxConfig, program: &Program) -> io::Resu
         truncated: over_out || over_err,
         wall_ms,
         cpu_ms,
-        peak_memory_bytes: maxrss.max(usage.memory_bytes),
+        peak_memory_bytes: match host.backend {
+            // The monitor's (and the setup process's) high-water mark is that of the caller
+            // they were forked from; only the samples are the program's.
+            Backend::Native(_) => usage.memory_bytes,
+            Backend::Bwrap(_) => maxrss.max(usage.memory_bytes),
+        },
     })
 }
 
@@ -125,6 +227,7 @@ fn supervise(
     killer: &mut Killer,
     config: &SandboxConfig,
     start: Instant,
+    want_token: bool,
 ) -> io::Result<State> {
     let deadline = start + config.wall_time;
     let mut st = State::default();
@@ -138,14 +241,19 @@ fn supervise(
             Ok(event) => st.absorb(event, killer),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
-                return Err(io::Error::other("lost track of the bubblewrap process"));
+                return Err(io::Error::other("lost track of the sandbox process"));
             }
         }
         if st.kill.is_some() {
             killer.kill();
         } else if Instant::now() >= deadline {
             st.trigger(Kill::Wall, killer);
-        } else if let Some(ns) = st.pid_ns.filter(|_| last_sample.elapsed() >= TICK) {
+        } else if let Some(ns) = st
+            .pid_ns
+            // Before the program starts, the native backend's setup process is still a copy
+            // of this (possibly large) process: its memory is not the program's.
+            .filter(|_| st.started == Some(true) && last_sample.elapsed() >= TICK)
+        {
             last_sample = Instant::now();
             st.usage = st.usage.max(sample(ns, config.memory_bytes));
             if st.usage.cpu_ms >= config.cpu_time.as_millis() as u64 {
@@ -160,7 +268,10 @@ fn supervise(
     // The namespace is gone (its pid 1 exits only after every other process in it), so the
     // pipes close: wait for what the readers kept.
     let drain_until = Instant::now() + DRAIN;
-    while st.streams.iter().any(Option::is_none) || st.started.is_none() {
+    while st.streams.iter().any(Option::is_none)
+        || st.started.is_none()
+        || (want_token && st.token.is_none())
+    {
         match rx.recv_timeout(drain_until.saturating_duration_since(Instant::now())) {
             Ok(event) => st.absorb(event, killer),
             Err(_) => {
@@ -184,6 +295,7 @@ struct State {
     streams: [Option<(Vec<u8>, bool)>; 2],
     exited: Option<(i32, u64, u64)>,
     wall_ms: u64,
+    token: Option<Vec<u8>>,
 }
 
 impl State {
@@ -196,6 +308,7 @@ impl State {
             Event::Started(s) => self.started = Some(s),
             Event::OutputOver => self.trigger(Kill::Output, killer),
             Event::Output(i, bytes, over) => self.streams[i] = Some((bytes, over)),
+            Event::Token(bytes) => self.token = Some(bytes),
             Event::Exited {
                 status,
                 cpu_ms,
@@ -274,10 +387,25 @@ fn read_status(file: File, tx: &Sender<Event>) {
 }
 
 /// Reports, at end of stream, whether the launcher wrote its byte.
+/// Reports, as soon as the byte arrives (or at end of stream without it), whether the
+/// program starts.
 fn read_started(mut file: File, tx: &Sender<Event>) {
-    let mut all = Vec::new();
-    let _ = file.read_to_end(&mut all);
-    let _ = tx.send(Event::Started(!all.is_empty()));
+    let mut byte = [0u8; 1];
+    let started = loop {
+        match file.read(&mut byte) {
+            Ok(n) => break n == 1,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break false,
+        }
+    };
+    let _ = tx.send(Event::Started(started));
+}
+
+/// Reads the result pipe to its end (at most 256 bytes kept).
+fn read_token(file: File, tx: &Sender<Event>) {
+    let mut kept = Vec::new();
+    let _ = file.take(256).read_to_end(&mut kept);
+    let _ = tx.send(Event::Token(kept));
 }
 
 /// Reaps bwrap and reports its status and the CPU time of it and all it reaped.

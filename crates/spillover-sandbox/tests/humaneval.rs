@@ -1,5 +1,6 @@
 //! HumanEval through the sandbox, on the packaged dataset: every canonical solution passes,
-//! and every solution with a planted bug fails.
+//! every solution with a planted bug fails, and completions that exit early with status 0
+//! (in the body or at module level) are graded as failed.
 
 mod common;
 
@@ -74,5 +75,35 @@ fn canonical_solutions_pass_and_planted_bugs_fail() {
             item.id,
             o.stderr
         );
+    }
+}
+
+/// Completions that stop the program with status 0 before `check` finishes.
+const CHEATS: [&str; 4] = [
+    "    import sys\n    sys.exit(0)\n",
+    "    import os\n    os._exit(0)\n",
+    "    return None\nraise SystemExit\n",
+    "    return None\nimport sys\nsys.exit(0)\n",
+];
+
+#[test]
+fn early_exit_cheats_fail() {
+    let Some(ds) = humaneval() else { return };
+    let sb = common::sandbox(|_| {});
+    let items = &ds.items[..24];
+    let programs: Vec<Program> = CHEATS
+        .iter()
+        .flat_map(|cheat| {
+            items
+                .iter()
+                .map(move |item| humaneval_program(item, cheat).unwrap())
+        })
+        .collect();
+    let outcomes = sb.run_all(&programs);
+    for (i, o) in outcomes.iter().enumerate() {
+        let cheat = CHEATS[i / items.len()];
+        assert!(!o.passed, "{} passed with {cheat:?}: {o:#?}", o.id);
+        assert_eq!(o.exit_code, Some(0), "{}: {o:#?}", o.id);
+        assert_eq!(o.reason, Some(FailReason::Unfinished), "{}: {o:#?}", o.id);
     }
 }

@@ -451,6 +451,39 @@ fn bad_configs_exit_2_naming_the_key() {
     assert!(!runs.exists(), "a rejected config writes nothing");
 }
 
+/// A run with HumanEval on a machine without the sandbox it asks for exits 2 (the user's to fix),
+/// naming what is missing, before any model code could run: here `SPILLOVER_SANDBOX=bwrap` with
+/// a PATH that holds python3 but no bwrap.
+#[test]
+fn a_missing_sandbox_exits_2_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("runs");
+    let out = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .expect("python3 on PATH");
+    let python = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let bin_dir = tmp.path().join("bin");
+    std::fs::create_dir(&bin_dir).unwrap();
+    std::os::unix::fs::symlink(&python, bin_dir.join("python3")).unwrap();
+    let cfg = write_config(
+        tmp.path(),
+        "[model]\nid = \"tiny-llama\"\n[data]\nn_train = 12\n\
+         [benchmarks.humaneval]\nlimit = 1\n[judge]\nkind = \"keyword\"\n\
+         [analysis]\nmri = false\n",
+    );
+    let out = bin()
+        .args(["run", cfg.to_str().unwrap(), "--quiet", "--runs-dir"])
+        .arg(&runs)
+        .env("SPILLOVER_SANDBOX", "bwrap")
+        .env("PATH", &bin_dir)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("bubblewrap (`bwrap`) was not found"), "{err}");
+}
+
 /// The default experiment for real on the packaged SmolLM2, with smaller benchmark sizes so CI
 /// can afford it (the training data and recipe are the default ones). Run by scripts/test.sh.
 #[test]
