@@ -20,8 +20,9 @@ use anyhow::{ensure, Result};
 use candle_core::{DType, Tensor};
 use spillover_model::Model;
 
-/// Why `orthogonalize` refuses Gemma-2/3 and OLMo-2 (also the error message).
-pub const GEMMA3_REFUSAL: &str = "weight orthogonalization is not exact for Gemma-2/3 and OLMo-2: \
+/// Why `orthogonalize` refuses Gemma-2, Gemma-3 and OLMo-2 (also the error message).
+pub const GEMMA3_REFUSAL: &str =
+    "weight orthogonalization is not exact for Gemma-2, Gemma-3 and OLMo-2: \
 their attention and MLP outputs pass through post-attention / post-feedforward RMSNorms before the \
 residual add, so \
 projecting the direction out of o_proj / down_proj does not project it out of the residual stream; \
