@@ -1,4 +1,4 @@
-//! One flat configuration for the three architectures, read from HF `config.json` or GGUF metadata.
+//! One flat configuration for every architecture, read from HF `config.json` or GGUF metadata.
 //! Every required key that is absent is a `BadInput` error naming the file and the key.
 
 use crate::{Error, Result};
@@ -11,24 +11,54 @@ pub enum Arch {
     Gpt2,
     Llama,
     Gemma3,
+    Qwen2,
+    Qwen3,
+    Mistral,
+    Phi3,
+    Gemma2,
+    Olmo2,
 }
 
 impl Arch {
+    /// Every supported architecture.
+    pub const ALL: [Arch; 9] = [
+        Arch::Gpt2,
+        Arch::Llama,
+        Arch::Gemma3,
+        Arch::Qwen2,
+        Arch::Qwen3,
+        Arch::Mistral,
+        Arch::Phi3,
+        Arch::Gemma2,
+        Arch::Olmo2,
+    ];
+
+    /// The short name (also llama.cpp's `general.architecture`).
     pub fn name(self) -> &'static str {
         match self {
             Arch::Gpt2 => "gpt2",
             Arch::Llama => "llama",
             Arch::Gemma3 => "gemma3",
+            Arch::Qwen2 => "qwen2",
+            Arch::Qwen3 => "qwen3",
+            Arch::Mistral => "mistral",
+            Arch::Phi3 => "phi3",
+            Arch::Gemma2 => "gemma2",
+            Arch::Olmo2 => "olmo2",
         }
     }
 }
+
+/// The HF `model_type` values `ModelConfig::from_hf_json` accepts.
+pub const HF_MODEL_TYPES: &str =
+    "gpt2, llama, gemma3_text (or gemma3), qwen2, qwen3, mistral, phi3, gemma2, olmo2";
 
 /// Which keys a layer's attention may see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum AttnKind {
     /// Causal over the whole context.
     Global,
-    /// Causal, limited to the last `sliding_window` positions (Gemma-3 local layers).
+    /// Causal, limited to the last `sliding_window` positions (Gemma local layers, Mistral).
     Sliding,
 }
 
@@ -84,17 +114,28 @@ impl ModelConfig {
         let model_type = keys.str("model_type")?;
         let cfg = match model_type.as_str() {
             "gpt2" => gpt2_from_hf(&keys)?,
-            "llama" => llama_from_hf(&keys)?,
-            "gemma3_text" => gemma3_from_hf(&keys)?,
+            "llama" => llama_from_hf(&keys, Arch::Llama)?,
+            "qwen2" => llama_from_hf(&keys, Arch::Qwen2)?,
+            "qwen3" => llama_from_hf(&keys, Arch::Qwen3)?,
+            "mistral" => llama_from_hf(&keys, Arch::Mistral)?,
+            "phi3" => llama_from_hf(&keys, Arch::Phi3)?,
+            "olmo2" => llama_from_hf(&keys, Arch::Olmo2)?,
+            "gemma2" => gemma_from_hf(&keys, Arch::Gemma2)?,
+            "gemma3_text" => gemma_from_hf(&keys, Arch::Gemma3)?,
             "gemma3" => match v.get("text_config") {
-                Some(t) => gemma3_from_hf(&Keys { path, v: t })?,
-                None => return Err(Error::bad_input(path, "model_type gemma3 without text_config")),
+                Some(t) => gemma_from_hf(&Keys { path, v: t }, Arch::Gemma3)?,
+                None => {
+                    return Err(Error::bad_input(
+                        path,
+                        "model_type gemma3 without text_config",
+                    ))
+                }
             },
             other => {
                 return Err(Error::bad_input(
                     path,
                     format!(
-                        "unsupported architecture model_type={other:?}; supported: gpt2, llama, gemma3_text"
+                        "unsupported architecture model_type={other:?}; supported: {HF_MODEL_TYPES}"
                     ),
                 ))
             }
@@ -205,6 +246,23 @@ impl Keys<'_> {
     }
 }
 
+/// Phi-3's `partial_rotary_factor` (top level or in `rope_parameters`) must be 1: rotary
+/// embeddings over part of each head are not implemented.
+fn check_partial_rotary(k: &Keys) -> Result<()> {
+    let f = k.f64_opt("partial_rotary_factor").or_else(|| {
+        k.get("rope_parameters")
+            .and_then(|p| p.get("partial_rotary_factor"))
+            .and_then(Value::as_f64)
+    });
+    match f {
+        Some(f) if f != 1.0 => Err(Error::bad_input(
+            k.path,
+            format!("partial_rotary_factor {f} is not supported (only 1.0)"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn check_rope_type(path: &Path, p: &Value) -> Result<()> {
     let ty = p
         .get("rope_type")
@@ -263,7 +321,10 @@ fn gpt2_from_hf(k: &Keys) -> Result<ModelConfig> {
     })
 }
 
-fn llama_from_hf(k: &Keys) -> Result<ModelConfig> {
+/// Llama and the architectures that differ from it only in the block's structure (Qwen2/3,
+/// Mistral, Phi-3, OLMo-2). Mistral and Phi-3 honour `sliding_window` on every layer; Qwen's
+/// `use_sliding_window` is refused (its per-layer window rule is not implemented).
+fn llama_from_hf(k: &Keys, arch: Arch) -> Result<ModelConfig> {
     let hidden = k.usize("hidden_size")?;
     let heads = k.usize("num_attention_heads")?;
     let layers = k.usize("num_hidden_layers")?;
@@ -282,8 +343,26 @@ fn llama_from_hf(k: &Keys) -> Result<ModelConfig> {
         ));
     }
     let theta = k.rope_theta(10000.0)?;
+    check_partial_rotary(k)?;
+    if k.bool_or("use_sliding_window", false) {
+        return Err(Error::bad_input(
+            k.path,
+            "use_sliding_window=true is not supported (only full attention for Qwen models)",
+        ));
+    }
+    let sliding_window = match arch {
+        Arch::Mistral | Arch::Phi3 => match k.get("sliding_window") {
+            Some(_) => Some(k.usize("sliding_window")?),
+            None => None,
+        },
+        _ => None,
+    };
+    let kind = match sliding_window {
+        Some(_) => AttnKind::Sliding,
+        None => AttnKind::Global,
+    };
     Ok(ModelConfig {
-        arch: Arch::Llama,
+        arch,
         vocab_size: k.usize("vocab_size")?,
         hidden_size: hidden,
         num_layers: layers,
@@ -296,12 +375,13 @@ fn llama_from_hf(k: &Keys) -> Result<ModelConfig> {
         tie_word_embeddings: k.bool_or("tie_word_embeddings", false),
         rope_theta: theta,
         rope_local_theta: theta,
-        sliding_window: None,
-        layer_types: vec![AttnKind::Global; layers],
+        sliding_window,
+        layer_types: vec![kind; layers],
         attn_scale: 1.0 / (head_dim as f64).sqrt(),
         attn_logit_softcap: None,
         final_logit_softcap: None,
-        attention_bias: k.bool_or("attention_bias", false),
+        // Qwen2 always has q/k/v biases (and none on o_proj; see `arch::layout`).
+        attention_bias: arch == Arch::Qwen2 || k.bool_or("attention_bias", false),
         mlp_bias: k.bool_or("mlp_bias", false),
         bos_token_id: k.token_id("bos_token_id"),
         eos_token_ids: k.token_ids("eos_token_id"),
@@ -309,12 +389,30 @@ fn llama_from_hf(k: &Keys) -> Result<ModelConfig> {
     })
 }
 
-fn gemma3_from_hf(k: &Keys) -> Result<ModelConfig> {
+/// Gemma-2 and Gemma-3 text models. Gemma-2 has one RoPE base and alternates sliding and global
+/// layers (sliding first); Gemma-3 has a local RoPE base and a global layer every 6th by default.
+fn gemma_from_hf(k: &Keys, arch: Arch) -> Result<ModelConfig> {
     let hidden = k.usize("hidden_size")?;
     let heads = k.usize("num_attention_heads")?;
     let layers = k.usize("num_hidden_layers")?;
     let head_dim = k.usize_or("head_dim", 256)?;
-    let (global_theta, local_theta) = gemma3_rope(k)?;
+    let (global_theta, local_theta) = if arch == Arch::Gemma2 {
+        let t = k.rope_theta(10_000.0)?;
+        (t, t)
+    } else {
+        gemma3_rope(k)?
+    };
+    let act = k
+        .get("hidden_activation")
+        .and_then(Value::as_str)
+        .unwrap_or("gelu_pytorch_tanh");
+    if act != "gelu_pytorch_tanh" {
+        return Err(Error::bad_input(
+            k.path,
+            format!("unsupported hidden_activation {act:?}: expected gelu_pytorch_tanh"),
+        ));
+    }
+    let default_pattern = if arch == Arch::Gemma2 { 2 } else { 6 };
     let layer_types = match k.get("layer_types").and_then(Value::as_array) {
         Some(a) => a
             .iter()
@@ -327,13 +425,16 @@ fn gemma3_from_hf(k: &Keys) -> Result<ModelConfig> {
                 )),
             })
             .collect::<Result<Vec<_>>>()?,
-        None => gemma3_layer_types(layers, k.usize_or("sliding_window_pattern", 6)?),
+        None => gemma3_layer_types(
+            layers,
+            k.usize_or("sliding_window_pattern", default_pattern)?,
+        ),
     };
     let scalar = k
         .f64_opt("query_pre_attn_scalar")
         .unwrap_or(head_dim as f64);
     Ok(ModelConfig {
-        arch: Arch::Gemma3,
+        arch,
         vocab_size: k.usize("vocab_size")?,
         hidden_size: hidden,
         num_layers: layers,
@@ -359,7 +460,7 @@ fn gemma3_from_hf(k: &Keys) -> Result<ModelConfig> {
     })
 }
 
-/// Gemma-3 layers are sliding except every `pattern`-th one.
+/// Gemma layers are sliding except every `pattern`-th one (Gemma-3: 6, Gemma-2: 2).
 pub fn gemma3_layer_types(layers: usize, pattern: usize) -> Vec<AttnKind> {
     (0..layers)
         .map(|i| {

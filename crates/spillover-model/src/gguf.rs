@@ -1,6 +1,8 @@
 //! GGUF files: the model config from metadata, and every tensor dequantized to float and renamed to
 //! its HF name, undoing llama.cpp's conversion steps as HF transformers does on load (the Q/K row
 //! permutation of Llama, the +1 stored in Gemma's norm weights, GPT-2's Conv1D transpose).
+//! Architectures (`general.architecture`): llama, gemma3, gpt2, qwen2, qwen3, phi3, gemma2, olmo2
+//! (llama.cpp converts Mistral models to `llama`).
 //! Quantized matrices are always dequantized: a pure Q4×Q8 path drifts enough to flip greedy choices.
 
 use crate::config::{gemma3_layer_types, Arch, AttnKind, ModelConfig};
@@ -83,26 +85,29 @@ impl GgufFile {
     }
 
     pub fn architecture(&self) -> Result<Arch> {
+        let gguf_archs = || Arch::ALL.into_iter().filter(|a| *a != Arch::Mistral);
         match self.get_str("general.architecture") {
-            Some("llama") => Ok(Arch::Llama),
-            Some("gemma3") => Ok(Arch::Gemma3),
-            Some("gpt2") => Ok(Arch::Gpt2),
-            Some(other) => Err(Error::bad_input(
+            Some(name) => gguf_archs().find(|a| a.name() == name).ok_or_else(|| {
+                let names: Vec<&str> = gguf_archs().map(Arch::name).collect();
+                Error::bad_input(
+                    &self.path,
+                    format!(
+                        "unsupported architecture {name:?} (general.architecture); supported: {}",
+                        names.join(", ")
+                    ),
+                )
+            }),
+            None => Err(Error::bad_input(
                 &self.path,
-                format!("unsupported architecture {other:?} (general.architecture); supported: llama, gemma3, gpt2"),
+                "metadata key \"general.architecture\" is missing",
             )),
-            None => Err(Error::bad_input(&self.path, "metadata key \"general.architecture\" is missing")),
         }
     }
 
     /// The model configuration from `<arch>.*` metadata.
     pub fn config(&self) -> Result<ModelConfig> {
         let arch = self.architecture()?;
-        let a = match arch {
-            Arch::Llama => "llama",
-            Arch::Gemma3 => "gemma3",
-            Arch::Gpt2 => "gpt2",
-        };
+        let a = arch.name();
         let k = |s: &str| format!("{a}.{s}");
         let d = self.need_u32(&k("embedding_length"))?;
         let layers = self.need_u32(&k("block_count"))?;
@@ -149,12 +154,26 @@ impl GgufFile {
                 .collect(),
             pad_token_id: self.get_u32("tokenizer.ggml.padding_token_id"),
         };
-        if arch == Arch::Gemma3 {
-            // llama.cpp fixes the local RoPE base at 10k and a global layer every 6th.
-            cfg.rope_local_theta = 10_000.0;
-            cfg.sliding_window =
-                Some(self.get_u32(&k("attention.sliding_window")).unwrap_or(4096) as usize);
-            cfg.layer_types = gemma3_layer_types(layers, 6);
+        let window = self
+            .get_u32(&k("attention.sliding_window"))
+            .map(|w| w as usize);
+        match arch {
+            Arch::Gemma3 => {
+                // llama.cpp fixes the local RoPE base at 10k and a global layer every 6th.
+                cfg.rope_local_theta = 10_000.0;
+                cfg.sliding_window = Some(window.unwrap_or(4096));
+                cfg.layer_types = gemma3_layer_types(layers, 6);
+            }
+            Arch::Gemma2 => {
+                // Sliding and global layers alternate, sliding first; one RoPE base.
+                cfg.sliding_window = Some(window.unwrap_or(4096));
+                cfg.layer_types = gemma3_layer_types(layers, 2);
+            }
+            Arch::Phi3 if window.is_some() => {
+                cfg.sliding_window = window;
+                cfg.layer_types = vec![AttnKind::Sliding; layers];
+            }
+            _ => {}
         }
         cfg.validate(&self.path)?;
         Ok(cfg)
@@ -249,12 +268,16 @@ pub fn hf_name(arch: Arch, name: &str) -> Option<String> {
             "attn_k" => "self_attn.k_proj",
             "attn_v" => "self_attn.v_proj",
             "attn_output" => "self_attn.o_proj",
+            "attn_qkv" => "self_attn.qkv_proj",
             "attn_q_norm" => "self_attn.q_norm",
             "attn_k_norm" => "self_attn.k_norm",
             "ffn_gate" => "mlp.gate_proj",
+            "ffn_up" if arch == Arch::Phi3 => "mlp.gate_up_proj",
             "ffn_up" => "mlp.up_proj",
             "ffn_down" => "mlp.down_proj",
-            "ffn_norm" if arch == Arch::Gemma3 => "pre_feedforward_layernorm",
+            "ffn_norm" if matches!(arch, Arch::Gemma2 | Arch::Gemma3) => {
+                "pre_feedforward_layernorm"
+            }
             "ffn_norm" => "post_attention_layernorm",
             "post_attention_norm" => "post_attention_layernorm",
             "post_ffw_norm" => "post_feedforward_layernorm",
@@ -273,7 +296,7 @@ fn undo_conversion(cfg: &ModelConfig, hf: &str, t: Tensor) -> Result<Tensor> {
     Ok(match cfg.arch {
         Arch::Llama if hf.ends_with("self_attn.q_proj.weight") => unpermute(&t, cfg.num_heads)?,
         Arch::Llama if hf.ends_with("self_attn.k_proj.weight") => unpermute(&t, cfg.num_kv_heads)?,
-        Arch::Gemma3 if hf.ends_with("norm.weight") => (t - 1.0)?,
+        Arch::Gemma2 | Arch::Gemma3 if hf.ends_with("norm.weight") => (t - 1.0)?,
         Arch::Gpt2 if t.rank() == 2 && hf.starts_with("transformer.h.") => t.t()?.contiguous()?,
         _ => t,
     })

@@ -1,5 +1,6 @@
 //! Spillover's transformer runtime: configs, weights (safetensors and GGUF), tokenizers, chat templates,
-//! the three architectures and their TransformerLens-style hook points.
+//! the architectures (GPT-2, Llama, Mistral, Qwen2, Qwen3, Phi-3, OLMo-2, Gemma-2, Gemma-3) and their
+//! TransformerLens-style hook points.
 
 pub mod arch;
 pub mod attention;

@@ -1,7 +1,7 @@
 //! The model as the rest of Spillover sees it: one enum over the architectures with a forward pass
 //! from token ids to final hidden states and logits, and the `Step` that describes one forward call.
 
-use crate::arch::{gemma3::Gemma3, gpt2::Gpt2, llama::Llama};
+use crate::arch::{decoder::Decoder, gpt2::Gpt2};
 use crate::config::{Arch, ModelConfig};
 use crate::hooks::Hooks;
 use crate::layers::{KvCache, LayerNorm, Linear, MaskSpec, RmsNorm};
@@ -88,14 +88,14 @@ impl Step {
 pub enum FinalNorm<'a> {
     /// GPT-2: (x − mean) / sqrt(var + eps) · weight + bias.
     Layer(&'a LayerNorm),
-    /// Llama, Gemma-3: x / sqrt(mean(x²) + eps) · scale (Gemma's 1 + w already folded in).
+    /// Every other architecture: x / sqrt(mean(x²) + eps) · scale (Gemma's 1 + w already folded in).
     Rms(&'a RmsNorm),
 }
 
 pub enum Model {
     Gpt2(Gpt2),
-    Llama(Llama),
-    Gemma3(Gemma3),
+    /// Llama, Mistral, Qwen2, Qwen3, Phi-3, OLMo-2, Gemma-2, Gemma-3 (`config().arch` says which).
+    Decoder(Decoder),
 }
 
 impl Model {
@@ -103,24 +103,21 @@ impl Model {
     pub fn from_weights(cfg: ModelConfig, weights: &Weights) -> Result<Model> {
         Ok(match cfg.arch {
             Arch::Gpt2 => Model::Gpt2(Gpt2::load(cfg, weights)?),
-            Arch::Llama => Model::Llama(Llama::load(cfg, weights)?),
-            Arch::Gemma3 => Model::Gemma3(Gemma3::load(cfg, weights)?),
+            _ => Model::Decoder(Decoder::load(cfg, weights)?),
         })
     }
 
     pub fn config(&self) -> &ModelConfig {
         match self {
             Model::Gpt2(m) => &m.cfg,
-            Model::Llama(m) => &m.cfg,
-            Model::Gemma3(m) => &m.cfg,
+            Model::Decoder(m) => &m.cfg,
         }
     }
 
     pub fn device(&self) -> &Device {
         match self {
             Model::Gpt2(m) => m.wte.device(),
-            Model::Llama(m) => m.embed_tokens.device(),
-            Model::Gemma3(m) => m.embed_tokens.device(),
+            Model::Decoder(m) => m.embed_tokens.device(),
         }
     }
 
@@ -128,8 +125,7 @@ impl Model {
     pub fn linears_mut(&mut self) -> Vec<(String, &mut crate::linear::Linear)> {
         match self {
             Model::Gpt2(m) => m.linears_mut(),
-            Model::Llama(m) => m.linears_mut(),
-            Model::Gemma3(m) => m.linears_mut(),
+            Model::Decoder(m) => m.linears_mut(),
         }
     }
 
@@ -154,8 +150,7 @@ impl Model {
         }
         match self {
             Model::Gpt2(m) => m.lm_head.pack()?,
-            Model::Llama(m) => m.lm_head.pack()?,
-            Model::Gemma3(m) => m.lm_head.pack()?,
+            Model::Decoder(m) => m.lm_head.pack()?,
         };
         Ok(())
     }
@@ -174,8 +169,7 @@ impl Model {
     ) -> candle_core::Result<Tensor> {
         match self {
             Model::Gpt2(m) => m.forward(step, cache, hooks),
-            Model::Llama(m) => m.forward(step, cache, hooks),
-            Model::Gemma3(m) => m.forward(step, cache, hooks),
+            Model::Decoder(m) => m.forward(step, cache, hooks),
         }
     }
 
@@ -183,8 +177,7 @@ impl Model {
     pub fn unembed(&self, hidden: &Tensor) -> candle_core::Result<Tensor> {
         match self {
             Model::Gpt2(m) => m.unembed(hidden),
-            Model::Llama(m) => m.unembed(hidden),
-            Model::Gemma3(m) => m.unembed(hidden),
+            Model::Decoder(m) => m.unembed(hidden),
         }
     }
 
@@ -215,35 +208,22 @@ impl Model {
 
     /// Number of parameters (tied matrices counted once).
     pub fn num_params(&self) -> usize {
+        if let Model::Decoder(dec) = self {
+            return dec.num_params();
+        }
         let c = self.config();
         let (d, m, v) = (c.hidden_size, c.intermediate_size, c.vocab_size);
         let attn = d * c.q_dim() + 2 * d * c.kv_dim() + c.q_dim() * d;
-        let (mlp, norms) = match c.arch {
-            Arch::Gpt2 => (2 * d * m + m + d, 4 * d),
-            Arch::Llama => (3 * d * m, 2 * d),
-            Arch::Gemma3 => (3 * d * m, 4 * d + 2 * c.head_dim),
-        };
-        let biases = if c.arch == Arch::Gpt2 {
-            c.q_dim() + 2 * c.kv_dim() + d
-        } else {
-            0
-        };
-        let per_layer = attn + mlp + norms + biases;
-        let pos = if c.arch == Arch::Gpt2 {
-            c.max_positions * d
-        } else {
-            0
-        };
+        let per_layer = attn + (2 * d * m + m + d) + 4 * d + (c.q_dim() + 2 * c.kv_dim() + d);
         let head = if c.tie_word_embeddings { 0 } else { v * d };
-        let final_norm = if c.arch == Arch::Gpt2 { 2 * d } else { d };
-        v * d + pos + c.num_layers * per_layer + final_norm + head
+        v * d + c.max_positions * d + c.num_layers * per_layer + 2 * d + head
     }
 
     /// Every linear layer by its HF module path, read-only (same names and order as `linears_mut`).
     pub fn linears(&self) -> Vec<(String, &Linear)> {
-        let mut out = Vec::new();
         match self {
             Model::Gpt2(m) => {
+                let mut out = Vec::new();
                 for (l, b) in m.blocks.iter().enumerate() {
                     let p = format!("transformer.h.{l}");
                     out.push((format!("{p}.attn.c_attn"), &b.c_attn));
@@ -251,46 +231,41 @@ impl Model {
                     out.push((format!("{p}.mlp.c_fc"), &b.c_fc));
                     out.push((format!("{p}.mlp.c_proj"), &b.mlp_proj));
                 }
+                out
             }
-            Model::Llama(m) => {
-                for (l, b) in m.blocks.iter().enumerate() {
-                    push_gated(&mut out, l, &b.attn, &b.mlp);
-                }
-            }
-            Model::Gemma3(m) => {
-                for (l, b) in m.blocks.iter().enumerate() {
-                    push_gated(&mut out, l, &b.attn, &b.mlp);
-                }
-            }
+            Model::Decoder(m) => m.linears(),
         }
-        out
     }
 
     /// The attention output projection of `layer` (`o_proj`, GPT-2 `attn.c_proj`): [d, heads · head_dim].
     pub fn attn_output(&self, layer: usize) -> Option<&Linear> {
         match self {
             Model::Gpt2(m) => m.blocks.get(layer).map(|b| &b.c_proj),
-            Model::Llama(m) => m.blocks.get(layer).map(|b| &b.attn.o),
-            Model::Gemma3(m) => m.blocks.get(layer).map(|b| &b.attn.o),
+            Model::Decoder(m) => m.blocks.get(layer).map(|b| &b.attn.o),
         }
     }
 
-    /// Gemma-3's RMSNorm between the attention output projection of `layer` and the residual add
-    /// (`post_attention_layernorm`); `None` for the other architectures.
+    /// The RMSNorm between the attention output projection of `layer` and the residual add
+    /// (Gemma-2/3 and OLMo-2 `post_attention_layernorm`); `None` for the other architectures.
     pub fn post_attention_norm(&self, layer: usize) -> Option<&RmsNorm> {
         match self {
-            Model::Gemma3(m) => m.blocks.get(layer).map(|b| &b.post_attention_layernorm),
-            _ => None,
+            Model::Decoder(m) => m.blocks.get(layer)?.post_attn_norm.as_ref(),
+            Model::Gpt2(_) => None,
         }
     }
 
-    /// The unembedding matrix [vocab, d] (the token embedding when tied); Gemma-3's final-logit
+    /// Whether the attention and MLP outputs pass through a norm before the residual add
+    /// (Gemma-2/3, OLMo-2), so that what o_proj / down_proj write is not what reaches the stream.
+    pub fn has_post_norms(&self) -> bool {
+        self.post_attention_norm(0).is_some()
+    }
+
+    /// The unembedding matrix [vocab, d] (the token embedding when tied); Gemma's final-logit
     /// soft-cap, when configured, is applied after it by `unembed`.
     pub fn unembedding(&self) -> &Tensor {
         match self {
             Model::Gpt2(m) => &m.lm_head.weight,
-            Model::Llama(m) => &m.lm_head.weight,
-            Model::Gemma3(m) => &m.lm_head.weight,
+            Model::Decoder(m) => &m.lm_head.weight,
         }
     }
 
@@ -299,25 +274,7 @@ impl Model {
     pub fn final_norm(&self) -> FinalNorm<'_> {
         match self {
             Model::Gpt2(m) => FinalNorm::Layer(&m.ln_f),
-            Model::Llama(m) => FinalNorm::Rms(&m.norm),
-            Model::Gemma3(m) => FinalNorm::Rms(&m.norm),
+            Model::Decoder(m) => FinalNorm::Rms(&m.norm),
         }
     }
-}
-
-/// The seven linear layers of a Llama-style block, read-only, under their HF module paths.
-fn push_gated<'a>(
-    out: &mut Vec<(String, &'a Linear)>,
-    l: usize,
-    attn: &'a crate::blocks::AttnProj,
-    mlp: &'a crate::blocks::GatedMlp,
-) {
-    let p = format!("model.layers.{l}");
-    out.push((format!("{p}.self_attn.q_proj"), &attn.q));
-    out.push((format!("{p}.self_attn.k_proj"), &attn.k));
-    out.push((format!("{p}.self_attn.v_proj"), &attn.v));
-    out.push((format!("{p}.self_attn.o_proj"), &attn.o));
-    out.push((format!("{p}.mlp.gate_proj"), &mlp.gate));
-    out.push((format!("{p}.mlp.up_proj"), &mlp.up));
-    out.push((format!("{p}.mlp.down_proj"), &mlp.down));
 }

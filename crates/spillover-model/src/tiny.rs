@@ -1,6 +1,7 @@
 //! Tiny random-init models (`tiny-gpt2`, `tiny-llama`, `tiny-gemma3`) for tests and demos: a fixed
 //! seed gives the same weights on every machine (our own PRNG, not the framework's).
 
+use crate::arch::layout::{Layout, QkNorm};
 use crate::config::{gemma3_layer_types, Arch, AttnKind, ModelConfig};
 use crate::weights::Weights;
 use crate::{Error, Result};
@@ -119,43 +120,50 @@ fn tensor_specs(c: &ModelConfig) -> Vec<(String, Vec<usize>, Init)> {
             add("transformer.ln_f.weight".into(), vec![d], Init::One);
             add("transformer.ln_f.bias".into(), vec![d], Init::Zero);
         }
-        Arch::Llama | Arch::Gemma3 => {
+        _ => {
+            let lay = Layout::of(c.arch).expect("every architecture but GPT-2 has a layout");
             // Gemma stores norm weights as w in (1 + w): zero means identity.
-            let norm = if c.arch == Arch::Gemma3 {
-                Init::Zero
-            } else {
-                Init::One
-            };
+            let norm = if lay.gemma { Init::Zero } else { Init::One };
             add("model.embed_tokens.weight".into(), vec![v, d], Init::Normal);
+            let (q, kv) = (c.q_dim(), c.kv_dim());
             for l in 0..c.num_layers {
                 let p = format!("model.layers.{l}");
-                let (q, kv) = (c.q_dim(), c.kv_dim());
-                for (n, o, i) in [
-                    ("self_attn.q_proj", q, d),
-                    ("self_attn.k_proj", kv, d),
-                    ("self_attn.v_proj", kv, d),
-                    ("self_attn.o_proj", d, q),
-                    ("mlp.gate_proj", m, d),
-                    ("mlp.up_proj", m, d),
-                    ("mlp.down_proj", d, m),
-                ] {
+                // Drawn in this order (q, k, v, o, gate, up, down): the seed fixes the weights.
+                let mut mats = if lay.fused_qkv {
+                    vec![("self_attn.qkv_proj", q + 2 * kv, d)]
+                } else {
+                    vec![
+                        ("self_attn.q_proj", q, d),
+                        ("self_attn.k_proj", kv, d),
+                        ("self_attn.v_proj", kv, d),
+                    ]
+                };
+                mats.push(("self_attn.o_proj", d, q));
+                if lay.fused_gate_up {
+                    mats.push(("mlp.gate_up_proj", 2 * m, d));
+                } else {
+                    mats.extend([("mlp.gate_proj", m, d), ("mlp.up_proj", m, d)]);
+                }
+                mats.push(("mlp.down_proj", d, m));
+                for (n, o, i) in mats {
                     add(format!("{p}.{n}.weight"), vec![o, i], Init::Normal);
                 }
-                let mut norms = vec!["input_layernorm", "post_attention_layernorm"];
-                if c.arch == Arch::Gemma3 {
-                    norms.extend(["pre_feedforward_layernorm", "post_feedforward_layernorm"]);
-                    add(
-                        format!("{p}.self_attn.q_norm.weight"),
-                        vec![c.head_dim],
-                        norm,
-                    );
-                    add(
-                        format!("{p}.self_attn.k_norm.weight"),
-                        vec![c.head_dim],
-                        norm,
-                    );
+                let (qn, kn) = match lay.qk_norm {
+                    QkNorm::None => (0, 0),
+                    QkNorm::PerHead => (c.head_dim, c.head_dim),
+                    QkNorm::AllHeads => (q, kv),
+                };
+                if qn > 0 {
+                    add(format!("{p}.self_attn.q_norm.weight"), vec![qn], norm);
+                    add(format!("{p}.self_attn.k_norm.weight"), vec![kn], norm);
                 }
-                for n in norms {
+                let norms = [
+                    lay.input_norm,
+                    lay.post_attn_norm,
+                    lay.pre_mlp_norm,
+                    lay.post_mlp_norm,
+                ];
+                for n in norms.into_iter().flatten() {
                     add(format!("{p}.{n}.weight"), vec![d], norm);
                 }
             }

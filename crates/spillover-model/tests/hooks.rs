@@ -1,18 +1,36 @@
 //! Hook points: caching, patching and ablation behave as TransformerLens users expect.
 
 use candle_core::{IndexOp, Tensor};
-use spillover_model::fixtures::{max_abs_diff, test_device};
+use spillover_model::fixtures::{fixtures_dir, max_abs_diff, test_device};
 use spillover_model::hooks::all_hook_names;
-use spillover_model::{load, Arch, Hooks, LoadOptions, Model, Step};
+use spillover_model::{load, load_path, Arch, Hooks, LoadOptions, Model, Step};
 
-/// A tiny random model on the test device (`$SPILLOVER_TEST_DEVICE`).
+/// A tiny random model on the test device (`$SPILLOVER_TEST_DEVICE`); `fixture-ARCH` is the HF
+/// fixture `fixtures/tiny/ARCH`.
 fn tiny(name: &str) -> Model {
     let opts = LoadOptions {
         device: test_device(),
         ..LoadOptions::default()
     };
+    if let Some(arch) = name.strip_prefix("fixture-") {
+        let dir = fixtures_dir().expect("fixtures").join("tiny").join(arch);
+        return load_path(&dir, &opts).unwrap().model;
+    }
     load(name, &opts).unwrap().model
 }
+
+/// One model of every architecture.
+const MODELS: [&str; 9] = [
+    "tiny-gpt2",
+    "tiny-llama",
+    "tiny-gemma3",
+    "fixture-qwen2",
+    "fixture-qwen3",
+    "fixture-mistral",
+    "fixture-phi3",
+    "fixture-gemma2",
+    "fixture-olmo2",
+];
 
 fn batch() -> Step {
     Step::left_padded(
@@ -25,7 +43,7 @@ fn batch() -> Step {
 
 #[test]
 fn no_hooks_and_empty_hooks_agree() {
-    for name in ["tiny-gpt2", "tiny-llama", "tiny-gemma3"] {
+    for name in MODELS {
         let m = tiny(name);
         let a = m.forward(&batch(), None, None).unwrap();
         let b = m.forward(&batch(), None, Some(&mut Hooks::new())).unwrap();
@@ -35,7 +53,7 @@ fn no_hooks_and_empty_hooks_agree() {
 
 #[test]
 fn cache_all_has_every_documented_hook_with_its_shape() {
-    for name in ["tiny-gpt2", "tiny-llama", "tiny-gemma3"] {
+    for name in MODELS {
         let m = tiny(name);
         let c = m.config().clone();
         let mut h = Hooks::cache_all();
@@ -83,7 +101,7 @@ fn cache_all_has_every_documented_hook_with_its_shape() {
 
 #[test]
 fn patching_last_resid_post_reproduces_clean_logits() {
-    for name in ["tiny-gpt2", "tiny-llama", "tiny-gemma3"] {
+    for name in MODELS {
         let m = tiny(name);
         let last = format!("blocks.{}.hook_resid_post", m.config().num_layers - 1);
         let clean = Step::left_padded(&[vec![1, 2, 3, 4]], 256, &test_device()).unwrap();
@@ -133,7 +151,7 @@ fn zeroing_one_head_changes_only_its_contribution() {
         max_abs_diff(base.get(&names[2]).unwrap(), ablate.get(&names[2]).unwrap()),
         0.0
     );
-    let Model::Llama(llama) = m else {
+    let Model::Decoder(llama) = m else {
         panic!("tiny-llama is a Llama")
     };
     let w_o = &llama.blocks[layer].attn.o.weight; // [d, h·hd]

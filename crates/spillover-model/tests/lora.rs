@@ -3,18 +3,23 @@
 
 use candle_core::Tensor;
 use spillover_errors::UserFixable;
-use spillover_model::fixtures::{max_abs_diff, test_device};
+use spillover_model::fixtures::{fixtures_dir, max_abs_diff, test_device};
 use spillover_model::lora::{
     add_lora, load_peft, lora_tensors, save_peft, set_enabled, set_merged, LoraConfig,
 };
-use spillover_model::{load, LoadOptions, Model, Step};
+use spillover_model::{load, load_path, LoadOptions, Model, Step};
 
-/// A tiny random model on the test device (`$SPILLOVER_TEST_DEVICE`).
+/// A tiny random model on the test device (`$SPILLOVER_TEST_DEVICE`); `fixture-ARCH` is the HF
+/// fixture `fixtures/tiny/ARCH`.
 fn tiny(name: &str) -> Model {
     let opts = LoadOptions {
         device: test_device(),
         ..LoadOptions::default()
     };
+    if let Some(arch) = name.strip_prefix("fixture-") {
+        let dir = fixtures_dir().expect("fixtures").join("tiny").join(arch);
+        return load_path(&dir, &opts).unwrap().model;
+    }
     load(name, &opts).unwrap().model
 }
 
@@ -47,11 +52,43 @@ fn perturb_b(m: &mut Model) {
     }
 }
 
-const ARCHS: [(&str, &[&str]); 3] = [
+const ARCHS: [(&str, &[&str]); 6] = [
     ("tiny-gpt2", &["c_attn", "c_proj", "c_fc"]),
     ("tiny-llama", &["q_proj", "v_proj", "down_proj"]),
     ("tiny-gemma3", &["q_proj", "k_proj", "o_proj", "gate_proj"]),
+    // Phi-3's fused projections are LoRA targets under their own module names.
+    ("fixture-phi3", &["qkv_proj", "gate_up_proj", "o_proj"]),
+    ("fixture-qwen2", &["q_proj", "k_proj", "v_proj", "o_proj"]),
+    ("fixture-olmo2", &["q_proj", "up_proj", "down_proj"]),
 ];
+
+/// LoRA targets name the fused Phi-3 layers by their HF module names, one adapter per layer.
+#[test]
+fn phi3_fused_modules_are_lora_targets() {
+    if fixtures_dir().is_none() {
+        return;
+    }
+    let mut m = tiny("fixture-phi3");
+    let mut names = add_lora(&mut m, &cfg(&["qkv_proj", "gate_up_proj"]), 5).unwrap();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "model.layers.0.mlp.gate_up_proj",
+            "model.layers.0.self_attn.qkv_proj",
+            "model.layers.1.mlp.gate_up_proj",
+            "model.layers.1.self_attn.qkv_proj",
+        ]
+    );
+    // The adapter of the fused layer has the fused output width ([q; k; v] rows).
+    let lin = m
+        .linears_mut()
+        .into_iter()
+        .find(|(n, _)| n == "model.layers.0.self_attn.qkv_proj")
+        .unwrap()
+        .1;
+    assert_eq!(lin.lora.as_ref().unwrap().b.dims(), &[128, 4]);
+}
 
 #[test]
 fn fresh_adapter_leaves_logits_unchanged() {

@@ -18,11 +18,13 @@
 use crate::direction::{direction_tensor, norm, unit};
 use anyhow::{ensure, Result};
 use candle_core::{DType, Tensor};
-use spillover_model::{Arch, Model};
+use spillover_model::Model;
 
-/// Why `orthogonalize` refuses Gemma-3 (also the error message).
-pub const GEMMA3_REFUSAL: &str = "weight orthogonalization is not exact for Gemma-3: its attention \
-and MLP outputs pass through post-attention / post-feedforward RMSNorms before the residual add, so \
+/// Why `orthogonalize` refuses Gemma-2, Gemma-3 and OLMo-2 (also the error message).
+pub const GEMMA3_REFUSAL: &str =
+    "weight orthogonalization is not exact for Gemma-2, Gemma-3 and OLMo-2: \
+their attention and MLP outputs pass through post-attention / post-feedforward RMSNorms before the \
+residual add, so \
 projecting the direction out of o_proj / down_proj does not project it out of the residual stream; \
 use the ablation hooks (spillover_mri::steer::ablate_hooks) instead";
 
@@ -30,12 +32,13 @@ use the ablation hooks (spillover_mri::steer::ablate_hooks) instead";
 const WRITERS: &[&str] = &["o_proj", "down_proj", "attn.c_proj", "mlp.c_proj"];
 
 /// Bakes the ablation of `unit(direction)` into the weights (see the module notes). Returns the HF
-/// names of the edited tensors. Errors: a direction of the wrong width or all zeros, or a Gemma-3
-/// model (a bad-input error naming the reason).
+/// names of the edited tensors. Errors: a direction of the wrong width or all zeros, or a model with
+/// post-attention / post-feedforward norms (Gemma-2/3, OLMo-2; a bad-input error naming the reason).
 pub fn orthogonalize(model: &mut Model, direction: &[f32]) -> Result<Vec<String>> {
     let d = model.config().hidden_size;
-    if model.config().arch == Arch::Gemma3 {
-        return Err(spillover_model::Error::bad_input("gemma3", GEMMA3_REFUSAL).into());
+    if model.has_post_norms() {
+        let arch = model.config().arch.name();
+        return Err(spillover_model::Error::bad_input(arch, GEMMA3_REFUSAL).into());
     }
     ensure!(
         norm(direction) > 0.0,
@@ -52,11 +55,10 @@ pub fn orthogonalize(model: &mut Model, direction: &[f32]) -> Result<Vec<String>
                 "transformer.wpe.weight".into(),
             ]);
         }
-        Model::Llama(m) => {
+        Model::Decoder(m) => {
             m.embed_tokens = project_rows(&m.embed_tokens, &r)?;
             edited.push("model.embed_tokens.weight".into());
         }
-        Model::Gemma3(_) => unreachable!("refused above"),
     }
     for (name, lin) in model.linears_mut() {
         if !WRITERS.iter().any(|w| name.ends_with(w)) {

@@ -272,3 +272,29 @@ fn directions_round_trip_through_json() {
     let back: Directions = serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
     assert_eq!(back, d);
 }
+
+/// Every architecture with post-attention / post-feedforward norms (here Gemma-2 and OLMo-2 from
+/// their HF fixtures) is refused the same way, weights untouched.
+#[test]
+fn post_norm_architectures_are_refused() {
+    let Some(fx) = spillover_model::fixtures::fixtures_dir() else {
+        return;
+    };
+    for arch in ["gemma2", "olmo2"] {
+        let dir = fx.join("tiny").join(arch);
+        let mut lm = spillover_model::load_path(&dir, &Default::default()).unwrap();
+        let before: Vec<Tensor> = lm
+            .model
+            .linears()
+            .iter()
+            .map(|(_, l)| l.weight.clone())
+            .collect();
+        let r = vec![1.0f32; lm.config().hidden_size];
+        let err = orthogonalize(&mut lm.model, &r).unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("OLMo-2") && msg.contains(arch), "{msg}");
+        for (w, (n, l)) in before.iter().zip(lm.model.linears()) {
+            assert_eq!(max_diff(w, &l.weight), 0.0, "{arch}: {n} was edited");
+        }
+    }
+}

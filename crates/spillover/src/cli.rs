@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     name = "spillover",
     version,
     about = "Measure and explain the alignment tax of a safety intervention on a language model",
-    long_about = "Spillover runs a language model in Rust (GPT-2, Llama and Gemma-3 from safetensors or GGUF), \
+    long_about = "Spillover runs a language model in Rust (GPT-2, Llama, Mistral, Qwen2/3, Phi-3, OLMo-2 and Gemma-2/3 from safetensors or GGUF), \
 with TransformerLens-style hook points, to measure what a safety intervention costs in capability and why.\n\n\
 Models (--model) can be:\n  \
 smollm2-135m-instruct   packaged SmolLM2-135M-Instruct (Q4_1 GGUF from PyPI, dequantized to float; the default)\n  \

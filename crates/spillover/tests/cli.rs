@@ -125,6 +125,33 @@ fn inspect_reports_architecture() {
     assert!(v["parameters"].as_u64().unwrap() > 0);
 }
 
+/// `inspect` loads every architecture from an HF folder (the tiny fixtures).
+#[test]
+fn inspect_accepts_every_architecture_from_an_hf_folder() {
+    let Some(fx) = spillover_model::fixtures::fixtures_dir() else {
+        return;
+    };
+    for (arch, window) in [
+        ("qwen2", None),
+        ("qwen3", None),
+        ("mistral", Some(4)),
+        ("phi3", None),
+        ("gemma2", Some(4)),
+        ("olmo2", None),
+    ] {
+        let dir = fx.join("tiny").join(arch);
+        let v = json(&spillover(&[
+            "inspect",
+            "-m",
+            dir.to_str().unwrap(),
+            "--json",
+        ]));
+        assert_eq!(v["architecture"], arch);
+        assert_eq!(v["format"], "safetensors");
+        assert_eq!(v["sliding_window"].as_u64(), window, "{arch}");
+    }
+}
+
 fn assert_exit_2(args: &[&str], needle: &str) {
     let out = spillover(args);
     let err = String::from_utf8_lossy(&out.stderr);
