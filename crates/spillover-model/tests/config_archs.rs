@@ -3,6 +3,7 @@
 //! error that names the file and the key.
 
 use candle_core::Device;
+use spillover_errors::UserFixable;
 use spillover_model::config::AttnKind;
 use spillover_model::fixtures::fixtures_dir;
 use spillover_model::{load_path, Arch, LoadOptions, ModelConfig};
@@ -105,7 +106,7 @@ fn unsupported_variants_are_bad_input_naming_the_key() {
         ),
     ];
     for (err, key) in cases {
-        assert!(err.is_bad_input(), "{err}");
+        assert!(err.user_can_fix(), "{err}");
         let msg = err.to_string();
         assert!(
             msg.contains(key) && msg.contains("some/config.json"),
