@@ -6,24 +6,40 @@
 //!   (mean log-prob difference, KL, perplexity ratio), seeded and reproducible.
 //! - [`paired_permutation`]: sign-flip permutation p-values for paired continuous metrics.
 //! - [`holm`]: Holm–Bonferroni adjusted p-values across the metrics of one report.
+//! - [`newcombe_paired`]: Newcombe's hybrid score interval for a paired change of rate, and the
+//!   p-value that inverts it.
+//! - [`SignFlip`]: the sign-flip test of a shift and the interval that inverts it.
+//! - [`tost`]: equivalence by two one-sided tests.
+//! - [`mde_paired_binary`], [`mde_paired_continuous`]: minimum detectable effects at a power.
+//! - [`stuart_maxwell`]: marginal homogeneity of a 3 × 3 before × after table.
 //! - [`aggregate_seeds`]: mean, sample sd and per-seed values over training seeds.
 
 mod bootstrap;
 mod holm;
 mod mcnemar;
+mod newcombe;
 mod normal;
 mod permutation;
+mod power;
 mod rng;
 mod seeds;
+mod signflip;
+mod stuart_maxwell;
+mod tost;
 mod wilson;
 
 pub use bootstrap::{mean_difference, paired_bootstrap, BootstrapOptions, MIN_RESAMPLES};
 pub use holm::{holm, holm_reject};
 pub use mcnemar::{binomial_two_sided, mcnemar_exact, mcnemar_paired, McNemar};
-pub use normal::normal_quantile;
+pub use newcombe::{newcombe_p_value, newcombe_paired, PairedTable};
+pub use normal::{erfc, normal_cdf, normal_quantile};
 pub use permutation::{paired_permutation, EXACT_MAX};
+pub use power::{mde_paired_binary, mde_paired_continuous, power_paired_binary};
 pub use rng::Rng;
 pub use seeds::{aggregate_seeds, SeedSummary};
+pub use signflip::SignFlip;
+pub use stuart_maxwell::{stuart_maxwell, StuartMaxwell};
+pub use tost::{tost, Tost};
 pub use wilson::wilson;
 
 /// A point estimate with a two-sided interval.
