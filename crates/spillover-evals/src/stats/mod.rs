@@ -42,14 +42,31 @@ pub use stuart_maxwell::{stuart_maxwell, StuartMaxwell};
 pub use tost::{tost, Tost};
 pub use wilson::wilson;
 
-/// A point estimate with a two-sided interval.
+/// A point estimate with a two-sided interval. JSON writes non-finite numbers as null; reading
+/// back, a null `lo` is −∞, a null `hi` +∞ (an unbounded side) and a null `estimate` NaN.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Interval {
+    #[serde(deserialize_with = "nan_if_null")]
     pub estimate: f64,
+    #[serde(deserialize_with = "minus_inf_if_null")]
     pub lo: f64,
+    #[serde(deserialize_with = "inf_if_null")]
     pub hi: f64,
     /// Confidence level, e.g. 0.95.
     pub confidence: f64,
+}
+
+/// Reads a number written by serde_json, where NaN became null.
+pub fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(<Option<f64> as serde::Deserialize>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+fn minus_inf_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(<Option<f64> as serde::Deserialize>::deserialize(d)?.unwrap_or(f64::NEG_INFINITY))
+}
+
+fn inf_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(<Option<f64> as serde::Deserialize>::deserialize(d)?.unwrap_or(f64::INFINITY))
 }
 
 impl Interval {

@@ -23,7 +23,7 @@ use crate::config::StatsSection;
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use spillover_evals::stats::{
-    aggregate_seeds, holm, mde_paired_binary, mde_paired_continuous, newcombe_p_value,
+    aggregate_seeds, holm, mde_paired_binary, mde_paired_continuous, nan_if_null, newcombe_p_value,
     newcombe_paired, paired_bootstrap, tost, wilson, BootstrapOptions, Interval, PairedTable,
     SeedSummary, SignFlip, StatsError, StuartMaxwell, Tost,
 };
@@ -156,12 +156,15 @@ pub struct TaxRow {
     /// `newcombe_score`, `sign_flip_permutation`, or `none` (descriptive).
     pub test: String,
     /// Null (NaN) for descriptive rows.
+    #[serde(deserialize_with = "nan_if_null")]
     pub p_value: f64,
     /// Holm-adjusted across the tested rows.
+    #[serde(deserialize_with = "nan_if_null")]
     pub p_holm: f64,
     /// Whether the row is in the Holm family.
     pub tested: bool,
     /// The level the verdict used, α' = α/(m − step + 1) (NaN for descriptive rows).
+    #[serde(deserialize_with = "nan_if_null")]
     pub alpha_row: f64,
     /// The Holm step (1-based) whose threshold the row was judged at.
     pub holm_step: Option<usize>,
@@ -171,6 +174,7 @@ pub struct TaxRow {
     /// `None` when not even the largest possible change would be, or for descriptive rows.
     pub mde: Option<f64>,
     /// The smallest p-value any data of this size could give.
+    #[serde(deserialize_with = "nan_if_null")]
     pub p_min: f64,
     /// `p_min > α'`: no data of this size could make this row a gain or a loss.
     pub blind: bool,

@@ -171,3 +171,24 @@ fn pairing_by_id_rejects_different_items() {
         "values follow the before order of ids"
     );
 }
+
+#[test]
+fn rows_with_null_numbers_read_back() {
+    // Descriptive rows (p null) and blind rows (unbounded interval) must survive tax.json.
+    let before: Vec<f64> = (0..6).map(|i| i as f64).collect();
+    let after: Vec<f64> = before.iter().map(|v| v + 1.0).collect();
+    let mut d = series(false, before.clone(), after.clone(), true);
+    d.tested = false;
+    let mut s = vec![d];
+    for _ in 0..5 {
+        s.push(series(false, before.clone(), after.clone(), true));
+    }
+    let rows = tax_table(&s, &StatsSection::default(), 0).unwrap();
+    assert!(rows[1].blind && rows[1].change.hi == f64::INFINITY);
+    let text = serde_json::to_string(&rows).unwrap();
+    let back: Vec<TaxRow> = serde_json::from_str(&text).unwrap();
+    assert!(back[0].p_value.is_nan());
+    assert_eq!(back[1].change.hi, f64::INFINITY);
+    assert_eq!(back[1].change.lo, f64::NEG_INFINITY);
+    assert_eq!(serde_json::to_string(&back).unwrap(), text);
+}
