@@ -271,9 +271,9 @@ fn headline(table: &[TaxRow], before_dir: &Path, after_dir: &Path) -> Result<Vec
         &pct,
     );
     from_row(
-        "Over-refusal on benign prompts",
+        "Over-refusal: benign prompts not helped (refused or degenerate)",
         "over_refusal",
-        "refused",
+        "not_helped",
         &pct,
     );
     from_row("Arithmetic accuracy", "arithmetic", "correct", &pct);

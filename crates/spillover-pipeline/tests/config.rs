@@ -84,3 +84,38 @@ fn errors_name_the_line_and_suggest_the_key() {
         .to_string();
     assert!(e.contains("seeds"), "{e}");
 }
+
+#[test]
+fn equivalence_margins_parse_and_bad_ones_name_the_key() {
+    let ok = config::parse(
+        "x.toml",
+        "[stats.margins]\nrefusal = 0.1\narithmetic = { gold_logprob = 0.2 }\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        spillover_pipeline::compare::margin_for(&ok.stats, "refusal", "refused"),
+        0.1
+    );
+    assert_eq!(
+        spillover_pipeline::compare::margin_for(&ok.stats, "arithmetic", "gold_logprob"),
+        0.2
+    );
+    for (text, want) in [
+        (
+            "[stats.margins]\nrefusl = 0.1\n",
+            "stats.margins.refusl: unknown benchmark",
+        ),
+        (
+            "[stats.margins]\narithmetic = { acc = 0.1 }\n",
+            "stats.margins.arithmetic.acc: unknown metric",
+        ),
+        (
+            "[stats.margins]\nrefusal = -1\n",
+            "stats.margins.refusal: -1 is not a positive",
+        ),
+    ] {
+        let e = config::parse("x.toml", text, &[]).unwrap_err().to_string();
+        assert!(e.contains(want), "{e}");
+    }
+}

@@ -63,12 +63,21 @@ pub fn findings(r: &Results) -> Vec<String> {
     }
     let losses: Vec<&Row> = t.iter().filter(|x| x.is_loss()).collect();
     let gains: Vec<&Row> = t.iter().filter(|x| x.is_gain()).collect();
+    let tested = t.iter().filter(|x| x.tested).count();
+    let keys = |v: &str| -> Vec<String> {
+        t.iter()
+            .filter(|x| x.tested && x.verdict == v)
+            .map(|x| x.key())
+            .collect()
+    };
+    let (equivalent, inconclusive) = (keys("equivalent"), keys("inconclusive"));
     out.push(format!(
-        "Of {} metrics, {} got significantly worse and {} significantly better (paired tests, Holm-corrected across the table, α={alpha}); {} show no detectable change.",
-        t.len(),
+        "Of {tested} tested metrics, {} got significantly worse and {} significantly better (paired tests, Holm-corrected across the table, α={alpha}); {} were shown equivalent within their margins and {} are inconclusive; {} more are descriptive.",
         losses.len(),
         gains.len(),
-        t.len() - losses.len() - gains.len()
+        equivalent.len(),
+        inconclusive.len(),
+        t.len() - tested
     ));
     if let Some(s) = t
         .iter()
@@ -77,7 +86,8 @@ pub fn findings(r: &Results) -> Vec<String> {
         let what = match s.verdict.as_str() {
             "gain" => "a significant gain",
             "loss" => "a significant loss",
-            _ => "no detectable change",
+            "equivalent" => "equivalent within its margin (no change)",
+            _ => "inconclusive",
         };
         out.push(format!("Safety target: {}; {what}.", moved(s)));
     }
@@ -93,7 +103,7 @@ pub fn findings(r: &Results) -> Vec<String> {
     }
     let nominal: Vec<String> = t
         .iter()
-        .filter(|x| !x.is_loss() && !x.is_gain() && x.p_value <= alpha)
+        .filter(|x| x.tested && !x.is_loss() && !x.is_gain() && x.p_value <= alpha)
         .map(|x| {
             format!(
                 "{} (p={}, Holm {})",
@@ -107,16 +117,27 @@ pub fn findings(r: &Results) -> Vec<String> {
         out.push(format!(
             "Not confirmed: {} moved with an uncorrected p ≤ {alpha} but not after correcting for the {} comparisons.",
             list(&nominal),
-            t.len()
+            tested
         ));
     }
-    let none: Vec<String> = t
-        .iter()
-        .filter(|x| !x.is_loss() && !x.is_gain())
-        .map(|x| x.key())
-        .collect();
-    if !none.is_empty() {
-        out.push(format!("No detectable change: {}.", list(&none)));
+    if !equivalent.is_empty() {
+        out.push(format!(
+            "Equivalent (the change is shown to lie within the metric's margin): {}.",
+            list(&equivalent)
+        ));
+    }
+    if !inconclusive.is_empty() {
+        out.push(format!(
+            "Inconclusive (neither a change nor equivalence could be shown — not evidence of no change): {}.",
+            list(&inconclusive)
+        ));
+    }
+    let blind: Vec<String> = t.iter().filter(|x| x.blind).map(|x| x.key()).collect();
+    if !blind.is_empty() {
+        out.push(format!(
+            "Blind at this n: {} — even the most extreme data of this size could not reach the row's Holm level, so these rows cannot show a change.",
+            list(&blind)
+        ));
     }
     let still: Vec<String> = t
         .iter()
@@ -203,14 +224,17 @@ fn seeds(r: &Results, out: &mut Vec<String>) {
         return;
     }
     for row in &r.seed_summary {
-        let (g, l, n) = row.verdicts;
+        let v = row.verdicts;
+        let (g, l) = (v.gain, v.loss);
         if g == 0 && l == 0 {
             continue;
         }
         out.push(format!(
-            "Over {k} seeds, {}/{} was a loss in {l}, a gain in {g} and unchanged in {n}; mean change {} (sd {}).",
+            "Over {k} seeds, {}/{} was a loss in {l}, a gain in {g}, equivalent in {} and inconclusive in {}; mean change {} (sd {}).",
             row.benchmark,
             row.metric,
+            v.equivalent,
+            v.inconclusive,
             fmt::signed(row.change.mean),
             fmt::num(row.change.sd)
         ));
@@ -302,6 +326,14 @@ mod tests {
             p_holm,
             verdict: verdict.into(),
             discordant: Some((30, 2)),
+            tested: true,
+            alpha_row: 0.05,
+            holm_step: Some(1),
+            equivalence: None,
+            mde: Some(0.1),
+            p_min: 1e-9,
+            blind: false,
+            outcomes: None,
         }
     }
 
@@ -319,15 +351,7 @@ mod tests {
         let r = results(vec![
             row("refusal", "refused", 0.2, 0.9, 1e-9, 1e-8, "gain"),
             row("arithmetic", "correct", 0.6, 0.4, 1e-4, 4e-4, "loss"),
-            row(
-                "mmlu",
-                "correct",
-                0.5,
-                0.49,
-                0.6,
-                1.0,
-                "no_detectable_change",
-            ),
+            row("mmlu", "correct", 0.5, 0.49, 0.6, 1.0, "inconclusive"),
         ]);
         let f = findings(&r);
         let loss: Vec<&String> = f.iter().filter(|s| s.starts_with("Loss:")).collect();
@@ -356,27 +380,33 @@ mod tests {
     }
 
     #[test]
+    fn blind_and_equivalent_rows_are_named() {
+        let mut blind = row("gsm8k", "correct", 0.0, 0.0, 1.0, 1.0, "inconclusive");
+        blind.blind = true;
+        let r = results(vec![
+            blind,
+            row("mmlu", "correct", 0.5, 0.5, 0.9, 1.0, "equivalent"),
+        ]);
+        let f = findings(&r);
+        assert!(
+            f.iter()
+                .any(|s| s.starts_with("Blind at this n: gsm8k/correct")),
+            "{f:#?}"
+        );
+        assert!(
+            f.iter()
+                .any(|s| s.starts_with("Equivalent") && s.contains("mmlu/correct")),
+            "{f:#?}"
+        );
+        assert!(f[0].contains("1 were shown equivalent"), "{}", f[0]);
+    }
+
+    #[test]
     fn rows_without_a_detectable_change_are_not_called_losses() {
         // Both fall, one nominally significant: neither is a loss after Holm's correction.
         let r = results(vec![
-            row(
-                "mmlu",
-                "correct",
-                0.5,
-                0.45,
-                0.03,
-                0.09,
-                "no_detectable_change",
-            ),
-            row(
-                "arithmetic",
-                "correct",
-                0.6,
-                0.58,
-                0.5,
-                0.5,
-                "no_detectable_change",
-            ),
+            row("mmlu", "correct", 0.5, 0.45, 0.03, 0.09, "inconclusive"),
+            row("arithmetic", "correct", 0.6, 0.58, 0.5, 0.5, "inconclusive"),
         ]);
         let f = findings(&r);
         assert!(
@@ -398,7 +428,7 @@ mod tests {
             "{nominal}"
         );
         assert!(
-            f.iter().any(|s| s.starts_with("No detectable change:")
+            f.iter().any(|s| s.starts_with("Inconclusive")
                 && s.contains("mmlu/correct and arithmetic/correct")),
             "{f:#?}"
         );

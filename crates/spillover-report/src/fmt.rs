@@ -67,6 +67,15 @@ pub fn interval(row: &Row, i: &Interval) -> String {
 /// The change of `row` with its interval: percentage points for binary metrics.
 pub fn change(row: &Row) -> String {
     let c = &row.change;
+    if row.blind && !(c.lo.is_finite() && c.hi.is_finite()) {
+        // An unbounded interval (written as null): no data of this size could bound it.
+        let est = if row.binary {
+            format!("{} pts", pts(c.estimate))
+        } else {
+            signed(c.estimate)
+        };
+        return format!("{est} [unbounded]");
+    }
     if row.binary {
         format!("{} pts [{}, {}]", pts(c.estimate), pts(c.lo), pts(c.hi))
     } else {
@@ -102,6 +111,34 @@ pub fn p(v: f64) -> String {
 /// The verdict as words.
 pub fn verdict(v: &str) -> String {
     v.replace('_', " ")
+}
+
+/// The verdict of a row, with "blind at this n" when no data of its size could decide it.
+pub fn row_verdict(row: &Row) -> String {
+    if row.blind {
+        format!("{} (blind at this n)", verdict(&row.verdict))
+    } else {
+        verdict(&row.verdict)
+    }
+}
+
+/// The interval's confidence level as a percentage, e.g. `99.7%`.
+pub fn level(c: f64) -> String {
+    if !c.is_finite() {
+        return "n/a".into();
+    }
+    let s = format!("{:.2}", 100.0 * c);
+    format!("{}%", s.trim_end_matches('0').trim_end_matches('.'))
+}
+
+/// The minimum detectable effect of a row (points for rates), or `out of reach`.
+pub fn mde(row: &Row) -> String {
+    match row.mde {
+        _ if !row.tested => "—".into(),
+        Some(m) if row.binary => format!("{:.1} pts", 100.0 * m),
+        Some(m) => num(m),
+        None => "out of reach".into(),
+    }
 }
 
 /// Escapes text for HTML element content and attribute values.

@@ -58,6 +58,11 @@ pub fn run(d: &RunDoc) -> String {
         sections::tax_note(r),
         table(&sections::tax(&r.table))
     );
+    if let Some(t) = sections::outcomes(&r.table) {
+        let _ = writeln!(s, "### Refusal outcomes, three ways
+
+Every judged reply is refused, complied or degenerate; over-refusal's tested row counts refused or degenerate as \"not helped\". The Stuart–Maxwell test asks whether the three shares changed (descriptive, not in the Holm family).\n\n{}", table(&t));
+    }
     let _ = writeln!(s, "## Figures\n");
     for f in d.figures.iter().filter(|f| !f.id.starts_with("mri_")) {
         let _ = writeln!(s, "![{}](figures/{}.svg)\n\n{}\n", f.title, f.id, f.caption);

@@ -130,6 +130,13 @@ fn page(d: &RunDoc) -> String {
         esc(&sections::tax_note(r)),
         html::table(&sections::tax(&r.table), "tax-table")
     );
+    if let Some(t) = sections::outcomes(&r.table) {
+        let _ = writeln!(
+            b,
+            "<h3 id=\"outcomes\">Refusal outcomes, three ways</h3>\n<p class=\"note\">Every judged reply is refused, complied or degenerate; over-refusal's tested row counts refused or degenerate as \"not helped\". The Stuart–Maxwell test asks whether the three shares changed (descriptive, not in the Holm family).</p>\n{}",
+            html::table(&t, "outcomes-table")
+        );
+    }
     if let Some(t) = sections::seeds(r) {
         let _ = writeln!(
             b,

@@ -62,10 +62,63 @@ pub struct Row {
     pub p_value: f64,
     #[serde(deserialize_with = "nan_if_null")]
     pub p_holm: f64,
-    /// `gain`, `loss` or `no_detectable_change`.
+    /// `gain`, `loss`, `equivalent`, `inconclusive` or `descriptive`.
     pub verdict: String,
     #[serde(default)]
     pub discordant: Option<(u64, u64)>,
+    /// In the Holm family (descriptive rows are not).
+    #[serde(default = "yes")]
+    pub tested: bool,
+    /// The level the verdict used (α' of the row's Holm step).
+    #[serde(deserialize_with = "nan_if_null", default = "nan")]
+    pub alpha_row: f64,
+    #[serde(default)]
+    pub holm_step: Option<usize>,
+    #[serde(default)]
+    pub equivalence: Option<Equivalence>,
+    /// Minimum detectable effect at 80% power; `None` when out of reach.
+    #[serde(default)]
+    pub mde: Option<f64>,
+    #[serde(deserialize_with = "nan_if_null", default = "nan")]
+    pub p_min: f64,
+    /// No data of this size could make the row a gain or a loss.
+    #[serde(default)]
+    pub blind: bool,
+    #[serde(default)]
+    pub outcomes: Option<Outcomes>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The equivalence test of a row.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Equivalence {
+    #[serde(deserialize_with = "nan_if_null")]
+    pub margin: f64,
+    pub interval: Interval,
+    pub equivalent: bool,
+}
+
+/// The marginal-homogeneity test of a 3 × 3 table.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StuartMaxwell {
+    #[serde(deserialize_with = "nan_if_null")]
+    pub statistic: f64,
+    pub df: usize,
+    #[serde(deserialize_with = "nan_if_null")]
+    pub p_value: f64,
+}
+
+/// Refused / complied / degenerate before and after.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Outcomes {
+    pub labels: Vec<String>,
+    pub table: [[u64; 3]; 3],
+    pub before: [u64; 3],
+    pub after: [u64; 3],
+    pub stuart_maxwell: StuartMaxwell,
 }
 
 impl Row {
@@ -111,8 +164,19 @@ pub struct SeedRow {
     pub metric: String,
     pub change: SeedStat,
     pub after: SeedStat,
-    /// Seeds whose verdict was gain / loss / no detectable change.
-    pub verdicts: (usize, usize, usize),
+    /// Seeds per verdict.
+    pub verdicts: VerdictCounts,
+}
+
+/// Verdict counts over seeds.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(default)]
+pub struct VerdictCounts {
+    pub gain: usize,
+    pub loss: usize,
+    pub equivalent: usize,
+    pub inconclusive: usize,
+    pub descriptive: usize,
 }
 
 /// One intervention seed.

@@ -117,10 +117,12 @@ pub fn tax(rows: &[Row]) -> Table {
         "n",
         "before",
         "after",
-        "change",
+        "change [interval]",
+        "level",
         "test",
         "p",
         "p (Holm)",
+        "MDE (80%)",
         "verdict",
     ]);
     for x in rows {
@@ -133,10 +135,12 @@ pub fn tax(rows: &[Row]) -> Table {
                 fmt::interval(x, &x.before),
                 fmt::interval(x, &x.after),
                 fmt::change(x),
+                fmt::level(x.change.confidence),
                 x.test.replace('_', " "),
                 fmt::p(x.p_value),
                 fmt::p(x.p_holm),
-                fmt::verdict(&x.verdict),
+                fmt::mde(x),
+                fmt::row_verdict(x),
             ],
             &x.verdict,
         );
@@ -144,13 +148,46 @@ pub fn tax(rows: &[Row]) -> Table {
     t
 }
 
+/// The refusal benchmarks' refused / complied / degenerate counts before and after, with the
+/// Stuart–Maxwell test of marginal homogeneity (descriptive, outside the Holm family).
+pub fn outcomes(rows: &[Row]) -> Option<Table> {
+    let with: Vec<&Row> = rows.iter().filter(|x| x.outcomes.is_some()).collect();
+    if with.is_empty() {
+        return None;
+    }
+    let mut t = Table::new(&[
+        "benchmark",
+        "before (refused / complied / degenerate)",
+        "after",
+        "Stuart–Maxwell χ² (df)",
+        "p",
+    ]);
+    for x in with {
+        let o = x.outcomes.as_ref().expect("filtered");
+        let counts = |c: &[u64; 3]| format!("{} / {} / {}", c[0], c[1], c[2]);
+        let sm = &o.stuart_maxwell;
+        t.push(
+            vec![
+                x.benchmark.clone(),
+                counts(&o.before),
+                counts(&o.after),
+                format!("{} ({})", fmt::num(sm.statistic), sm.df),
+                fmt::p(sm.p_value),
+            ],
+            "",
+        );
+    }
+    Some(t)
+}
+
 /// How the table was computed, in one paragraph.
 pub fn tax_note(r: &Results) -> String {
     format!(
-        "Seed {}. Before and after are means over the same items (rates for binary metrics, in %), with {:.0}% Wilson intervals (binary) or bootstrap intervals (continuous); the change is after − before (percentage points for rates) with a paired bootstrap interval; p from the exact McNemar test (binary) or a sign-flip permutation test (continuous), two-sided, Holm-adjusted across the table; a verdict is gain or loss when the Holm-adjusted p ≤ {}. ↑/↓: the good direction.",
+        "Seed {}. Before and after are means over the same items (rates for binary metrics, in %), with {:.0}% Wilson intervals (binary) or bootstrap intervals (continuous). The change is after − before (percentage points for rates) with the interval that inverts the row's test — Newcombe's paired score interval (binary) or the sign-flip permutation test (continuous) — at the level the verdict used (column \"level\": 1 − α/(m − step + 1) at the row's Holm step, family-wise α = {}), so an interval excludes 0 exactly when the row is a gain or a loss. Equivalent: not a change, and the (1 − 2α') interval lies inside the metric's margin (two one-sided tests). Inconclusive: neither. Descriptive rows (KL, bits per byte, the parts of over-refusal's \"not helped\") are outside the test family, with a {:.0}% interval. MDE: the smallest change detectable with 80% power at the row's level; \"blind at this n\": even the most extreme data of this size could not reach it. ↑/↓: the good direction.",
         r.first_seed().map_or("?".into(), |s| s.to_string()),
         100.0 * r.confidence(),
-        r.alpha()
+        r.alpha(),
+        100.0 * r.confidence()
     )
 }
 
@@ -164,7 +201,7 @@ pub fn seeds(r: &Results) -> Option<Table> {
         "metric",
         "change mean ± sd",
         "per seed",
-        "gain / loss / none",
+        "gain / loss / equivalent / inconclusive",
     ]);
     for s in &r.seed_summary {
         let per: Vec<String> = s
@@ -173,9 +210,10 @@ pub fn seeds(r: &Results) -> Option<Table> {
             .iter()
             .map(|(seed, v)| format!("{seed}: {}", v.map_or("n/a".into(), fmt::signed)))
             .collect();
-        let class = if s.verdicts.1 > 0 {
+        let v = s.verdicts;
+        let class = if v.loss > 0 {
             "loss"
-        } else if s.verdicts.0 > 0 {
+        } else if v.gain > 0 {
             "gain"
         } else {
             ""
@@ -186,7 +224,10 @@ pub fn seeds(r: &Results) -> Option<Table> {
                 s.metric.clone(),
                 format!("{} ± {}", fmt::signed(s.change.mean), fmt::num(s.change.sd)),
                 per.join(", "),
-                format!("{} / {} / {}", s.verdicts.0, s.verdicts.1, s.verdicts.2),
+                format!(
+                    "{} / {} / {} / {}",
+                    v.gain, v.loss, v.equivalent, v.inconclusive
+                ),
             ],
             class,
         );

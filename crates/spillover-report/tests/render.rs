@@ -309,7 +309,7 @@ fn runs_compare_side_by_side() {
         0.2,
         0.2,
         1.0,
-        "no_detectable_change",
+        "inconclusive",
     ));
     let b = run_folder(tmp.path(), "run-b", &results("run-b", t, None));
     let out = tmp.path().join("cmp");

@@ -170,19 +170,49 @@ fn lora_run_writes_results_and_a_rerun_reuses_every_stage() {
         assert!(benches.contains(b), "no {b} row in {benches:?}");
     }
     for row in table {
+        let c = &row["change"];
+        // An unbounded side (a blind row) is written null.
+        let lo = c["lo"].as_f64().unwrap_or(f64::NEG_INFINITY);
+        let hi = c["hi"].as_f64().unwrap_or(f64::INFINITY);
+        let est = c["estimate"].as_f64().unwrap();
+        assert!(lo <= est && est <= hi, "{row}");
+        let verdict = row["verdict"].as_str().unwrap();
+        if row["tested"] == false {
+            assert_eq!(verdict, "descriptive", "{row}");
+            continue;
+        }
         let p = row["p_holm"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&p), "{row}");
         assert!(
             row["p_holm"].as_f64() >= row["p_value"].as_f64(),
             "Holm never lowers a p-value: {row}"
         );
-        let c = &row["change"];
+        // The interval agrees with the verdict: it excludes 0 exactly for gains and losses.
+        let excludes = lo > 0.0 || hi < 0.0;
+        assert_eq!(excludes, verdict == "gain" || verdict == "loss", "{row}");
         assert!(
-            c["lo"].as_f64() <= c["estimate"].as_f64()
-                && c["estimate"].as_f64() <= c["hi"].as_f64(),
+            ["gain", "loss", "equivalent", "inconclusive"].contains(&verdict),
             "{row}"
         );
+        // A floor (no item changed) still has an interval with width.
+        if row["discordant"] == serde_json::json!([0, 0]) {
+            assert!(
+                lo < 0.0 && hi > 0.0,
+                "degenerate interval at a floor: {row}"
+            );
+        }
     }
+    for kl in table.iter().filter(|t| t["benchmark"] == "kl") {
+        assert_eq!(kl["verdict"], "descriptive", "{kl}");
+    }
+    let not_helped = table
+        .iter()
+        .find(|t| t["benchmark"] == "over_refusal" && t["metric"] == "not_helped")
+        .expect("over-refusal's not_helped row");
+    assert_eq!(
+        not_helped["outcomes"]["labels"][1], "complied",
+        "{not_helped}"
+    );
     // The arithmetic probe is always evaluated.
     let items = std::fs::read_to_string(folder.join("data/items/arithmetic.jsonl")).unwrap();
     assert!(items.contains("What is 15 + 12?"));

@@ -6,34 +6,67 @@
 //!   (mean log-prob difference, KL, perplexity ratio), seeded and reproducible.
 //! - [`paired_permutation`]: sign-flip permutation p-values for paired continuous metrics.
 //! - [`holm`]: Holm–Bonferroni adjusted p-values across the metrics of one report.
+//! - [`newcombe_paired`]: Newcombe's hybrid score interval for a paired change of rate, and the
+//!   p-value that inverts it.
+//! - [`SignFlip`]: the sign-flip test of a shift and the interval that inverts it.
+//! - [`tost`]: equivalence by two one-sided tests.
+//! - [`mde_paired_binary`], [`mde_paired_continuous`]: minimum detectable effects at a power.
+//! - [`stuart_maxwell`]: marginal homogeneity of a 3 × 3 before × after table.
 //! - [`aggregate_seeds`]: mean, sample sd and per-seed values over training seeds.
 
 mod bootstrap;
 mod holm;
 mod mcnemar;
+mod newcombe;
 mod normal;
 mod permutation;
+mod power;
 mod rng;
 mod seeds;
+mod signflip;
+mod stuart_maxwell;
+mod tost;
 mod wilson;
 
 pub use bootstrap::{mean_difference, paired_bootstrap, BootstrapOptions, MIN_RESAMPLES};
 pub use holm::{holm, holm_reject};
 pub use mcnemar::{binomial_two_sided, mcnemar_exact, mcnemar_paired, McNemar};
-pub use normal::normal_quantile;
+pub use newcombe::{newcombe_p_value, newcombe_paired, PairedTable};
+pub use normal::{erfc, normal_cdf, normal_quantile};
 pub use permutation::{paired_permutation, EXACT_MAX};
+pub use power::{mde_paired_binary, mde_paired_continuous, power_paired_binary};
 pub use rng::Rng;
 pub use seeds::{aggregate_seeds, SeedSummary};
+pub use signflip::SignFlip;
+pub use stuart_maxwell::{stuart_maxwell, StuartMaxwell};
+pub use tost::{tost, Tost};
 pub use wilson::wilson;
 
-/// A point estimate with a two-sided interval.
+/// A point estimate with a two-sided interval. JSON writes non-finite numbers as null; reading
+/// back, a null `lo` is −∞, a null `hi` +∞ (an unbounded side) and a null `estimate` NaN.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Interval {
+    #[serde(deserialize_with = "nan_if_null")]
     pub estimate: f64,
+    #[serde(deserialize_with = "minus_inf_if_null")]
     pub lo: f64,
+    #[serde(deserialize_with = "inf_if_null")]
     pub hi: f64,
     /// Confidence level, e.g. 0.95.
     pub confidence: f64,
+}
+
+/// Reads a number written by serde_json, where NaN became null.
+pub fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(<Option<f64> as serde::Deserialize>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+fn minus_inf_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(<Option<f64> as serde::Deserialize>::deserialize(d)?.unwrap_or(f64::NEG_INFINITY))
+}
+
+fn inf_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(<Option<f64> as serde::Deserialize>::deserialize(d)?.unwrap_or(f64::INFINITY))
 }
 
 impl Interval {

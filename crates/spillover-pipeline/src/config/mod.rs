@@ -16,7 +16,7 @@ pub use overrides::apply_override;
 pub use profile::{Profile, ProfileSizes};
 pub use sections::{
     benchmark_names, AnalysisSection, BenchSection, DataSection, Experiment, InterventionKind,
-    InterventionSection, JudgeKind, JudgeSection, ModelSection, ReplyChoice, StatsSection,
+    InterventionSection, JudgeKind, JudgeSection, Margin, ModelSection, ReplyChoice, StatsSection,
 };
 
 use crate::error::ConfigError;

@@ -324,6 +324,23 @@ pub struct StatsSection {
     /// Family-wise error rate for the verdicts (Holm-corrected across the table).
     #[serde(default = "default_alpha")]
     pub alpha: f64,
+    /// Equivalence margins: a change inside ±margin counts as "equivalent" when its (1 − 2α')
+    /// interval lies inside it. Keys are benchmarks: a number applies to all their metrics
+    /// (`refusal = 0.05`), a table to single metrics (`arithmetic.gold_logprob = 0.2`). Rates are
+    /// fractions (0.05 = 5 points). Defaults: 0.05 for every rate and pass@1; 0.1 nats for
+    /// arithmetic's and 0.05 for MMLU's and HumanEval's log-probabilities; 0.02 nats for
+    /// nll_per_token, 0.01 for bits_per_byte; 0.05 for distinct_2 and repetition; 8 tokens for
+    /// length; 0.01 nats for KL (descriptive, so only shown).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub margins: BTreeMap<String, Margin>,
+}
+
+/// One `[stats.margins]` entry: a margin for every metric of a benchmark, or per metric.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Margin {
+    All(f64),
+    PerMetric(BTreeMap<String, f64>),
 }
 
 fn default_resamples() -> usize {
@@ -342,6 +359,7 @@ impl Default for StatsSection {
             resamples: default_resamples(),
             confidence: default_confidence(),
             alpha: default_alpha(),
+            margins: BTreeMap::new(),
         }
     }
 }
@@ -415,7 +433,42 @@ impl Experiment {
                 format!("{} is not in (0, 0.5)", self.stats.alpha),
             );
         }
+        self.validate_margins()?;
         self.intervention.validate()
+    }
+
+    fn validate_margins(&self) -> Result<(), String> {
+        let positive = |key: String, v: f64| {
+            if v > 0.0 && v.is_finite() {
+                Ok(())
+            } else {
+                Err(format!("{key}: {v} is not a positive number"))
+            }
+        };
+        for (bench, m) in &self.stats.margins {
+            let key = format!("stats.margins.{bench}");
+            let known = crate::compare::metric_names(bench).ok_or_else(|| {
+                format!(
+                    "{key}: unknown benchmark; valid: {}",
+                    benchmark_names().join(", ")
+                )
+            })?;
+            match m {
+                Margin::All(v) => positive(key, *v)?,
+                Margin::PerMetric(per) => {
+                    for (metric, v) in per {
+                        if !known.contains(metric) {
+                            return Err(format!(
+                                "{key}.{metric}: unknown metric; valid: {}",
+                                known.join(", ")
+                            ));
+                        }
+                        positive(format!("{key}.{metric}"), *v)?;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
 

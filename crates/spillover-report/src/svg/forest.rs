@@ -3,7 +3,7 @@
 //! (their units differ), with its range printed at the row's ends. With several series (runs in a
 //! comparison) each row holds one line per series.
 
-use super::{tick_label, verdict_colour, Scale, Svg, GAIN, LOSS, NONE, SERIES};
+use super::{tick_label, verdict_colour, Scale, Svg, EQUIVALENT, GAIN, LOSS, NONE, SERIES};
 use crate::fmt;
 
 /// One estimate with its interval.
@@ -14,7 +14,7 @@ pub struct Entry {
     pub estimate: f64,
     pub lo: f64,
     pub hi: f64,
-    /// `gain`, `loss` or `no_detectable_change`.
+    /// `gain`, `loss`, `equivalent`, `inconclusive` or `descriptive`.
     pub verdict: String,
     /// Per-seed changes, drawn as small dots.
     pub seeds: Vec<f64>,
@@ -163,7 +163,8 @@ fn legend(s: &mut Svg, series: &[String], x: f64, y: f64) {
         for (name, c) in [
             ("gain", GAIN),
             ("loss", LOSS),
-            ("no detectable change", NONE),
+            ("equivalent", EQUIVALENT),
+            ("inconclusive / descriptive", NONE),
         ] {
             s.circle(cx + 5.0, y - 4.0, 4.0, c, c, None);
             s.text(cx + 13.0, y, name, "start", 10.0);
@@ -172,7 +173,7 @@ fn legend(s: &mut Svg, series: &[String], x: f64, y: f64) {
         s.text(
             cx + 10.0,
             y,
-            "(verdicts: Holm-corrected paired tests)",
+            "(intervals at the verdict's Holm level)",
             "start",
             10.0,
         );

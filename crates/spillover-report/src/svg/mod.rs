@@ -18,16 +18,18 @@ pub const AFTER: &str = "#e07b39";
 pub const GAIN: &str = "#1a9850";
 pub const LOSS: &str = "#d73027";
 pub const NONE: &str = "#6b6b6b";
+pub const EQUIVALENT: &str = "#4575b4";
 /// Colours of series in comparisons and dose-response charts.
 pub const SERIES: &[&str] = &[
     "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
 ];
 
-/// The colour of a verdict string (`gain`, `loss`, anything else).
+/// The colour of a verdict string (`gain`, `loss`, `equivalent`, anything else).
 pub fn verdict_colour(v: &str) -> &'static str {
     match v {
         "gain" => GAIN,
         "loss" => LOSS,
+        "equivalent" => EQUIVALENT,
         _ => NONE,
     }
 }

@@ -87,7 +87,7 @@ pub fn default_table() -> Vec<Value> {
             -2.0,
             -2.5,
             0.6,
-            "no_detectable_change",
+            "inconclusive",
         ),
         row(
             "mmlu",
@@ -98,7 +98,7 @@ pub fn default_table() -> Vec<Value> {
             0.5,
             0.5,
             1.0,
-            "no_detectable_change",
+            "inconclusive",
         ),
     ]
 }
