@@ -115,6 +115,10 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<Results> {
         let mut gen = |p: &[String]| self_distill(&base, p).map_err(DatasetError::generation);
         data::build(exp, out, &mut gen)
     })?;
+    // Loud, even with --quiet and when the stage is reused: the run is not all that was asked.
+    for w in &data_stage.summary.refusal_set.warnings {
+        eprintln!("warning: {w}");
+    }
     let items_hash = crate::rundir::tree_digest(&data_stage.dir.join("items"))?;
 
     // Baseline evaluation, shared by every run on the same model and items.
