@@ -27,6 +27,8 @@ pub fn is_bad_input(e: &anyhow::Error) -> bool {
                 .is_some_and(|d| d.is_bad_input())
             || c.downcast_ref::<spillover_train::data::DataError>()
                 .is_some()
+            || c.downcast_ref::<spillover_evals::benchmarks::Error>()
+                .is_some_and(|b| b.is_bad_input())
             || c.downcast_ref::<spillover_pipeline::ConfigError>()
                 .is_some()
             || c.downcast_ref::<spillover_pipeline::RunInUse>().is_some()
