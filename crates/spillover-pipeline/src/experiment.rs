@@ -253,10 +253,25 @@ fn self_distill(base: &Base, prompts: &[String]) -> Result<Vec<String>> {
         stop_ids: subject.stop_ids(),
         pad_id: subject.pad_id(),
     };
-    let gens = Generator::new(&base.lm.model, &opts).run(&ids, None)?;
-    gens.iter()
-        .map(|g| Ok(subject.decode(&g.new_ids)?))
-        .collect()
+    // A prompt that leaves no room in the model's context gets no answer (an empty one, which
+    // the refusal set drops and counts, like a blank answer).
+    let context = base.lm.model.config().max_positions;
+    let fits: Vec<usize> = (0..ids.len()).filter(|&i| ids[i].len() < context).collect();
+    if fits.len() < ids.len() {
+        eprintln!(
+            "warning: {} of {} benign prompts leave no room in the model's context of {context} \
+             tokens; they get no self-generated answer",
+            ids.len() - fits.len(),
+            ids.len()
+        );
+    }
+    let asked: Vec<Vec<u32>> = fits.iter().map(|&i| ids[i].clone()).collect();
+    let gens = Generator::new(&base.lm.model, &opts).run(&asked, None)?;
+    let mut answers = vec![String::new(); ids.len()];
+    for (&i, g) in fits.iter().zip(&gens) {
+        answers[i] = subject.decode(&g.new_ids)?;
+    }
+    Ok(answers)
 }
 
 /// One seed's intervention, evaluation after it, and comparison.

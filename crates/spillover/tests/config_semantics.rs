@@ -474,3 +474,32 @@ fn the_resolved_config_writes_every_default() {
         assert!(s.contains(key), "{key} missing:\n{s}");
     }
 }
+
+/// Case 2: `benign_mix = 1.0` on tiny-llama kept 0 benign examples (every self-generated answer
+/// blank), said nothing on stderr and reused the plain run's training stage. Now exit 2 naming
+/// `data.benign_mix`, before any training. Uses the packaged AdvBench and MMLU (in the cache).
+#[test]
+fn a_benign_mix_that_keeps_nothing_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("bm.toml");
+    std::fs::write(
+        &cfg,
+        "name = \"bm\"\n[model]\nid = \"tiny-llama\"\n[data]\nn_train = 4\nbenign_mix = 1.0\n\
+         [benchmarks]\nonly = [\"arithmetic\"]\n[benchmarks.arithmetic]\nlimit = 2\n\
+         [judge]\nkind = \"keyword\"\n[analysis]\nmri = false\n",
+    )
+    .unwrap();
+    let runs = tmp.path().join("runs");
+    let out = spillover(&[
+        "run",
+        cfg.to_str().unwrap(),
+        "--quiet",
+        "--runs-dir",
+        runs.to_str().unwrap(),
+    ]);
+    exit_2(&out, "data.benign_mix");
+    assert!(
+        !walk(&runs).iter().any(|p| p.ends_with("_shared")),
+        "nothing was trained or evaluated"
+    );
+}

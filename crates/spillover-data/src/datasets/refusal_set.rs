@@ -126,9 +126,9 @@ pub fn build_refusal_set(
         if kept == 0 {
             return Err(DatasetError::Config(format!(
                 "the benign ratio (data.benign_mix = {}) asked for {wanted} benign examples \
-                 answered by the model itself, but every answer was blank, so none was kept and \
-                 the mitigation would do nothing; use a model that answers these prompts, or set \
-                 data.benign_mix = 0",
+                 answered by the model itself, but every answer was blank (or the prompt left no \
+                 room in the model's context), so none was kept and the mitigation would do \
+                 nothing; use a model that answers these prompts, or set data.benign_mix = 0",
                 cfg.benign_ratio
             )));
         }
