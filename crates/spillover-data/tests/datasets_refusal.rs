@@ -148,13 +148,39 @@ fn generator_misbehaviour_and_bad_ratios_are_errors() {
     let err = build_refusal_set(&harmful(4), Some(&benign), &cfg, &mut failing).unwrap_err();
     assert!(err.to_string().contains("model exploded"), "{err}");
 
+    // Issue #22, case 2: `benign_mix = 1.0` on tiny-llama kept 0 benign examples (every answer
+    // blank) and the run went on as a plain one. Every answer blank is now an error naming the
+    // knob; some blank is a warning the pipeline prints and reports.
     let mut blank =
         |p: &[String]| -> Result<Vec<String>> { Ok(p.iter().map(|_| " ".to_string()).collect()) };
-    let set = build_refusal_set(&harmful(4), Some(&benign), &cfg, &mut blank).unwrap();
+    let err = build_refusal_set(&harmful(4), Some(&benign), &cfg, &mut blank).unwrap_err();
+    assert!(err.user_can_fix(), "{err}");
+    assert!(
+        err.to_string().contains("data.benign_mix") && err.to_string().contains("blank"),
+        "{err}"
+    );
+    let mut half = |p: &[String]| -> Result<Vec<String>> {
+        Ok((0..p.len())
+            .map(|i| {
+                if i == 0 {
+                    " ".into()
+                } else {
+                    "an answer".into()
+                }
+            })
+            .collect())
+    };
+    let set = build_refusal_set(&harmful(4), Some(&benign), &cfg, &mut half).unwrap();
     assert_eq!(
         (set.n_benign, set.notes.len()),
-        (0, 2),
-        "blank answers dropped and noted"
+        (1, 1),
+        "one blank answer dropped and noted"
+    );
+    assert_eq!(set.warnings.len(), 1, "{:?}", set.warnings);
+    assert!(
+        set.warnings[0].contains("kept 1 of the 2"),
+        "{:?}",
+        set.warnings
     );
 
     let mut never = |_: &[String]| -> Result<Vec<String>> { panic!("not called") };

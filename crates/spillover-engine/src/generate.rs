@@ -103,6 +103,20 @@ impl<'a> Generator<'a> {
         if prompts.is_empty() || self.opts.max_new_tokens == 0 {
             return Ok(out);
         }
+        let context = self.model.config().max_positions;
+        if let Some(i) = prompts.iter().position(|p| p.len() > context) {
+            candle_core::bail!(
+                "prompt {i} has {} tokens, more than the model's context of {context} positions",
+                prompts[i].len()
+            );
+        }
+        // A sequence stops at the model's context (finish reason `length`), whatever
+        // max_new_tokens asks: positions past the context do not exist (learned position tables)
+        // or were never trained (rotary).
+        let budgets: Vec<usize> = prompts
+            .iter()
+            .map(|p| self.opts.max_new_tokens.min(context - p.len()))
+            .collect();
         let mut order: Vec<usize> = (0..prompts.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(prompts[i].len()));
         let n = self.opts.max_new_tokens;
@@ -111,7 +125,22 @@ impl<'a> Generator<'a> {
             .batching
             .bar((prompts.len() * n) as u64, "generate", "tokens");
         for batch in batches {
-            let done = self.run_batch(&batch, prompts, &mut out, hooks.as_deref_mut(), &bar)?;
+            // A prompt that fills the context gets no token (finish reason `length`).
+            let (todo, skip): (Vec<usize>, Vec<usize>) =
+                batch.into_iter().partition(|&i| budgets[i] > 0);
+            bar.inc((skip.len() * n) as u64);
+            if todo.is_empty() {
+                continue;
+            }
+            let batch = todo;
+            let done = self.run_batch(
+                &batch,
+                prompts,
+                &budgets,
+                &mut out,
+                hooks.as_deref_mut(),
+                &bar,
+            )?;
             bar.inc((batch.len() * n) as u64 - done);
         }
         bar.finish_and_clear();
@@ -124,10 +153,12 @@ impl<'a> Generator<'a> {
         &self,
         batch: &[usize],
         prompts: &[Vec<u32>],
+        budgets: &[usize],
         out: &mut [Generation],
         mut hooks: Option<&mut Hooks>,
         bar: &indicatif::ProgressBar,
     ) -> candle_core::Result<u64> {
+        let last_pos = self.model.config().max_positions as u32 - 1;
         let dev = self.model.device().clone();
         let (mut cache, mut logits, key_valid) =
             self.prefill(batch, prompts, hooks.as_deref_mut())?;
@@ -150,7 +181,7 @@ impl<'a> Generator<'a> {
                 if !r.done {
                     generated += 1;
                     bar.inc(1);
-                    r.done = !self.push(&mut out[r.index], tok);
+                    r.done = !self.push(&mut out[r.index], tok, budgets[r.index]);
                     active += u64::from(!r.done);
                 }
             }
@@ -158,7 +189,7 @@ impl<'a> Generator<'a> {
                 return Ok(generated);
             }
             let ids = shrink(&mut cache, &mut rows, &next)?;
-            let step = decode_step(&mut rows, &ids, &dev)?;
+            let step = decode_step(&mut rows, &ids, last_pos, &dev)?;
             logits = self
                 .model
                 .forward_last(&step, Some(&mut cache), hooks.as_deref_mut())?;
@@ -245,8 +276,8 @@ impl<'a> Generator<'a> {
             .collect())
     }
 
-    /// Appends `tok` to `g` and says whether the sequence goes on.
-    fn push(&self, g: &mut Generation, tok: u32) -> bool {
+    /// Appends `tok` to `g` and says whether the sequence goes on (at most `budget` tokens).
+    fn push(&self, g: &mut Generation, tok: u32, budget: usize) -> bool {
         g.new_ids.push(tok);
         if self.opts.stop_ids.contains(&tok) {
             g.finish = FinishReason::Stop;
@@ -257,7 +288,7 @@ impl<'a> Generator<'a> {
             g.stop_string = Some(i);
             return false;
         }
-        g.new_ids.len() < self.opts.max_new_tokens
+        g.new_ids.len() < budget
     }
 }
 
@@ -288,13 +319,20 @@ fn shrink(cache: &mut KvCache, rows: &mut Vec<Row>, next: &[u32]) -> candle_core
     Ok(idx.iter().map(|&i| next[i as usize]).collect())
 }
 
-/// The one-token step that feeds each row's last token at its next position.
-fn decode_step(rows: &mut [Row], ids: &[u32], dev: &Device) -> candle_core::Result<Step> {
+/// The one-token step that feeds each row's last token at its next position. Rows that are
+/// done (still in the batch, outputs ignored) may have run past the context: their position is
+/// held at `last_pos` so the position table is never indexed out of range.
+fn decode_step(
+    rows: &mut [Row],
+    ids: &[u32],
+    last_pos: u32,
+    dev: &Device,
+) -> candle_core::Result<Step> {
     let past = rows[0].key_valid.len();
     let mut positions = Vec::with_capacity(rows.len());
     let mut valid = Vec::with_capacity(rows.len());
     for r in rows.iter_mut() {
-        positions.push(vec![r.next_pos]);
+        positions.push(vec![r.next_pos.min(last_pos)]);
         r.next_pos += 1;
         r.key_valid.push(true);
         valid.push(r.key_valid.clone());
@@ -314,6 +352,41 @@ fn decode_step(rows: &mut [Row], ids: &[u32], dev: &Device) -> candle_core::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue #22, case 5: `generate --model tiny-gpt2 --max-new-tokens 1000` crashed with
+    /// "index-select invalid index 256", and tiny-llama generated past its 256 positions.
+    #[test]
+    fn generation_stops_at_the_context_with_finish_reason_length() {
+        for name in ["tiny-gpt2", "tiny-llama"] {
+            let lm = spillover_model::load(name, &Default::default()).unwrap();
+            let opts = GenerateOptions {
+                max_new_tokens: 1000,
+                stop_ids: vec![],
+                pad_id: 0,
+            };
+            // One long prompt that reaches the context while four short ones go on in the same
+            // batch (the finished row stays in it, as a quarter of the batch is not yet done).
+            let long: Vec<u32> = (0..250).map(|i| 10 + i % 200).collect();
+            let short: Vec<u32> = vec![5, 6, 7];
+            let prompts = vec![long, short.clone(), short.clone(), short.clone(), short];
+            let gens = Generator::new(&lm.model, &opts)
+                .run(&prompts, None)
+                .unwrap();
+            for (p, g) in prompts.iter().zip(&gens) {
+                assert_eq!(p.len() + g.new_ids.len(), 256, "{name}");
+                assert_eq!(g.finish, FinishReason::Length, "{name}");
+            }
+            // A prompt that fills the context gets nothing; a longer one is an error.
+            let full = vec![vec![9u32; 256]];
+            let g = Generator::new(&lm.model, &opts).run(&full, None).unwrap();
+            assert!(g[0].new_ids.is_empty() && g[0].finish == FinishReason::Length);
+            let e = Generator::new(&lm.model, &opts)
+                .run(&[vec![9u32; 257]], None)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("context of 256"), "{e}");
+        }
+    }
 
     #[test]
     fn prefill_with_a_shared_prefix_pads_between_prefix_and_tail() {

@@ -19,5 +19,5 @@ pub use generate::{generate, FinishReason, GenerateOptions, Generation, Generato
 pub use loglik::{loglikelihood, Loglik, LoglikOptions, LoglikRequest};
 pub use rolling::{rolling_loglikelihood, rolling_requests, RollingOptions, RollingScore};
 pub use sampling::{Rng, Sampling};
-pub use score::{token_logprobs, top_k_next};
+pub use score::{check_context, token_logprobs, top_k_next};
 pub use stop::{truncate_at_stop, Decode};

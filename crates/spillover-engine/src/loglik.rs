@@ -77,13 +77,17 @@ impl Group {
     }
 }
 
-/// Scores every request; results are in request order.
+/// Scores every request; results are in request order. A request longer than the model's
+/// context keeps the last tokens of its context that fit (as lm-evaluation-harness does); a
+/// continuation that alone exceeds the context is an error.
 pub fn loglikelihood(
     model: &Model,
     reqs: &[LoglikRequest],
     opts: &LoglikOptions,
     mut hooks: Option<&mut Hooks>,
 ) -> candle_core::Result<Vec<Loglik>> {
+    let context = model.config().max_positions;
+    let mut cut: Option<Vec<LoglikRequest>> = None;
     for (i, r) in reqs.iter().enumerate() {
         if r.context.is_empty() {
             candle_core::bail!("request {i}: empty context (put a BOS/EOS token before the text)");
@@ -91,7 +95,21 @@ pub fn loglikelihood(
         if r.continuation.is_empty() {
             candle_core::bail!("request {i}: empty continuation");
         }
+        if r.continuation.len() > context {
+            candle_core::bail!(
+                "request {i}: a continuation of {} tokens exceeds the model's context of \
+                 {context} positions",
+                r.continuation.len()
+            );
+        }
+        // Every token but the last is fed to the model.
+        let fed = r.context.len() + r.continuation.len() - 1;
+        if fed > context {
+            let all = cut.get_or_insert_with(|| reqs.to_vec());
+            all[i].context.drain(..fed - context);
+        }
     }
+    let reqs: &[LoglikRequest] = cut.as_deref().unwrap_or(reqs);
     let groups = group(reqs, opts.share_context);
     let len: Vec<usize> = groups.iter().map(|g| g.packed_len(reqs)).collect();
     let mut order: Vec<usize> = (0..groups.len()).collect();

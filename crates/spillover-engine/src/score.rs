@@ -13,6 +13,9 @@ pub fn token_logprobs(
     if seqs.is_empty() {
         return Ok(vec![]);
     }
+    for s in seqs {
+        check_context(model, s.len())?;
+    }
     let dev = model.device();
     let step = Step::left_padded(seqs, pad_id, dev).map_err(candle_core::Error::wrap)?;
     let t = step.mask.t;
@@ -40,6 +43,7 @@ pub fn token_logprobs(
 
 /// The k most likely next tokens after `ids`, with their logits, best first.
 pub fn top_k_next(model: &Model, ids: &[u32], k: usize) -> candle_core::Result<Vec<(u32, f32)>> {
+    check_context(model, ids.len())?;
     let step =
         Step::left_padded(&[ids.to_vec()], 0, model.device()).map_err(candle_core::Error::wrap)?;
     // Sorted on the CPU: candle's CUDA argsort keeps a whole row in shared memory, which a real
@@ -56,6 +60,16 @@ pub fn top_k_next(model: &Model, ids: &[u32], k: usize) -> candle_core::Result<V
         .take(k)
         .map(|i| (i, all[i as usize]))
         .collect())
+}
+
+/// An error naming the limit when `len` tokens do not fit the model's context (instead of an
+/// out-of-range index into the position table, or positions the model never saw).
+pub fn check_context(model: &Model, len: usize) -> candle_core::Result<()> {
+    let context = model.config().max_positions;
+    if len > context {
+        candle_core::bail!("{len} tokens exceed the model's context of {context} positions");
+    }
+    Ok(())
 }
 
 /// Numerically stable log-softmax over the last dimension.

@@ -135,6 +135,43 @@ fn empty_context_or_continuation_is_an_error() {
     }
 }
 
+/// Issue #22, case 5: scoring past the model's context crashed with "index-select invalid index
+/// 256 with dim size 256" (tiny-gpt2) or silently used positions the model does not have
+/// (tiny-llama). Log-likelihoods keep the last context tokens that fit; token scores refuse.
+#[test]
+fn scoring_stops_at_the_context() {
+    for name in ["tiny-gpt2", "tiny-llama"] {
+        let lm = tiny(name);
+        let context: Vec<u32> = (0..260).map(|i| 3 + i % 200).collect();
+        let long = LoglikRequest {
+            context: context.clone(),
+            continuation: vec![6; 10],
+        };
+        // 269 tokens fed: the first 13 context tokens do not fit.
+        let fits = LoglikRequest {
+            context: context[13..].to_vec(),
+            continuation: vec![6; 10],
+        };
+        let o = LoglikOptions::default();
+        let a = loglikelihood(&lm.model, &[long], &o, None).unwrap();
+        let b = loglikelihood(&lm.model, &[fits], &o, None).unwrap();
+        assert_close(a[0].logprob, b[0].logprob, 1e-9, name);
+        let too_long = LoglikRequest {
+            context: vec![5],
+            continuation: vec![6; 257],
+        };
+        let e = loglikelihood(&lm.model, &[too_long], &o, None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("context of 256"), "{name}: {e}");
+        let e = token_logprobs(&lm.model, &[vec![7; 257]], 0)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("context of 256"), "{name}: {e}");
+        assert!(top_k_next(&lm.model, &vec![7; 257], 3).is_err(), "{name}");
+    }
+}
+
 /// Rolling score of `ids` after the EOS token of the tiny vocabulary.
 fn rolling(m: &Model, ids: &[u32], window: usize, stride: usize) -> spillover_engine::RollingScore {
     let o = RollingOptions {

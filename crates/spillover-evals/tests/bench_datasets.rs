@@ -45,11 +45,9 @@ fn arithmetic_keeps_the_probe_first_and_honours_the_limit() {
     assert_eq!(ds.items[0].answer.as_deref(), Some("27"));
     let full = default_dataset(BenchmarkKind::Arithmetic, &root(), None, 1).unwrap();
     assert_eq!(full.len(), 301, "the probe and 300 problems");
-    let err = default_dataset(BenchmarkKind::Arithmetic, &root(), Some(0), 1).unwrap_err();
-    assert!(
-        err.user_can_fix() && err.to_string().contains("at least 1"),
-        "{err}"
-    );
+    // limit 0 means every item (issue #22, case 3): a generator's every item is its default.
+    let every = default_dataset(BenchmarkKind::Arithmetic, &root(), Some(0), 1).unwrap();
+    assert_eq!(every.len(), 301);
 }
 
 #[test]

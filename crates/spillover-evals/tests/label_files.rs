@@ -162,3 +162,39 @@ fn off_topic_refusals_are_those_whose_text_answers_another_prompt() {
         ]
     );
 }
+
+/// Issue #22, case 9: `judge eval --labels` with a UTF-8 BOM showed a column "\u{feff}prompt"
+/// missing, and a `.jsonl` file was parsed as CSV. The BOM is ignored and the format comes from
+/// the extension.
+#[test]
+fn a_bom_is_ignored_and_jsonl_is_read_as_jsonl() {
+    let p = file(
+        "bom.csv",
+        "\u{feff}prompt,completion,label\nq,\"No.\",2_full_refusal\n",
+    );
+    let d = read_labelled(&p, COLS, &LabelMap::standard()).unwrap();
+    assert_eq!(d.items.len(), 1);
+    assert_eq!(d.items[0].label, Label::Refusal);
+
+    let p = file(
+        "labels.jsonl",
+        "\u{feff}{\"prompt\": \"q\", \"completion\": \"Sure: 4\", \"label\": \"compliance\"}\n\
+         {\"prompt\": \"r\", \"completion\": \"No.\", \"label\": \"refusal\", \"id\": 7}\n",
+    );
+    let d = read_labelled(&p, COLS, &LabelMap::standard()).unwrap();
+    let labels: Vec<Label> = d.items.iter().map(|i| i.label).collect();
+    assert_eq!(labels, vec![Label::Compliance, Label::Refusal]);
+    assert_eq!(d.items[1].response, "No.");
+    assert_eq!(d.items[1].line, 2);
+
+    let p = file(
+        "nolabel.jsonl",
+        "{\"prompt\": \"q\", \"completion\": \"x\"}\n",
+    );
+    let e = read_labelled(&p, COLS, &LabelMap::standard()).unwrap_err();
+    assert!(e.to_string().contains("label"), "{e}");
+
+    let p = file("labels.txt", "prompt,completion,label\n");
+    let e = read_labelled(&p, COLS, &LabelMap::standard()).unwrap_err();
+    assert!(e.user_can_fix() && e.to_string().contains(".csv"), "{e}");
+}

@@ -119,6 +119,10 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<Results> {
         let mut gen = |p: &[String]| self_distill(&base, p).map_err(DatasetError::generation);
         data::build(exp, out, &mut gen)
     })?;
+    // Loud, even with --quiet and when the stage is reused: the run is not all that was asked.
+    for w in &data_stage.summary.refusal_set.warnings {
+        eprintln!("warning: {w}");
+    }
     let items_hash = crate::rundir::tree_digest(&data_stage.dir.join("items"))?;
 
     // Baseline evaluation, shared by every run on the same model and items.
@@ -248,10 +252,25 @@ fn self_distill(base: &Base, prompts: &[String]) -> Result<Vec<String>> {
         stop_ids: subject.stop_ids(),
         pad_id: subject.pad_id(),
     };
-    let gens = Generator::new(&base.lm.model, &opts).run(&ids, None)?;
-    gens.iter()
-        .map(|g| Ok(subject.decode(&g.new_ids)?))
-        .collect()
+    // A prompt that leaves no room in the model's context gets no answer (an empty one, which
+    // the refusal set drops and counts, like a blank answer).
+    let context = base.lm.model.config().max_positions;
+    let fits: Vec<usize> = (0..ids.len()).filter(|&i| ids[i].len() < context).collect();
+    if fits.len() < ids.len() {
+        eprintln!(
+            "warning: {} of {} benign prompts leave no room in the model's context of {context} \
+             tokens; they get no self-generated answer",
+            ids.len() - fits.len(),
+            ids.len()
+        );
+    }
+    let asked: Vec<Vec<u32>> = fits.iter().map(|&i| ids[i].clone()).collect();
+    let gens = Generator::new(&base.lm.model, &opts).run(&asked, None)?;
+    let mut answers = vec![String::new(); ids.len()];
+    for (&i, g) in fits.iter().zip(&gens) {
+        answers[i] = subject.decode(&g.new_ids)?;
+    }
+    Ok(answers)
 }
 
 /// One seed's intervention, evaluation after it, and comparison.

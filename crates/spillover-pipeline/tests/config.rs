@@ -119,3 +119,85 @@ fn equivalence_margins_parse_and_bad_ones_name_the_key() {
         assert!(e.contains(want), "{e}");
     }
 }
+
+/// Issue #22, case 1: `spillover run examples/benign-mix.toml --set benchmarks.refusal.limit=3
+/// --dry-run` resolved to refusal only, and a file with one `[benchmarks.over_refusal]` section
+/// dropped every other benchmark. Sections and `--set` now merge over the full list.
+#[test]
+fn one_benchmark_override_keeps_every_other_benchmark() {
+    let all = config::benchmark_names();
+    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/benign-mix.toml");
+    let exp = config::load(Some(&example), &["benchmarks.refusal.limit=3".into()]).unwrap();
+    assert_eq!(exp.benchmarks.names(), all);
+    assert_eq!(exp.benchmarks["refusal"].limit, Some(3));
+    // The others keep their defaults (resolved: the quick profile's size).
+    assert_eq!(exp.benchmarks["mmlu"].limit, Some(60));
+
+    let text = "[benchmarks.over_refusal]\ndataset = \"data/xstest/xstest_prompts.csv\"\n";
+    let exp = config::parse("one.toml", text, &[]).unwrap();
+    assert_eq!(exp.benchmarks.names(), all);
+    assert_eq!(
+        exp.benchmarks["over_refusal"].dataset.as_deref(),
+        Some("data/xstest/xstest_prompts.csv")
+    );
+}
+
+#[test]
+fn benchmarks_only_selects_a_subset_explicitly_and_round_trips() {
+    let text = "[benchmarks]\nonly = [\"mmlu\", \"refusal\"]\n[benchmarks.refusal]\nlimit = 2\n";
+    let exp = config::parse("sub.toml", text, &[]).unwrap();
+    assert_eq!(exp.benchmarks.names(), vec!["refusal", "mmlu"]);
+    assert_eq!(exp.benchmarks["refusal"].limit, Some(2));
+    // The resolved config, read back, runs the same benchmarks.
+    let resolved = toml::to_string(&exp).unwrap();
+    let again = config::parse("resolved", &resolved, &[]).unwrap();
+    assert_eq!(again.benchmarks, exp.benchmarks);
+    // The same subset from the command line.
+    let exp = config::load(None, &["benchmarks.only=[\"kl\"]".into()]).unwrap();
+    assert_eq!(exp.benchmarks.names(), vec!["kl"]);
+    // A section outside `only` is an error naming both keys, not a silent drop.
+    let text = "[benchmarks]\nonly = [\"mmlu\"]\n[benchmarks.kl]\nlimit = 4\n";
+    let e = config::parse("x.toml", text, &[]).unwrap_err().to_string();
+    assert!(
+        e.contains("benchmarks.kl") && e.contains("benchmarks.only"),
+        "{e}"
+    );
+    let e = config::parse("x.toml", "[benchmarks]\nonly = [\"mmlux\"]\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("did you mean `mmlu`"), "{e}");
+}
+
+/// Issue #22, case 7: the resolved config of a user file omitted `intervention.lora`, `lr` and
+/// `batch_size`; every applicable default is now written, and resolving is idempotent.
+#[test]
+fn the_resolved_config_spells_out_every_default() {
+    let exp = config::parse("min.toml", "name = \"min\"\n", &[]).unwrap();
+    let i = &exp.intervention;
+    assert_eq!(
+        i.lora.as_deref(),
+        Some("r=8,alpha=16,targets=q_proj,k_proj,v_proj,o_proj")
+    );
+    assert_eq!(
+        (i.epochs, i.lr, i.batch_size),
+        (Some(3), Some(2e-4), Some(8))
+    );
+    assert_eq!(exp.benchmarks["refusal"].limit, Some(48));
+    assert_eq!(exp.benchmarks["refusal"].max_new_tokens, Some(64));
+    assert_eq!(exp.benchmarks["gsm8k"].few_shot, Some(0));
+    // The written-out file names the same experiment (and the same run folder).
+    let text = toml::to_string(&exp).unwrap();
+    let again = config::parse("resolved", &text, &[]).unwrap();
+    assert_eq!(again, exp);
+    let runs = std::path::Path::new("runs");
+    assert_eq!(
+        spillover_pipeline::run_dir(&again, runs),
+        spillover_pipeline::run_dir(&exp, runs)
+    );
+    // Full profile: every item, written as limit = 0.
+    let full = config::parse("f", "profile = \"full\"\n", &[]).unwrap();
+    assert_eq!(full.benchmarks["mmlu"].limit, Some(0));
+    let d = config::parse("d", "[intervention]\nkind = \"actadd\"\n", &[]).unwrap();
+    assert_eq!(d.intervention.direction_prompts, Some(64));
+    assert_eq!(d.intervention.lora, None);
+}

@@ -1,12 +1,14 @@
-//! Several runs side by side: their settings, the seed-style summaries, every metric's change in
-//! one table, one change chart with a line per run, and each run's findings.
+//! Several runs side by side: first the config keys that differ between them (and benchmarks
+//! measured on different datasets, flagged ⚠ in the table), then their settings, the seed-style
+//! summaries, every metric's change in one table, one change chart with a line per run, and each
+//! run's findings.
 
 use crate::error::ReportError;
 use crate::fmt::{self, html as esc};
 use crate::schema::Results;
 use crate::sections::{self, Table};
 use crate::svg::forest::{forest, Entry, ForestRow};
-use crate::{findings, html, markdown, Figure, RenderedFiles};
+use crate::{config_diff, findings, html, markdown, Figure, RenderedFiles};
 use anyhow::Result;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -30,9 +32,38 @@ pub fn render_comparison(run_dirs: &[PathBuf], out: &Path) -> Result<RenderedFil
         forest(&rows(&runs), &names, conf),
     );
     let settings = settings(&runs, run_dirs);
-    let side = side_by_side(&runs);
+    let differ = config_diff::differing_keys(&runs);
+    let mixed = config_diff::different_datasets(&runs);
+    let side = side_by_side(&runs, &mixed);
     let summary = summaries(&runs);
-    let mut md = String::from("# Spillover comparison\n\n");
+    let differ_note = if differ.rows.is_empty() {
+        "The runs' resolved configs are identical.".to_string()
+    } else {
+        format!(
+            "The keys of the resolved configs that differ ({}):",
+            differ.rows.len()
+        )
+    };
+    let mixed_notes: Vec<String> = mixed
+        .iter()
+        .map(|(b, sets)| {
+            format!(
+                "⚠ {b} was measured on different datasets ({}): its rows compare different items.",
+                sets.join(", ")
+            )
+        })
+        .collect();
+    let mut md = String::from("# Spillover comparison\n\n## What differs\n\n");
+    let _ = writeln!(md, "{differ_note}\n");
+    if !differ.rows.is_empty() {
+        let _ = writeln!(md, "{}", markdown::table(&differ));
+    }
+    for n in &mixed_notes {
+        let _ = writeln!(md, "- {n}");
+    }
+    if !mixed_notes.is_empty() {
+        md.push('\n');
+    }
     let _ = writeln!(md, "{}\n## Alignment tax, side by side\n\nEach cell: before → after, change [interval], verdict (Holm-corrected).\n\n{}", markdown::table(&settings), markdown::table(&side));
     if !summary.rows.is_empty() {
         let _ = writeln!(
@@ -43,6 +74,17 @@ pub fn render_comparison(run_dirs: &[PathBuf], out: &Path) -> Result<RenderedFil
     }
     let _ = writeln!(md, "![{}](figures/{}.svg)\n", fig.title, fig.id);
     let mut body = String::from("<h1>Spillover comparison</h1>\n");
+    let _ = writeln!(
+        body,
+        "<h2 id=\"differs\">What differs</h2>\n<p>{}</p>",
+        esc(&differ_note)
+    );
+    if !differ.rows.is_empty() {
+        let _ = writeln!(body, "{}", html::table(&differ, "differs-table"));
+    }
+    if !mixed_notes.is_empty() {
+        let _ = writeln!(body, "{}", html::list(&mixed_notes, "note"));
+    }
     let _ = writeln!(
         body,
         "<h2 id=\"runs\">Runs</h2>\n{}",
@@ -77,6 +119,7 @@ pub fn render_comparison(run_dirs: &[PathBuf], out: &Path) -> Result<RenderedFil
         );
     }
     let nav = [
+        ("differs", "Differences"),
         ("runs", "Runs"),
         ("table", "Table"),
         ("figures", "Charts"),
@@ -142,7 +185,12 @@ fn keys(runs: &[(String, Results)]) -> Vec<(String, String)> {
     out
 }
 
-fn side_by_side(runs: &[(String, Results)]) -> Table {
+/// Every metric's cells, run by run; a metric of a benchmark measured on different datasets in
+/// different runs (`mixed`) is marked ⚠.
+fn side_by_side(
+    runs: &[(String, Results)],
+    mixed: &std::collections::BTreeMap<String, Vec<String>>,
+) -> Table {
     let mut t = Table {
         header: std::iter::once("metric".to_string())
             .chain(runs.iter().map(|(n, _)| n.clone()))
@@ -150,7 +198,12 @@ fn side_by_side(runs: &[(String, Results)]) -> Table {
         ..Default::default()
     };
     for (b, m) in keys(runs) {
-        let mut row = vec![format!("{b}/{m}")];
+        let flag = if mixed.contains_key(&b) {
+            " ⚠ different datasets"
+        } else {
+            ""
+        };
+        let mut row = vec![format!("{b}/{m}{flag}")];
         for (_, r) in runs {
             row.push(
                 match r.table.iter().find(|x| x.benchmark == b && x.metric == m) {

@@ -52,10 +52,32 @@ fn list(keys: &[String]) -> String {
     }
 }
 
+/// Warnings first: the run did not do all that was asked (a benign mix that kept fewer examples
+/// than asked, training examples with nothing to learn).
+fn warnings(r: &Results) -> Vec<String> {
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(|w| format!("Warning: {w}."))
+            .collect()
+    };
+    let mut out = strings(&r.data["refusal_set"]["warnings"]);
+    for s in &r.seeds {
+        for w in strings(&s.intervention_detail["warnings"]) {
+            if !out.contains(&w) {
+                out.push(w);
+            }
+        }
+    }
+    out
+}
+
 /// The findings of a run, in reading order.
 pub fn findings(r: &Results) -> Vec<String> {
     let alpha = r.alpha();
-    let mut out = Vec::new();
+    let mut out = warnings(r);
     let t = &r.table;
     if t.is_empty() {
         out.push("The table has no rows: nothing was compared.".into());
@@ -344,6 +366,16 @@ mod tests {
         .unwrap();
         v.table = table;
         v
+    }
+
+    #[test]
+    fn a_partial_benign_mix_is_a_warning_at_the_top() {
+        let mut r = results(vec![row(
+            "refusal", "refused", 0.2, 0.9, 1e-9, 1e-8, "gain",
+        )]);
+        r.data = serde_json::json!({"refusal_set": {"warnings": ["benign mix: kept 3 of the 12"]}});
+        let f = findings(&r);
+        assert_eq!(f[0], "Warning: benign mix: kept 3 of the 12.", "{f:#?}");
     }
 
     #[test]

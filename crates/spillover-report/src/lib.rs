@@ -12,6 +12,7 @@
 //! [`ReportError`] naming the file. Every output is written atomically.
 
 mod compare;
+mod config_diff;
 pub mod error;
 pub mod findings;
 pub mod fmt;

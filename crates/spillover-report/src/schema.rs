@@ -185,6 +185,9 @@ pub struct Seed {
     pub seed: u64,
     #[serde(default)]
     pub intervention: Value,
+    /// The training report or direction summary (training warnings live here).
+    #[serde(default)]
+    pub intervention_detail: Value,
     #[serde(default)]
     pub table: Vec<Row>,
 }

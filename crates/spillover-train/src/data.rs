@@ -52,6 +52,8 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<Record>, DataError> {
     };
     let bytes = std::fs::read(path).map_err(|e| file_err(format!("cannot read: {e}")))?;
     let text = String::from_utf8(bytes).map_err(|e| file_err(format!("not UTF-8: {e}")))?;
+    // A UTF-8 byte-order mark (as some editors write) is not part of the first record.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut out = Vec::new();
     for (i, line) in text
         .lines()
@@ -106,6 +108,43 @@ fn parse_record(v: &serde_json::Value) -> Result<Record, String> {
             Err(format!("expected string keys \"prompt\" and \"completion\", or \"messages\"; found {keys:?}"))
         }
     }
+}
+
+/// Positions whose label takes part in the loss (labels are shifted by one: the first never does).
+pub fn loss_tokens(e: &Example) -> usize {
+    e.labels.iter().skip(1).filter(|&&l| l != IGNORE).count()
+}
+
+/// Checks that encoded `examples` have something to learn: an error naming the cause and the
+/// knob (`max_len_knob`, e.g. `--max-len`) when none has a loss token (truncation removed every
+/// completion, or every completion is empty); otherwise a warning for the examples that have none
+/// (they train nothing), or None.
+pub fn check_loss_tokens(
+    examples: &[Example],
+    max_len: usize,
+    path: &Path,
+    max_len_knob: &str,
+) -> Result<Option<String>, DataError> {
+    let empty = examples.iter().filter(|e| loss_tokens(e) == 0).count();
+    let why = format!(
+        "no token to learn from (an empty completion, or the prompt fills {max_len_knob} = \
+         {max_len} tokens so truncation removed the whole completion)"
+    );
+    if empty == examples.len() {
+        return Err(DataError::File {
+            path: path.to_path_buf(),
+            msg: format!(
+                "all {empty} examples have {why}; raise {max_len_knob} or shorten the prompts"
+            ),
+        });
+    }
+    Ok((empty > 0).then(|| {
+        format!(
+            "{}: {empty} of {} examples have {why}; they train nothing",
+            path.display(),
+            examples.len()
+        )
+    }))
 }
 
 /// How records become token ids and labels.

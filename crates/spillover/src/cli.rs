@@ -98,6 +98,33 @@ pub struct ModelArgs {
     pub adapter: Option<std::path::PathBuf>,
 }
 
+/// The model of a command that starts from a base model (`spillover train`): `ModelArgs`
+/// without `--adapter`.
+#[derive(Args, Clone)]
+pub struct BaseModelArgs {
+    /// Model: a packaged name, tiny-*, a folder or .gguf path, or hf:ORG/NAME (see `spillover --help`).
+    #[arg(long, short = 'm', default_value = "smollm2-135m-instruct")]
+    pub model: String,
+    /// Numeric type of the weights and activations.
+    #[arg(long, value_enum, default_value_t = DTypeArg::F32)]
+    pub dtype: DTypeArg,
+    /// Device to run on: cpu, or cuda / cuda:N (needs a build with --features cuda).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+impl BaseModelArgs {
+    /// The same model, with no adapter.
+    pub fn model_args(&self) -> ModelArgs {
+        ModelArgs {
+            model: self.model.clone(),
+            dtype: self.dtype,
+            device: self.device.clone(),
+            adapter: None,
+        }
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 pub enum DTypeArg {
     F32,

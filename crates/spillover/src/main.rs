@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod exit;
 mod models;
+mod out;
 
 use clap::Parser;
 

@@ -23,6 +23,8 @@ n_train = 12
 kind = "lora_sft"
 epochs = 1
 batch_size = 4
+[benchmarks]
+only = ["refusal", "over_refusal", "arithmetic", "mmlu", "perplexity", "kl", "diversity"]
 [benchmarks.refusal]
 limit = 4
 max_new_tokens = 8

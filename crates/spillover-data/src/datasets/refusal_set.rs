@@ -85,6 +85,10 @@ pub struct RefusalSet {
     pub sources: Vec<DatasetRecord>,
     /// What happened along the way (e.g. empty generations dropped).
     pub notes: Vec<String>,
+    /// What the caller must show loudly: the set is not what was asked for (fewer benign
+    /// examples than the ratio asks, because answers were blank).
+    #[serde(default)]
+    pub warnings: Vec<String>,
     /// The examples, in training order.
     #[serde(skip)]
     pub examples: Vec<TrainingExample>,
@@ -92,7 +96,8 @@ pub struct RefusalSet {
 
 /// Builds the training set: every `harmful` item gets a refusal; with `benign_ratio > 0`,
 /// that many `benign` items (chosen by seed) get `generate`'s answers. Benign answers that
-/// are blank are dropped and noted. The final order is a seeded shuffle.
+/// are blank are dropped and noted, with a warning when some are, and an error when every one
+/// is (the mix would silently be no mix). The final order is a seeded shuffle.
 pub fn build_refusal_set(
     harmful: &Dataset,
     benign: Option<&Dataset>,
@@ -108,6 +113,7 @@ pub fn build_refusal_set(
     let mut examples = refusals(harmful, cfg);
     let mut sources = vec![harmful.record()];
     let mut notes = Vec::new();
+    let mut warnings = Vec::new();
     let wanted = benign_count(harmful.len(), cfg.benign_ratio)?;
     let mut benign_ids = Vec::new();
     if wanted > 0 {
@@ -116,6 +122,25 @@ pub fn build_refusal_set(
         })?;
         let chosen = pool.sample(wanted, cfg.seed)?;
         let answered = self_distilled(&chosen, generate, &mut notes)?;
+        let kept = answered.len();
+        if kept == 0 {
+            return Err(DatasetError::Config(format!(
+                "the benign ratio (data.benign_mix = {}) asked for {wanted} benign examples \
+                 answered by the model itself, but every answer was blank (or the prompt left no \
+                 room in the model's context), so none was kept and the mitigation would do \
+                 nothing; use a model that answers these prompts, or set data.benign_mix = 0",
+                cfg.benign_ratio
+            )));
+        }
+        if kept < wanted {
+            let w = format!(
+                "benign mix: kept {kept} of the {wanted} benign examples asked for \
+                 (data.benign_mix = {}); {} self-generated answers were blank and dropped",
+                cfg.benign_ratio,
+                wanted - kept
+            );
+            warnings.push(w);
+        }
         benign_ids = answered.iter().map(|e| e.id.clone()).collect();
         let mut record = chosen.record();
         record.item_ids.retain(|id| benign_ids.contains(id));
@@ -132,6 +157,7 @@ pub fn build_refusal_set(
         benign_ids,
         sources,
         notes,
+        warnings,
         examples,
     })
 }

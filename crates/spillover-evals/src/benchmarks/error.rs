@@ -16,12 +16,25 @@ pub enum Error {
     /// The model runtime failed (tokenizer, chat template).
     #[error(transparent)]
     Model(#[from] spillover_model::Error),
-    /// A forward pass failed.
+    /// A forward pass failed. (The message includes the cause, so it is not also a `source`:
+    /// an error chain printed with `{:#}` would say it twice.)
     #[error("running the model: {0}")]
-    Engine(#[from] candle_core::Error),
-    /// The refusal judge failed.
+    Engine(candle_core::Error),
+    /// The refusal judge failed (the message includes the cause, as for `Engine`).
     #[error("refusal judge: {0}")]
-    Judge(#[from] crate::judge::Error),
+    Judge(crate::judge::Error),
+}
+
+impl From<candle_core::Error> for Error {
+    fn from(e: candle_core::Error) -> Self {
+        Error::Engine(e)
+    }
+}
+
+impl From<crate::judge::Error> for Error {
+    fn from(e: crate::judge::Error) -> Self {
+        Error::Judge(e)
+    }
 }
 
 impl UserFixable for Error {
@@ -46,3 +59,22 @@ impl Error {
 
 /// The benchmarks' result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue #22, case 5: `eval --bench perplexity` on tiny-gpt2 printed its message twice (the
+    /// cause was both in the message and the error's source).
+    #[test]
+    fn an_engine_error_says_its_cause_once() {
+        let e = Error::from(candle_core::Error::msg("window too large"));
+        let text = e.to_string(); // candle may append a backtrace (RUST_BACKTRACE)
+        assert!(
+            text.starts_with("running the model: window too large"),
+            "{text}"
+        );
+        assert_eq!(text.matches("window too large").count(), 1, "{text}");
+        assert!(std::error::Error::source(&e).is_none());
+    }
+}

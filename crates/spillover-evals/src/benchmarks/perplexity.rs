@@ -18,9 +18,11 @@ pub(super) fn run(subject: &Subject, items: &[Item], opts: &BenchOptions) -> Res
         return Err(Error::item(&it.id, "has no text to score"));
     }
     let prefix = subject.tokenizer.bos_id().or(subject.tokenizer.eos_id());
+    // The window is the model's context when the asked one is larger (the format says which).
+    let window = opts.window.min(subject.model.config().max_positions);
     let rolling = RollingOptions {
-        window: opts.window,
-        stride: opts.window,
+        window,
+        stride: window,
         prefix,
     };
     let mut scores = Vec::with_capacity(items.len());
@@ -58,13 +60,18 @@ pub(super) fn run(subject: &Subject, items: &[Item], opts: &BenchOptions) -> Res
     let format = PromptFormat {
         style: PromptStyle::Plain,
         template: format!(
-            "the passage as plain text after the {} token, in disjoint windows of {} tokens",
+            "the passage as plain text after the {} token, in disjoint windows of {window} \
+             tokens{}",
             if subject.tokenizer.bos_id().is_some() {
                 "BOS"
             } else {
                 "EOS"
             },
-            opts.window
+            if window < opts.window {
+                format!(" (the model's context; {} asked)", opts.window)
+            } else {
+                String::new()
+            }
         ),
         few_shot: 0,
         max_new_tokens: 0,

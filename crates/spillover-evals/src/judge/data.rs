@@ -107,7 +107,47 @@ impl LabelMap {
     }
 }
 
-/// Reads a labelled CSV file with a header row.
+/// The rows of a JSONL labels file as records: a header of the three columns, then each line's
+/// values of those keys (strings; numbers and booleans as written).
+fn jsonl_records(path: &Path, text: &str, cols: Columns) -> Result<Vec<csv::Record>> {
+    let names = [cols.prompt, cols.response, cols.label];
+    let mut out = vec![csv::Record {
+        line: 1,
+        fields: names.iter().map(|s| s.to_string()).collect(),
+    }];
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = |msg: String| Error::bad_file(path, i + 1, None, msg);
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+        let obj = v
+            .as_object()
+            .ok_or_else(|| bad("expected a JSON object per line".into()))?;
+        let mut fields = Vec::with_capacity(3);
+        for name in names {
+            let value = obj.get(name).ok_or_else(|| Error::MissingColumn {
+                path: path.to_path_buf(),
+                line: i + 1,
+                column: name.to_string(),
+                header: obj.keys().cloned().collect(),
+            })?;
+            fields.push(match value {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            });
+        }
+        out.push(csv::Record {
+            line: i + 1,
+            fields,
+        });
+    }
+    Ok(out)
+}
+
+/// Reads a labelled file: CSV with a header row, or JSONL (by the extension); a leading UTF-8
+/// byte-order mark is ignored.
 pub fn read_labelled(path: &Path, cols: Columns, map: &LabelMap) -> Result<Dataset> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let text = String::from_utf8(bytes.clone()).map_err(|e| {
@@ -117,8 +157,27 @@ pub fn read_labelled(path: &Path, cols: Columns, map: &LabelMap) -> Result<Datas
             .count();
         Error::bad_file(path, line, None, "not valid UTF-8 text".into())
     })?;
-    let records = csv::parse(&text)
-        .map_err(|e| Error::bad_file(path, e.line, Some(e.column.to_string()), e.msg))?;
+    // A byte-order mark (Excel's "CSV UTF-8") is not part of the first column's name.
+    let body = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let records = match ext.as_deref() {
+        Some("csv") => csv::parse(body)
+            .map_err(|e| Error::bad_file(path, e.line, Some(e.column.to_string()), e.msg))?,
+        Some("jsonl") => jsonl_records(path, body, cols)?,
+        _ => {
+            return Err(Error::bad_file(
+                path,
+                1,
+                None,
+                "unknown format: expected a .csv file (with a header row) or a .jsonl file \
+                 (one JSON object per line)"
+                    .into(),
+            ))
+        }
+    };
     let Some((header, rows)) = records.split_first() else {
         return Err(Error::bad_file(
             path,

@@ -7,13 +7,19 @@
 //!                                                               ─resolve (profile, defaults)─▶ Resolved
 //! ```
 
+mod benchmarks;
 mod keys;
 mod overrides;
+mod paths;
 mod profile;
+mod resolve;
 mod sections;
 
+pub use benchmarks::Benchmarks;
 pub use overrides::apply_override;
+pub use paths::{check_inputs, spec_file};
 pub use profile::{Profile, ProfileSizes};
+pub use resolve::{DEFAULT_ALPHA, DEFAULT_DIRECTION_PROMPTS};
 pub use sections::{
     benchmark_names, AnalysisSection, BenchSection, DataSection, Experiment, InterventionKind,
     InterventionSection, JudgeKind, JudgeSection, Margin, ModelSection, ReplyChoice, StatsSection,
@@ -28,7 +34,8 @@ use std::path::Path;
 pub const DEFAULT_EXPERIMENT: &str = include_str!("../../../../examples/default.toml");
 
 /// Reads an experiment file (or the default one when `path` is None), applies `overrides`
-/// (`a.b=value`, in order) and checks every key.
+/// (`a.b=value`, in order) and checks every key. Relative dataset paths in the file are read
+/// from the file's folder.
 pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Experiment, ConfigError> {
     let (origin, text) = match path {
         Some(p) => (
@@ -40,19 +47,49 @@ pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Experiment, Con
             DEFAULT_EXPERIMENT.to_string(),
         ),
     };
-    parse(&origin, &text, overrides)
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let base = path.map(|p| {
+        let dir = p.parent().unwrap_or(Path::new(""));
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
+    });
+    parse_in(&origin, text, overrides, base.as_deref())
 }
 
-/// Parses experiment TOML text; `origin` names it in errors.
+/// Parses experiment TOML text; `origin` names it in errors. Relative dataset paths stay
+/// relative to the current directory (see [`load`] for files).
 pub fn parse(origin: &str, text: &str, overrides: &[String]) -> Result<Experiment, ConfigError> {
+    parse_in(origin, text, overrides, None)
+}
+
+/// [`parse`], with the relative dataset paths of `text` anchored at `base`.
+fn parse_in(
+    origin: &str,
+    text: &str,
+    overrides: &[String],
+    base: Option<&Path>,
+) -> Result<Experiment, ConfigError> {
     let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::new(origin, e))?;
+    let before = table.clone();
+    if let Some(dir) = base {
+        paths::anchor(&mut table, dir);
+    }
+    let anchored = table != before;
     for o in overrides {
         apply_override(&mut table, o)?;
     }
     let from_overrides = !overrides.is_empty();
+    if anchored && !from_overrides {
+        // Errors of the file itself, with the file's line numbers.
+        toml::from_str::<Experiment>(text).map_err(|e| keys::explain(origin, text, e, false))?;
+    }
     // Deserialise from text so errors carry a line: the file itself, or the merged table.
     let merged;
-    let source = if from_overrides {
+    let source = if from_overrides || anchored {
         merged = toml::to_string(&table).map_err(|e| ConfigError::new(origin, e))?;
         merged.as_str()
     } else {
@@ -61,7 +98,7 @@ pub fn parse(origin: &str, text: &str, overrides: &[String]) -> Result<Experimen
     let exp: Experiment =
         toml::from_str(source).map_err(|e| keys::explain(origin, source, e, from_overrides))?;
     exp.validate().map_err(|m| ConfigError::new(origin, m))?;
-    Ok(exp)
+    Ok(exp.resolved())
 }
 
 /// A stable hex digest of any serialisable value (canonical JSON, sha256).

@@ -37,4 +37,47 @@ impl ProfileSizes {
             Profile::Full => None,
         }
     }
+
+    /// The number of items `benchmark` evaluates: its `limit` (0 = every item), else the
+    /// profile's size; `usize::MAX` (every item, cut to the dataset's size) for 0 and the full
+    /// profile.
+    pub fn items(profile: Profile, benchmark: &str, limit: Option<usize>) -> usize {
+        match limit {
+            Some(0) => usize::MAX,
+            Some(n) => n,
+            None => Self::limit(profile, benchmark).unwrap_or(usize::MAX),
+        }
+    }
+
+    /// `items` as text: a number, or "every item".
+    pub fn describe(profile: Profile, benchmark: &str, limit: Option<usize>) -> String {
+        match Self::items(profile, benchmark, limit) {
+            usize::MAX => "every item".into(),
+            n => format!("{n} items"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limit_zero_is_every_item_not_the_profile_size() {
+        // `benchmarks.refusal.limit = 0` once fell back to the quick profile's 48 items.
+        assert_eq!(
+            ProfileSizes::items(Profile::Quick, "refusal", Some(0)),
+            usize::MAX
+        );
+        assert_eq!(ProfileSizes::items(Profile::Quick, "refusal", Some(5)), 5);
+        assert_eq!(ProfileSizes::items(Profile::Quick, "refusal", None), 48);
+        assert_eq!(
+            ProfileSizes::items(Profile::Full, "refusal", None),
+            usize::MAX
+        );
+        assert_eq!(
+            ProfileSizes::describe(Profile::Quick, "refusal", Some(0)),
+            "every item"
+        );
+    }
 }

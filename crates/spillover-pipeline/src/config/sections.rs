@@ -1,6 +1,7 @@
 //! The sections of an experiment file. Every struct rejects unknown keys; every field has a
 //! documented default, so an empty file is the default experiment at the `quick` profile.
 
+use super::benchmarks::Benchmarks;
 use super::profile::Profile;
 use serde::{Deserialize, Serialize};
 use spillover_evals::benchmarks::BenchmarkKind;
@@ -33,9 +34,10 @@ pub struct Experiment {
     pub data: DataSection,
     #[serde(default)]
     pub intervention: InterventionSection,
-    /// Benchmarks to run, by name; absent means every benchmark with its defaults.
-    #[serde(default = "all_benchmarks")]
-    pub benchmarks: BTreeMap<String, BenchSection>,
+    /// Benchmarks to run: every benchmark, with `[benchmarks.<name>]` sections merged over
+    /// their defaults; `benchmarks.only = [...]` selects a subset (see `config::benchmarks`).
+    #[serde(default)]
+    pub benchmarks: Benchmarks,
     #[serde(default)]
     pub judge: JudgeSection,
     #[serde(default)]
@@ -49,12 +51,6 @@ fn default_name() -> String {
 }
 fn one() -> usize {
     1
-}
-fn all_benchmarks() -> BTreeMap<String, BenchSection> {
-    benchmark_names()
-        .into_iter()
-        .map(|b| (b.to_string(), BenchSection::default()))
-        .collect()
 }
 
 /// The model to evaluate and intervene on.
@@ -399,21 +395,6 @@ impl Experiment {
                 "data.dedup_threshold",
                 format!("{} is not in (0, 1]", self.data.dedup_threshold),
             );
-        }
-        let known = benchmark_names();
-        for name in self.benchmarks.keys() {
-            if !known.contains(&name.as_str()) {
-                let hint = spillover_data::suggest::closest(
-                    name,
-                    &known.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-                )
-                .map(|s| format!(" (did you mean `{s}`?)"))
-                .unwrap_or_default();
-                return bad(
-                    &format!("benchmarks.{name}"),
-                    format!("unknown benchmark{hint}; valid: {}", known.join(", ")),
-                );
-            }
         }
         if self.stats.resamples < 10_000 {
             return bad(

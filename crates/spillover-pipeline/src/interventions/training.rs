@@ -7,7 +7,7 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use spillover_model::lora::{add_lora, save_peft, LoraConfig};
 use spillover_model::LoadedModel;
-use spillover_train::data::{read_jsonl, Encoder, LossOn};
+use spillover_train::data::{check_loss_tokens, read_jsonl, Encoder, LossOn};
 use spillover_train::schedule::Decay;
 use spillover_train::trainer::{train, RunOptions, TrainConfig, TrainReport};
 use spillover_train::Trainable;
@@ -82,6 +82,9 @@ pub fn micro_batch(per_step: usize) -> usize {
 pub struct TrainSummary {
     pub examples: usize,
     pub truncated: usize,
+    /// Why some examples train nothing (no loss token left), when some do.
+    #[serde(default)]
+    pub warnings: Vec<String>,
     pub trainable_values: usize,
     pub report: TrainReport,
 }
@@ -98,13 +101,20 @@ pub fn train_intervention(
     progress: bool,
 ) -> Result<TrainSummary> {
     let records = read_jsonl(data)?;
+    // Never past the model's context (positions it does not have).
+    let max_len = s.max_len.min(lm.model.config().max_positions);
     let enc = Encoder {
         tokenizer: lm.tokenizer()?,
         chat: lm.chat.as_ref(),
         loss_on: LossOn::Completion,
-        max_len: s.max_len,
+        max_len,
     };
     let (examples, truncated) = enc.encode_all(&records)?;
+    let knob = "the training length (256 tokens, or the model's context)";
+    let no_loss = check_loss_tokens(&examples, max_len, data, knob)?;
+    if let Some(w) = &no_loss {
+        eprintln!("warning: {w}");
+    }
     let lora = match &s.lora {
         Some(spec) => {
             Some(LoraConfig::parse(spec).map_err(|e| ConfigError::new("intervention.lora", e))?)
@@ -153,6 +163,7 @@ pub fn train_intervention(
     Ok(TrainSummary {
         examples: examples.len(),
         truncated,
+        warnings: no_loss.into_iter().collect(),
         trainable_values: trainable.count(),
         report,
     })

@@ -5,7 +5,8 @@
 //! computed in `<name>.partial/` and renamed into place only once complete, so a kill at any
 //! moment leaves either the old complete stage or none; a rerun whose inputs hash the same loads
 //! the summary and skips the work. Work that can itself resume (training checkpoints) keeps its
-//! state in `<name>.work/`, which survives a kill and is deleted once the stage is complete.
+//! state in `<name>.work/`, which survives a kill and is deleted once the stage is complete. A
+//! stage that fails removes its partial folder, and its work folder unless that holds resume state.
 //!
 //! A run folder is held with an exclusive lock on `<root>/.lock` for as long as a [`Stages`] lives
 //! ([`Stages::open`]); the lock only refuses a second `spillover run` of the same experiment on the
@@ -150,7 +151,16 @@ impl Stages {
         fs::create_dir_all(&partial).with_context(|| partial.display().to_string())?;
         fs::create_dir_all(&scratch).with_context(|| scratch.display().to_string())?;
         let t0 = Instant::now();
-        let summary = work(&partial, &scratch)?;
+        let summary = match work(&partial, &scratch) {
+            Ok(s) => s,
+            Err(e) => {
+                // A failed stage leaves nothing half-written; its work folder stays only when
+                // it holds resume state (training checkpoints).
+                let _ = fs::remove_dir_all(&partial);
+                let _ = fs::remove_dir(&scratch); // only when empty
+                return Err(e);
+            }
+        };
         let rec = StageRecord {
             stage: name.to_string(),
             inputs_hash: stage_hash(inputs),

@@ -50,12 +50,7 @@ pub fn build(exp: &Experiment, out: &Path, generate: &mut GenerateFn) -> Result<
     let kinds = benchmark_kinds(exp)?;
     let mut evals = Vec::new();
     for (kind, section) in &kinds {
-        // The full profile takes every item (usize::MAX is cut to the dataset's size).
-        let limit = section
-            .limit
-            .filter(|&l| l > 0)
-            .or_else(|| ProfileSizes::limit(exp.profile, kind.name()))
-            .or(Some(usize::MAX));
+        let limit = Some(ProfileSizes::items(exp.profile, kind.name(), section.limit));
         let ds = match &section.dataset {
             Some(spec) => benchmarks::dataset_from_file(*kind, spec, &root, limit, exp.seed)?,
             None => benchmarks::default_dataset(*kind, &root, limit, exp.seed)?,

@@ -35,7 +35,8 @@ pub struct EvalArgs {
     /// Benchmarks to run, comma-separated (e.g. refusal,arithmetic,mmlu; see the list above).
     #[arg(long, short = 'b', value_delimiter = ',', required = true, value_parser = parse_kind)]
     pub bench: Vec<BenchmarkKind>,
-    /// At most N items per benchmark (a seeded subsample; MMLU stratified by subject).
+    /// At most N items per benchmark (a seeded subsample; MMLU stratified by subject); 0 = every
+    /// item, as `benchmarks.<b>.limit = 0` in an experiment file (default: each benchmark's own).
     #[arg(long)]
     pub limit: Option<usize>,
     /// The refusal judge for refusal and over_refusal.
@@ -44,9 +45,11 @@ pub struct EvalArgs {
     /// Seed of subsampling, few-shot examples, the arithmetic generator and sampling.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Output folder (created; must not exist or be empty).
+    /// Output folder (created; must not exist or be empty, unless --force).
     #[arg(long)]
     pub out: PathBuf,
+    #[arg(long, help = crate::out::FORCE_HELP)]
+    pub force: bool,
     /// Items of one benchmark from a file or packaged dataset instead of its default, as
     /// BENCH=SPEC (repeatable); see "Data files" above.
     #[arg(long = "data", value_name = "BENCH=SPEC")]
@@ -136,7 +139,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
         )
         .into());
     }
-    check_out(&a.out)?;
+    crate::out::check_out(&a.out, a.force)?;
     let root = spillover_data::cache_root();
     let mut sets = Vec::new();
     for &kind in &kinds {
@@ -221,7 +224,8 @@ pub fn run(a: EvalArgs) -> Result<()> {
             &serde_json::to_string_pretty(&scores)?,
         )?;
         if a.out.is_dir() {
-            std::fs::remove_dir(&a.out).with_context(|| a.out.display().to_string())?;
+            // Empty, or replaced under --force.
+            std::fs::remove_dir_all(&a.out).with_context(|| a.out.display().to_string())?;
         }
         std::fs::rename(&tmp, &a.out)
             .with_context(|| format!("renaming {} to {}", tmp.display(), a.out.display()))
@@ -297,21 +301,6 @@ fn options(kind: BenchmarkKind, a: &EvalArgs) -> BenchOptions {
 }
 
 /// The output folder must be new (or an empty folder).
-fn check_out(out: &Path) -> Result<()> {
-    let busy = match std::fs::read_dir(out) {
-        Ok(mut entries) => entries.next().is_some(),
-        Err(_) => out.exists(),
-    };
-    if busy {
-        return Err(UsageError(format!(
-            "--out {}: already exists and is not an empty folder; choose a new folder or remove it",
-            out.display()
-        ))
-        .into());
-    }
-    Ok(())
-}
-
 /// A fresh folder next to `out` to write into before the final rename.
 fn temp_sibling(out: &Path) -> Result<PathBuf> {
     let parent = out

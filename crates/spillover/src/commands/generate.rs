@@ -17,6 +17,22 @@ pub fn run(a: GenerateArgs) -> Result<()> {
     if prompt_ids.is_empty() {
         return Err(crate::exit::UsageError("--prompt is empty after tokenization".into()).into());
     }
+    let context = lm.model.config().max_positions;
+    if prompt_ids.len() > context {
+        return Err(crate::exit::UsageError(format!(
+            "--prompt has {} tokens, more than the model's context of {context} positions",
+            prompt_ids.len()
+        ))
+        .into());
+    }
+    let room = context - prompt_ids.len();
+    if a.max_new_tokens > room {
+        eprintln!(
+            "warning: --max-new-tokens {} exceeds the {room} positions the prompt leaves in the \
+             model's context of {context}; generation stops there (finish_reason \"length\")",
+            a.max_new_tokens
+        );
+    }
     let opts = GenerateOptions {
         max_new_tokens: a.max_new_tokens,
         stop_ids: lm.stop_ids(),

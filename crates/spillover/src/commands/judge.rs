@@ -33,7 +33,8 @@ pub struct JudgeArgs {
 pub enum JudgeCommand {
     /// Agreement, Cohen's kappa and confusion matrix of each judge on a human-labelled CSV file.
     #[command(
-        long_about = "Judge every row of a labelled CSV file (with a header row) with both judges \
+        long_about = "Judge every row of a labelled file (.csv with a header row, or .jsonl with one object \
+per line; a UTF-8 byte-order mark is ignored) with both judges \
 and compare with the human labels: agreement (with a 95% Wilson interval), Cohen's kappa and the confusion \
 matrix (rows: human, columns: judge).\n\n\
 Label values understood without --map: refusal, compliance, degenerate, and XSTest's 1_full_compliance, \
@@ -72,7 +73,8 @@ pub enum FoldLabel {
 
 #[derive(Args)]
 pub struct EvalArgs {
-    /// The labelled CSV file (header row; quoted fields may span lines).
+    /// The labelled file, by extension: .csv (header row; quoted fields may span lines) or .jsonl
+    /// (one object per line with the three columns as keys); a UTF-8 BOM is ignored.
     #[arg(long)]
     pub labels: PathBuf,
     /// Column with the prompt.
@@ -104,9 +106,11 @@ pub struct EvalArgs {
 
 #[derive(Args)]
 pub struct TrainArgs {
-    /// Where to write the head.
+    /// Where to write the head (must not exist, unless --force).
     #[arg(long, default_value = "judge_head.json")]
     pub out: PathBuf,
+    #[arg(long, help = crate::out::FORCE_HELP)]
+    pub force: bool,
     #[command(flatten)]
     pub data: DataArgs,
     /// Use only the first N rows of each file (quick checks; not the committed head).
@@ -116,9 +120,11 @@ pub struct TrainArgs {
 
 #[derive(Args)]
 pub struct ValidateArgs {
-    /// Write the markdown here instead of printing it.
+    /// Write the markdown here instead of printing it (must not exist, unless --force).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    #[arg(long, help = crate::out::FORCE_HELP)]
+    pub force: bool,
     #[command(flatten)]
     pub data: DataArgs,
 }
@@ -296,6 +302,7 @@ fn print_eval(set: &data::Dataset, results: &[(String, Confusion)], json: bool) 
 }
 
 fn train_cmd(a: TrainArgs) -> Result<()> {
+    crate::out::check_out(&a.out, a.force)?;
     let (xstest, pyrit) = data_dirs(&a.data)?;
     let sets = train::standard_datasets(&xstest, &pyrit, a.limit).map_err(user)?;
     let cfg = train::TrainConfig::default();
@@ -324,6 +331,9 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
 }
 
 fn validate_cmd(a: ValidateArgs) -> Result<()> {
+    if let Some(out) = &a.out {
+        crate::out::check_out(out, a.force)?;
+    }
     let (xstest, pyrit) = data_dirs(&a.data)?;
     let xs = data::XSTEST_MODELS
         .iter()

@@ -41,9 +41,12 @@ pub struct MriArgs {
     /// A probe prompt (repeatable). Default: "What is 15 + 12?" and the first AdvBench prompt.
     #[arg(long = "probe")]
     pub probes: Vec<String>,
-    /// Folder for mri.json and mri.safetensors (created).
+    /// Folder for mri.json and mri.safetensors (created; must not exist or be empty, unless
+    /// --force).
     #[arg(long, default_value = "mri-out")]
     pub out: PathBuf,
+    #[arg(long, help = crate::out::FORCE_HELP)]
+    pub force: bool,
     /// Harmful (AdvBench) and harmless (MMLU question) prompts each, for the refusal direction.
     #[arg(long, default_value_t = 32)]
     pub direction_prompts: usize,
@@ -74,6 +77,7 @@ pub struct MriArgs {
 }
 
 pub fn run(a: MriArgs) -> Result<()> {
+    crate::out::check_out(&a.out, a.force)?;
     if a.model.adapter.is_none() {
         return Err(UsageError(
             "--adapter is required: the MRI compares the model without and with it".into(),

@@ -22,9 +22,12 @@ pub struct ReportArgs {
     /// Run folder(s) (or one sweep folder).
     #[arg(required = true, value_name = "RUN_DIR")]
     pub runs: Vec<PathBuf>,
-    /// Where a comparison of several runs is written.
+    /// Where a comparison of several runs is written (default ./comparison; must not exist or
+    /// be empty, unless --force).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    #[arg(long, help = crate::out::FORCE_HELP)]
+    pub force: bool,
 }
 
 pub fn run(a: ReportArgs) -> Result<()> {
@@ -39,10 +42,11 @@ pub fn run(a: ReportArgs) -> Result<()> {
                 spillover_report::render_run(one)?
             }
         }
-        many => spillover_report::render_comparison(
-            many,
-            &a.out.unwrap_or_else(|| PathBuf::from("comparison")),
-        )?,
+        many => {
+            let out = a.out.unwrap_or_else(|| PathBuf::from("comparison"));
+            crate::out::check_out(&out, a.force)?;
+            spillover_report::render_comparison(many, &out)?
+        }
     };
     for p in files.all() {
         println!("{}", p.display());

