@@ -106,6 +106,8 @@ n_train = 8
 [intervention]
 kind = "lora_sft"
 batch_size = 4
+[benchmarks]
+only = ["refusal", "arithmetic", "mmlu", "kl"]
 [benchmarks.refusal]
 limit = 4
 max_new_tokens = 8

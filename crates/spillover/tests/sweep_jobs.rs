@@ -20,6 +20,8 @@ n_train = 8
 [intervention]
 kind = "lora_sft"
 batch_size = 4
+[benchmarks]
+only = ["refusal", "arithmetic", "mmlu"]
 [benchmarks.refusal]
 limit = 4
 max_new_tokens = 8

@@ -158,8 +158,13 @@ impl<'a> Subject<'a> {
         if !gen.stop_strings.is_empty() {
             generator = generator.stop_strings(gen.stop_strings.clone(), &decode);
         }
+        let prompts = fit_to_context(
+            prompts,
+            self.model.config().max_positions,
+            gen.max_new_tokens,
+        );
         let mut hooks = self.fresh_hooks();
-        let outs = generator.run(prompts, hooks.as_mut())?;
+        let outs = generator.run(&prompts, hooks.as_mut())?;
         outs.into_iter()
             .map(|g| {
                 let full = self.decode(&g.new_ids)?;
@@ -244,4 +249,49 @@ pub(crate) struct Generated {
     pub finish: FinishReason,
     /// The generated ids (stop id included).
     pub ids: Vec<u32>,
+}
+
+/// Prompts that leave no room for `max_new` tokens in the model's `context` keep their last
+/// `context - max_new` tokens (at least one), as lm-evaluation-harness truncates contexts on the
+/// left; a warning on stderr says how many were cut. Prompts that fit are borrowed unchanged.
+fn fit_to_context(
+    prompts: &[Vec<u32>],
+    context: usize,
+    max_new: usize,
+) -> std::borrow::Cow<'_, [Vec<u32>]> {
+    let room = context.saturating_sub(max_new).max(1);
+    let cut = prompts.iter().filter(|p| p.len() > room).count();
+    if cut == 0 {
+        return std::borrow::Cow::Borrowed(prompts);
+    }
+    eprintln!(
+        "warning: {cut} of {} prompts are longer than the model's context ({context}) minus the \
+         {max_new} new tokens; their first tokens were dropped (kept the last {room})",
+        prompts.len()
+    );
+    std::borrow::Cow::Owned(
+        prompts
+            .iter()
+            .map(|p| p[p.len().saturating_sub(room)..].to_vec())
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod fit_tests {
+    use super::fit_to_context;
+
+    #[test]
+    fn long_prompts_keep_their_last_tokens_and_short_ones_are_untouched() {
+        let prompts = vec![vec![1, 2, 3], (0..10).collect::<Vec<u32>>()];
+        let fitted = fit_to_context(&prompts, 8, 3);
+        assert_eq!(fitted[0], vec![1, 2, 3]);
+        assert_eq!(fitted[1], vec![5, 6, 7, 8, 9]);
+        assert!(matches!(
+            fit_to_context(&prompts[..1], 8, 3),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        // No room at all: one token is kept, and generation stops at the context.
+        assert_eq!(fit_to_context(&prompts[1..], 8, 20)[0], vec![9]);
+    }
 }
