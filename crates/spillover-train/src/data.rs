@@ -50,10 +50,8 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<Record>, DataError> {
         path: path.to_path_buf(),
         msg,
     };
-    let bytes = std::fs::read(path).map_err(|e| file_err(format!("cannot read: {e}")))?;
-    let text = String::from_utf8(bytes).map_err(|e| file_err(format!("not UTF-8: {e}")))?;
-    // A UTF-8 byte-order mark (as some editors write) is not part of the first record.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    // The shared text reader: a UTF-8 byte-order mark is not part of the first record.
+    let text = spillover_data::datasets::read_text(path).map_err(|e| file_err(e.to_string()))?;
     let mut out = Vec::new();
     for (i, line) in text
         .lines()

@@ -36,7 +36,8 @@ With --json, prints one object: {\"prompt_token_ids\": [...], \"new_token_ids\":
     Generate(GenerateArgs),
     /// Score a text: next-token top-k and per-token log-probabilities.
     #[command(long_about = "Score a text with the model.\n\n\
-The text is tokenized without adding special tokens. Prints the top-k tokens (id and logit) of the \
+The text is tokenized as `generate` tokenizes a prompt: with the BOS token prepended exactly when the \
+model's tokenizer adds one (Gemma: yes; SmolLM2 and the tiny models: no). Prints the top-k tokens (id and logit) of the \
 distribution of the token that follows the text, and log p(token_i | tokens before it) for every i >= 1.\n\n\
 With --json, prints {\"token_ids\": [...], \"top_k\": [{\"id\": N, \"logit\": X}, ...], \"token_logprobs\": [...]}.")]
     Score(ScoreArgs),
@@ -154,7 +155,7 @@ pub struct GenerateArgs {
 pub struct ScoreArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// The text to score (tokenized without special tokens).
+    /// The text to score (with BOS when the tokenizer adds one, as `generate` does).
     #[arg(long, short = 't')]
     pub text: String,
     /// How many of the most likely next tokens to print.

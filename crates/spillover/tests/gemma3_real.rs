@@ -65,7 +65,7 @@ fn gemma3_continues_the_capital_of_france_coherently() {
         "-m",
         &m,
         "-t",
-        "<bos>The capital of France is",
+        "The capital of France is",
         "--top-k",
         "5",
         "--json",
@@ -77,7 +77,13 @@ fn gemma3_continues_the_capital_of_france_coherently() {
         .map(|t| t["id"].as_u64().unwrap())
         .collect();
     let paris = run_json(&["score", "-m", &m, "-t", " Paris", "--top-k", "1", "--json"]);
-    let paris_id = paris["token_ids"][0].as_u64().unwrap();
+    // One tokenization path: `score` adds <bos> exactly as `generate` does.
+    assert_eq!(
+        s["token_ids"], g["prompt_token_ids"],
+        "score and generate tokenize the same text differently"
+    );
+    assert_eq!(paris["token_ids"][0], 2, "score adds <bos> for Gemma");
+    let paris_id = paris["token_ids"][1].as_u64().unwrap();
     assert!(
         top.contains(&paris_id),
         "' Paris' ({paris_id}) not in top 5 {top:?}"

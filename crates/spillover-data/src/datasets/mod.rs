@@ -59,6 +59,7 @@ pub use hub_spec::{
 };
 pub use item::{item_id, Dataset, DatasetRecord, Item, Source, SourceFile};
 pub use prose::{gutenberg, gutenberg_paragraphs, wikitext_file};
+pub use read::read_utf8 as read_text;
 pub use refusal_pool::{RefusalReply, FIXED_REFUSAL, REFUSAL_POOL};
 pub use refusal_set::{
     build_refusal_set, GenerateFn, RefusalSet, RefusalSetConfig, ReplyMode, TrainingExample,

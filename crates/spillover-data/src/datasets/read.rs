@@ -13,8 +13,11 @@ use super::error::{DatasetError, Result};
 /// A JSON object with the line it started on.
 pub(crate) type JsonRow = (usize, Map<String, Value>);
 
-/// Reads `path` as UTF-8 text (a leading byte-order mark is dropped).
-pub(crate) fn read_utf8(path: &Path) -> Result<String> {
+/// Reads `path` as UTF-8 text (a leading byte-order mark is dropped). The one reader of text
+/// files: datasets, training files, judge label files and experiment files all go through it, so
+/// a BOM or invalid UTF-8 is handled the same way everywhere ([`DatasetError::BadUtf8`] names the
+/// line of the first invalid byte).
+pub fn read_utf8(path: &Path) -> Result<String> {
     let bytes = fs::read(path).map_err(|e| DatasetError::io(path, e))?;
     bytes_to_utf8(path, bytes)
 }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
+use spillover_data::datasets::DatasetError;
 
 use super::csv;
 use super::{Error, Label, Result};
@@ -149,16 +150,16 @@ fn jsonl_records(path: &Path, text: &str, cols: Columns) -> Result<Vec<csv::Reco
 /// Reads a labelled file: CSV with a header row, or JSONL (by the extension); a leading UTF-8
 /// byte-order mark is ignored.
 pub fn read_labelled(path: &Path, cols: Columns, map: &LabelMap) -> Result<Dataset> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let text = String::from_utf8(bytes.clone()).map_err(|e| {
-        let line = 1 + bytes[..e.utf8_error().valid_up_to()]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
-        Error::bad_file(path, line, None, "not valid UTF-8 text".into())
+    // The shared text reader drops a byte-order mark (Excel's "CSV UTF-8"), which is not part of
+    // the first column's name.
+    let text = spillover_data::datasets::read_text(path).map_err(|e| match e {
+        DatasetError::BadUtf8 { line, .. } => {
+            Error::bad_file(path, line, None, "not valid UTF-8 text".into())
+        }
+        DatasetError::Io { cause, .. } => Error::io(path, cause),
+        other => Error::bad_file(path, 1, None, other.to_string()),
     })?;
-    // A byte-order mark (Excel's "CSV UTF-8") is not part of the first column's name.
-    let body = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let body = text.as_str();
     let ext = path
         .extension()
         .and_then(|e| e.to_str())

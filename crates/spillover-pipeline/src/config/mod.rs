@@ -40,14 +40,14 @@ pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Experiment, Con
     let (origin, text) = match path {
         Some(p) => (
             p.display().to_string(),
-            std::fs::read_to_string(p).map_err(|e| ConfigError::new(p.display(), e))?,
+            spillover_data::datasets::read_text(p).map_err(|e| ConfigError::new(p.display(), e))?,
         ),
         None => (
             "<default experiment>".to_string(),
             DEFAULT_EXPERIMENT.to_string(),
         ),
     };
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let text = text.as_str();
     let base = path.map(|p| {
         let dir = p.parent().unwrap_or(Path::new(""));
         let dir = if dir.as_os_str().is_empty() {

@@ -9,7 +9,8 @@ use spillover_engine::{token_logprobs, top_k_next};
 pub fn run(a: ScoreArgs) -> Result<()> {
     let lm = load_model(&a.model)?;
     let tok = lm.tokenizer()?;
-    let mut ids = tok.encode(&a.text, false)?;
+    // As `generate` tokenizes a plain prompt: BOS exactly when the model's tokenizer adds one.
+    let mut ids = tok.encode(&a.text, true)?;
     if ids.is_empty() {
         return Err(UsageError("--text is empty after tokenization".into()).into());
     }
