@@ -68,7 +68,7 @@ export SPILLOVER_SMOLLM2_GGUF SPILLOVER_GEMMA3_GGUF
 
 # Fixtures and fetched models must be present: a skipped parity check fails the run.
 export SPILLOVER_REQUIRE_FIXTURES=1
-cargo test --workspace -- --include-ignored
+cargo test --workspace --no-fail-fast -- --include-ignored
 
 # Sweeps as a Slurm job array on a throwaway single-node cluster (installs munge and Slurm from
 # Debian when missing; required in CI, skipped with a message elsewhere without apt or root).
