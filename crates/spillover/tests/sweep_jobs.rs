@@ -268,3 +268,31 @@ fn a_failing_point_stops_the_sweep_unless_keep_going() {
         .unwrap()
         .contains("had not finished"));
 }
+
+/// Issue #22, case 6, for sweeps: a dataset file named in the experiment that does not exist is
+/// exit 2 naming the key before any point runs (`--plan` included), and nothing is written.
+#[test]
+fn a_missing_input_file_stops_the_sweep_before_any_point() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("runs");
+    let cfg = tmp.path().join("exp.toml");
+    let with_missing = TINY.replace(
+        "[benchmarks.refusal]\n",
+        "[benchmarks.refusal]\ndataset = \"nowhere/harmful.csv:prompt\"\n",
+    );
+    std::fs::write(&cfg, with_missing).unwrap();
+    for extra in [&["--plan"][..], &[]] {
+        let out = sweep(
+            Some(&cfg),
+            &runs,
+            &[&["--grid", "intervention.epochs=1,2"][..], extra].concat(),
+        );
+        expect_code(&out, 2);
+        let (_, err) = text(&out);
+        assert!(
+            err.contains("benchmarks.refusal.dataset") && err.contains("nowhere/harmful.csv"),
+            "{err}"
+        );
+        assert!(!runs.exists(), "nothing written for a missing input");
+    }
+}

@@ -1,5 +1,5 @@
-//! Dataset files named in an experiment: relative paths are read from the folder of the file
-//! they are written in (not the current directory), and every file is checked to exist before
+//! Dataset and model files named in an experiment: relative paths are read from the folder of the
+//! file they are written in (not the current directory), and every file is checked to exist before
 //! anything runs (`--dry-run` included), so a missing file is a config error (exit 2) naming the
 //! key.
 
@@ -25,7 +25,13 @@ fn pool_file(spec: &str) -> Option<UserFileSpec> {
     }
 }
 
-/// Rewrites the relative dataset paths of an experiment file's `table` to paths under `dir`
+/// Whether a `model.id` names a file or folder (not a packaged name, a tiny-* model or `hf:`):
+/// it has a path separator, starts with `.`, or ends in `.gguf`.
+fn model_path(id: &str) -> bool {
+    !id.starts_with("hf:") && (id.contains('/') || id.starts_with('.') || id.ends_with(".gguf"))
+}
+
+/// Rewrites the relative dataset and model paths of an experiment file's `table` to paths under `dir`
 /// (the file's folder). Runs before `--set` overrides, whose paths stay relative to the
 /// current directory as any command-line path.
 pub(super) fn anchor(table: &mut toml::Table, dir: &Path) {
@@ -48,6 +54,18 @@ pub(super) fn anchor(table: &mut toml::Table, dir: &Path) {
     {
         fix(v, true);
     }
+    if let Some(v) = table
+        .get_mut("model")
+        .and_then(|m| m.as_table_mut())
+        .and_then(|m| m.get_mut("id"))
+    {
+        if let Some(id) = v
+            .as_str()
+            .filter(|id| model_path(id) && Path::new(id).is_relative())
+        {
+            *v = toml::Value::String(dir.join(id).display().to_string());
+        }
+    }
     if let Some(b) = table.get_mut("benchmarks").and_then(|b| b.as_table_mut()) {
         for (_, section) in b.iter_mut() {
             if let Some(v) = section.as_table_mut().and_then(|s| s.get_mut("dataset")) {
@@ -60,6 +78,16 @@ pub(super) fn anchor(table: &mut toml::Table, dir: &Path) {
 /// Checks that every dataset file the experiment names exists: an error naming the key and
 /// the path otherwise.
 pub fn check_inputs(exp: &Experiment) -> Result<(), ConfigError> {
+    if model_path(&exp.model.id) && !Path::new(&exp.model.id).exists() {
+        return Err(ConfigError::new(
+            "model.id",
+            format!(
+                "no such file or folder: {} (a relative path in an experiment file is read from \
+                 that file's folder; on the command line, from the current directory)",
+                exp.model.id
+            ),
+        ));
+    }
     let mut files = Vec::new();
     if let Some(f) = pool_file(&exp.data.harmful_pool) {
         files.push(("data.harmful_pool".to_string(), f));
@@ -93,7 +121,8 @@ mod tests {
     #[test]
     fn only_relative_file_specs_are_anchored() {
         let mut t: toml::Table = toml::from_str(
-            "[data]\nharmful_pool = \"pool.jsonl:prompt\"\n\
+            "[model]\nid = \"models/m.gguf\"\n\
+             [data]\nharmful_pool = \"pool.jsonl:prompt\"\n\
              [benchmarks.refusal]\ndataset = \"sub/h.csv:text\"\n\
              [benchmarks.over_refusal]\ndataset = \"rho-overrefusal\"\n\
              [benchmarks.perplexity]\ndataset = \"wikitext-2-hub\"\n\
@@ -101,6 +130,14 @@ mod tests {
         )
         .unwrap();
         anchor(&mut t, Path::new("/exp"));
+        assert_eq!(t["model"]["id"].as_str(), Some("/exp/models/m.gguf"));
+        let mut named: toml::Table =
+            toml::from_str("[model]\nid = \"smollm2-135m-instruct\"\n").unwrap();
+        anchor(&mut named, Path::new("/exp"));
+        assert_eq!(named["model"]["id"].as_str(), Some("smollm2-135m-instruct"));
+        let mut hub: toml::Table = toml::from_str("[model]\nid = \"hf:org/name\"\n").unwrap();
+        anchor(&mut hub, Path::new("/exp"));
+        assert_eq!(hub["model"]["id"].as_str(), Some("hf:org/name"));
         assert_eq!(
             t["data"]["harmful_pool"].as_str(),
             Some("/exp/pool.jsonl:prompt")

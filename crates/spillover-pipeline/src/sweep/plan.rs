@@ -72,6 +72,8 @@ pub fn plan(
         let mut all = base_overrides.to_vec();
         all.extend(overrides.iter().cloned());
         let (exp, dropped) = load_point(path, &all)?;
+        // Every input file of every point exists before any point runs.
+        config::check_inputs(&exp)?;
         let dir = crate::run_dir(&exp, &runs_dir);
         let id = dir.file_name().expect("run folder name").to_string_lossy();
         if let Some(same) = points.iter().find(|p| p.id == id) {
