@@ -161,17 +161,7 @@ impl Stages {
                 return Err(e);
             }
         };
-        let rec = StageRecord {
-            stage: name.to_string(),
-            inputs_hash: stage_hash(inputs),
-            inputs: serde_json::to_value(inputs)?,
-            seconds: t0.elapsed().as_secs_f64(),
-            summary,
-        };
-        write_atomic(
-            &partial.join("stage.json"),
-            &serde_json::to_vec_pretty(&rec)?,
-        )?;
+        let rec = write_record(&partial, name, inputs, t0, summary)?;
         remove_dir(&dir)?;
         fs::rename(&partial, &dir)
             .with_context(|| format!("moving {} to {}", partial.display(), dir.display()))?;
@@ -183,6 +173,29 @@ impl Stages {
             reused: false,
         })
     }
+}
+
+/// Writes a finished stage's `stage.json` (its inputs, their hash, its time and summary) into its
+/// `partial` folder, before the folder is published.
+fn write_record<T: Serialize>(
+    partial: &Path,
+    name: &str,
+    inputs: &impl Serialize,
+    t0: Instant,
+    summary: T,
+) -> Result<StageRecord<T>> {
+    let rec = StageRecord {
+        stage: name.to_string(),
+        inputs_hash: stage_hash(inputs),
+        inputs: serde_json::to_value(inputs)?,
+        seconds: t0.elapsed().as_secs_f64(),
+        summary,
+    };
+    write_atomic(
+        &partial.join("stage.json"),
+        &serde_json::to_vec_pretty(&rec)?,
+    )?;
+    Ok(rec)
 }
 
 impl Stages {
@@ -211,17 +224,7 @@ impl Stages {
                 return Err(e);
             }
         };
-        let rec = StageRecord {
-            stage: name.to_string(),
-            inputs_hash: stage_hash(inputs),
-            inputs: serde_json::to_value(inputs)?,
-            seconds: t0.elapsed().as_secs_f64(),
-            summary,
-        };
-        write_atomic(
-            &partial.join("stage.json"),
-            &serde_json::to_vec_pretty(&rec)?,
-        )?;
+        let rec = write_record(&partial, name, inputs, t0, summary)?;
         let won = publish(
             &partial,
             &dir,
