@@ -15,21 +15,9 @@ pub(crate) fn host() -> String {
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "host".into());
-    let h: String = raw
-        .trim()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if h.is_empty() {
-        "host".into()
-    } else {
-        h
+    match raw.trim() {
+        "" => "host".into(),
+        name => spillover_report::fmt::slug(name),
     }
 }
 
