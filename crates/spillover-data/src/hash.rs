@@ -13,6 +13,11 @@ pub(crate) fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// sha256 (lowercase hex) of bytes in memory.
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    to_hex(&Sha256::digest(bytes))
+}
+
 /// sha256 (lowercase hex) and size of a file, read in chunks.
 pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
     let mut file = File::open(path).at(path)?;

@@ -1,5 +1,6 @@
 //! The arithmetic generator: the fixed probe, correct gold answers (recomputed from the
-//! prompt text), balanced cells, several phrasings, and seeded reproducibility.
+//! prompt text), balanced tiers with operands inside their digit bounds, several phrasings, and
+//! seeded reproducibility.
 
 mod datasets_support;
 
@@ -7,7 +8,9 @@ use spillover_errors::UserFixable;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use datasets_support::assert_well_formed;
-use spillover_data::datasets::{arithmetic, ArithOp, ArithmeticConfig, Item, PROBE_ID, PROBE_TEXT};
+use spillover_data::datasets::{
+    arithmetic, ArithOp, ArithmeticConfig, Item, Tier, MEASURED_TIERS, PROBE_ID, PROBE_TEXT,
+};
 
 /// Recomputes the answer from the prompt alone: the two numbers and the operator word/symbol.
 fn solve(text: &str) -> i64 {
@@ -69,36 +72,61 @@ fn gold_answers_match_the_prompts() {
         let gold: i64 = item.answer.as_deref().unwrap().parse().unwrap();
         assert_eq!(gold, solve(&item.text), "{}: {}", item.id, item.text);
         assert!(gold >= 0, "{}: subtraction stays non-negative", item.text);
-        assert_eq!(digits(item, "a"), digits(item, "b"), "{}", item.text);
     }
     let texts: HashSet<&str> = ds.items.iter().map(|i| i.text.as_str()).collect();
     assert_eq!(texts.len(), ds.len(), "no prompt twice");
 }
 
 #[test]
-fn cells_are_balanced_and_phrasings_varied() {
+fn tiers_are_balanced_within_their_digit_bounds_and_phrasings_varied() {
     let ds = arithmetic(&ArithmeticConfig {
-        n: 900,
+        n: 1000,
         seed: 2,
         include_probe: false,
-        ..Default::default()
+        tiers: MEASURED_TIERS.to_vec(),
     })
     .unwrap();
-    let mut cells: BTreeMap<String, usize> = BTreeMap::new();
-    for item in &ds.items {
-        *cells.entry(item.category.clone().unwrap()).or_default() += 1;
+    let mut per_tier: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, item) in ds.items.iter().enumerate() {
+        let tier = MEASURED_TIERS[i % MEASURED_TIERS.len()];
+        assert_eq!(item.category.as_deref(), Some(tier.name().as_str()));
+        *per_tier.entry(tier.name()).or_default() += 1;
+        // Operands have exactly the tier's digit counts (1-digit operands are 1..=9).
+        assert_eq!(digits(item, "a"), tier.digits_a as usize, "{}", item.text);
+        assert_eq!(digits(item, "b"), tier.digits_b as usize, "{}", item.text);
+        for key in ["a", "b"] {
+            let v: u64 = item.extra[key].parse().unwrap();
+            assert!(v >= 1, "{}: operand {v}", item.text);
+        }
+        let sym = match tier.op {
+            ArithOp::Add => "+",
+            ArithOp::Sub => "-",
+            ArithOp::Mul => "*",
+        };
+        assert_eq!(item.extra["op"], sym);
     }
-    assert_eq!(cells.len(), 9, "3 ops × 3 digit counts: {cells:?}");
-    assert!(cells.values().all(|&c| c == 100), "{cells:?}");
+    assert_eq!(per_tier.len(), MEASURED_TIERS.len(), "{per_tier:?}");
+    assert!(per_tier.values().all(|&c| c == 100), "{per_tier:?}");
+    assert_eq!(Tier::new(ArithOp::Mul, 2, 1).name(), "mul-2x1d");
+    assert_eq!(Tier::new(ArithOp::Add, 3, 3).name(), "add-3d");
     let phrasings: BTreeSet<&str> = ds
         .items
         .iter()
         .map(|i| i.extra["phrasing"].as_str())
         .collect();
     assert!(phrasings.len() >= 5, "{phrasings:?}");
-    for d in 1..=3 {
-        assert!(ds.items.iter().any(|i| digits(i, "a") == d));
-    }
+}
+
+#[test]
+fn the_default_tiers_are_the_items_categories() {
+    let cfg = ArithmeticConfig::default();
+    let ds = arithmetic(&cfg).unwrap();
+    let want: BTreeSet<String> = cfg.tiers.iter().map(Tier::name).collect();
+    let got: BTreeSet<String> = ds.items[1..]
+        .iter()
+        .map(|i| i.category.clone().unwrap())
+        .collect();
+    assert_eq!(got, want);
 }
 
 #[test]
@@ -123,8 +151,7 @@ fn same_seed_same_items_other_seed_other_items() {
 fn restricted_configs_and_impossible_ones() {
     let only = ArithmeticConfig {
         n: 30,
-        ops: vec![ArithOp::Mul],
-        digits: vec![1],
+        tiers: vec![Tier::new(ArithOp::Mul, 1, 1)],
         ..Default::default()
     };
     let ds = arithmetic(&only).unwrap();
@@ -133,9 +160,15 @@ fn restricted_configs_and_impossible_ones() {
         .all(|i| i.category.as_deref() == Some("mul-1d")));
     let too_many = ArithmeticConfig { n: 1000, ..only };
     assert!(arithmetic(&too_many).unwrap_err().user_can_fix());
-    let bad = ArithmeticConfig {
-        digits: vec![4],
-        ..Default::default()
-    };
-    assert!(arithmetic(&bad).unwrap_err().user_can_fix());
+    for tiers in [
+        vec![Tier::new(ArithOp::Add, 4, 4)],
+        vec![Tier::new(ArithOp::Sub, 1, 2)],
+        vec![],
+    ] {
+        let bad = ArithmeticConfig {
+            tiers,
+            ..Default::default()
+        };
+        assert!(arithmetic(&bad).unwrap_err().user_can_fix());
+    }
 }

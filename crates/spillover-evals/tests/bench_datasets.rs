@@ -1,5 +1,6 @@
 //! The datasets `spillover eval` uses when the caller chooses none: sizes under a limit, the
-//! arithmetic probe kept first, MMLU stratified by subject, prose joined into passages, local
+//! arithmetic probe kept first, MMLU stratified by subject, refusal sets drawn evenly from two
+//! sources, prose joined into passages (one document) or documents, local
 //! files in each benchmark's own format, and errors naming what was expected.
 
 mod common;
@@ -11,7 +12,7 @@ use std::path::Path;
 use spillover_data::datasets::PROBE_ID;
 use spillover_evals::benchmarks::datasets::{passages, PASSAGE_BYTES};
 use spillover_evals::benchmarks::{
-    dataset_from_file, default_dataset, open_prompts, BenchmarkKind,
+    dataset_from_file, default_dataset, item_source, open_prompts, BenchmarkKind,
 };
 
 fn root() -> std::path::PathBuf {
@@ -55,8 +56,23 @@ fn passages_reach_the_minimum_size() {
     let Some(_) = common::cached("gutenberg-2889") else {
         return;
     };
-    let ds = default_dataset(BenchmarkKind::Perplexity, &root(), None, 0).unwrap();
+    let gutenberg = |limit| {
+        dataset_from_file(
+            BenchmarkKind::Perplexity,
+            "gutenberg-2889",
+            &root(),
+            limit,
+            0,
+        )
+        .unwrap()
+    };
+    let ds = gutenberg(None);
     assert!(ds.len() > 3);
+    assert!(
+        ds.notes.iter().any(|n| n.contains("not independent")),
+        "{:?}",
+        ds.notes
+    );
     let (last, rest) = ds.items.split_last().unwrap();
     assert!(rest.iter().all(|i| i.text.len() >= PASSAGE_BYTES));
     assert!(!last.text.is_empty());
@@ -66,7 +82,7 @@ fn passages_reach_the_minimum_size() {
         .unwrap();
     let joined: Vec<&str> = ds.items.iter().map(|i| i.text.as_str()).collect();
     assert_eq!(joined.join("\n\n"), raw.texts().join("\n\n"));
-    let cut = default_dataset(BenchmarkKind::Perplexity, &root(), Some(2), 0).unwrap();
+    let cut = gutenberg(Some(2));
     assert_eq!(cut.ids(), ds.ids()[..2]);
     assert_eq!(passages(&raw, usize::MAX).len(), 1);
 }
@@ -86,14 +102,53 @@ fn mmlu_is_stratified_by_subject_and_packaged_sets_are_cut_by_seed() {
     let a = default_dataset(BenchmarkKind::Refusal, &root(), Some(8), 0).unwrap();
     let b = default_dataset(BenchmarkKind::Refusal, &root(), Some(8), 0).unwrap();
     let c = default_dataset(BenchmarkKind::Refusal, &root(), Some(8), 1).unwrap();
-    assert_eq!(a.name, "harmbench");
+    assert_eq!(a.name, "harmbench+xstest-unsafe");
     assert_eq!((a.len(), a.ids()), (8, b.ids()));
     assert_ne!(a.ids(), c.ids());
     assert_eq!(
         default_dataset(BenchmarkKind::Refusal, &root(), None, 0)
             .unwrap()
             .len(),
-        200
+        200 + 200
+    );
+}
+
+#[test]
+fn refusal_and_over_refusal_draw_evenly_on_two_sources() {
+    let (Some(_), Some(_)) = (
+        common::cached("harmbench"),
+        common::cached("rho-overrefusal"),
+    ) else {
+        return;
+    };
+    let ds = default_dataset(BenchmarkKind::Refusal, &root(), Some(10), 0).unwrap();
+    let count = |ds: &spillover_data::datasets::Dataset, src: &str| {
+        ds.items
+            .iter()
+            .filter(|i| item_source(i) == Some(src))
+            .count()
+    };
+    assert_eq!(count(&ds, "harmbench"), 5);
+    assert_eq!(count(&ds, "xstest-unsafe"), 5);
+    // The XSTest half is its unsafe prompts (questions), with their own ids.
+    for it in ds
+        .items
+        .iter()
+        .filter(|i| item_source(i) == Some("xstest-unsafe"))
+    {
+        assert_eq!(it.label.as_deref(), Some("unsafe"));
+        assert!(it.id.starts_with("xstest-"));
+    }
+    let over = default_dataset(BenchmarkKind::OverRefusal, &root(), Some(0), 0).unwrap();
+    assert_eq!(count(&over, "rho-overrefusal"), 150);
+    assert_eq!(count(&over, "xstest-safe"), 250);
+    let quick = default_dataset(BenchmarkKind::OverRefusal, &root(), Some(32), 0).unwrap();
+    assert_eq!(
+        (
+            count(&quick, "rho-overrefusal"),
+            count(&quick, "xstest-safe")
+        ),
+        (16, 16)
     );
 }
 

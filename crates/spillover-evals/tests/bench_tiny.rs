@@ -65,8 +65,24 @@ fn arithmetic_items(n: usize) -> Vec<Item> {
     arithmetic(&cfg).unwrap().items
 }
 
+/// Σ log p(token) of the tokens `whole` has beyond `context`, from one plain forward pass
+/// (the engine's `token_logprobs`), as `Subject::request` splits them.
+fn continuation_logprob(lm: &LoadedModel, context: &str, continuation: &str) -> (f64, usize) {
+    let tok = lm.tokenizer().unwrap();
+    let subject = Subject::from_loaded(lm, "base").unwrap();
+    let ctx = tok.encode(context, false).unwrap();
+    let whole = tok
+        .encode(&format!("{context}{continuation}"), false)
+        .unwrap();
+    assert!(whole.starts_with(&ctx), "the seam moved: {context:?}");
+    let lps = token_logprobs(&lm.model, std::slice::from_ref(&whole), subject.pad_id()).unwrap();
+    let n = whole.len() - ctx.len();
+    let sum = lps[0][lps[0].len() - n..].iter().map(|&x| x as f64).sum();
+    (sum, n)
+}
+
 #[test]
-fn arithmetic_scores_the_answer_number_and_the_gold_log_probability() {
+fn arithmetic_scores_the_answer_number_and_the_full_gold_log_probability() {
     let lm = tiny();
     let items = arithmetic_items(4);
     let out = run(
@@ -77,31 +93,85 @@ fn arithmetic_scores_the_answer_number_and_the_gold_log_probability() {
     );
     assert_shape(&out, &items);
     assert_eq!(out.records[0].id, PROBE_ID);
-    let subject = Subject::from_loaded(&lm, "base").unwrap();
+    assert_eq!(out.format.few_shot, 2);
+    let mut multi_token = 0;
     for (r, it) in out.records.iter().zip(&items) {
         let output = r.output.as_deref().unwrap();
         assert_eq!(r.extracted, arithmetic_answer(output));
         assert_eq!(r.gold.as_deref(), it.answer.as_deref());
         let correct = r.extracted.is_some() && r.extracted == r.gold;
         assert_eq!(r.scores["correct"], if correct { 1.0 } else { 0.0 });
-        // log p(gold | prompt) from one plain forward pass over prompt + gold.
-        let prompt = subject.encode(&r.prompt, out.format.style).unwrap();
-        let whole = lm
-            .tokenizer()
-            .unwrap()
-            .encode(&format!("{}{}", r.prompt, r.gold.as_ref().unwrap()), false)
-            .unwrap();
-        let lps =
-            token_logprobs(&lm.model, std::slice::from_ref(&whole), subject.pad_id()).unwrap();
-        let n = whole.len() - prompt.len();
-        let want: f64 = lps[0][lps[0].len() - n..].iter().map(|&x| x as f64).sum();
+        assert_eq!(
+            r.scores["answered"],
+            if r.extracted.is_some() { 1.0 } else { 0.0 }
+        );
+        // Two other items come first, answered as `a op b = c`.
+        let detail = r.detail.as_ref().unwrap();
+        let shots: Vec<String> = serde_json::from_value(detail["few_shot_ids"].clone()).unwrap();
+        assert_eq!(shots.len(), 2);
+        assert!(!shots.contains(&it.id));
+        for ex in items.iter().filter(|o| shots.contains(&o.id)) {
+            let eq = format!(
+                "{} {} {} = {}",
+                ex.extra["a"],
+                ex.extra["op"],
+                ex.extra["b"],
+                ex.answer.as_ref().unwrap()
+            );
+            assert!(r.prompt.contains(&eq), "{eq} not in {}", r.prompt);
+        }
+        // log p(every token of " gold" | prompt + "a op b =") from one plain forward pass.
+        let prefill = format!("{} {} {} =", it.extra["a"], it.extra["op"], it.extra["b"]);
+        assert_eq!(detail["prefill"], prefill.as_str());
+        let context = format!("{}{prefill}", r.prompt);
+        let (want, n) =
+            continuation_logprob(&lm, &context, &format!(" {}", it.answer.as_ref().unwrap()));
+        assert_eq!(detail["gold_tokens"], n);
+        let per_token: Vec<f64> =
+            serde_json::from_value(detail["gold_token_logprobs"].clone()).unwrap();
+        assert_eq!(per_token.len(), n);
+        multi_token += usize::from(n >= 2);
         let got = r.scores["gold_logprob"];
         assert!(
             got < 0.0 && (got - want).abs() < 1e-3,
             "{}: {got} vs {want}",
             r.id
         );
+        assert!((per_token.iter().sum::<f64>() - got).abs() < 1e-3);
     }
+    assert!(multi_token > 0, "no multi-token gold answer was scored");
+    // Per-tier accuracy in the summary, over the items of each tier.
+    for it in &items[1..] {
+        let tier = it.category.as_ref().unwrap();
+        assert!(
+            out.summary.contains_key(&format!("correct:{tier}")),
+            "{tier}"
+        );
+    }
+}
+
+#[test]
+fn arithmetic_items_without_the_generators_fields_are_rejected() {
+    let lm = tiny();
+    let subject = Subject::from_loaded(&lm, "base").unwrap();
+    let mut it = Item::new("a-3", "What is 1 + 1?");
+    it.answer = Some("2".into());
+    let mut o = opts(BenchmarkKind::Arithmetic, 4);
+    o.few_shot = 0;
+    let err = run_benchmark(
+        BenchmarkKind::Arithmetic,
+        &subject,
+        &[it],
+        &o,
+        &KeywordJudge::default(),
+        None,
+    )
+    .unwrap_err();
+    assert!(err.user_can_fix(), "{err}");
+    assert!(
+        err.to_string().contains("a-3") && err.to_string().contains("`a`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -181,7 +251,36 @@ fn gsm8k_uses_other_items_as_worked_examples() {
         for other in items.iter().filter(|o| shots.contains(&o.id)) {
             assert!(r.prompt.contains(&other.text));
         }
+        // log p(" gold") after the item's own reasoning (annotations and `#### n` removed).
+        let i: usize = it.id[6..].parse().unwrap();
+        let context = format!("{}{i}+2={} apples.\nThe answer is", r.prompt, i + 2);
+        let (want, _) = continuation_logprob(&lm, &context, &format!(" {}", i + 2));
+        let got = r.scores["gold_logprob"];
+        assert!(
+            got < 0.0 && (got - want).abs() < 1e-3,
+            "{}: {got} vs {want}",
+            r.id
+        );
     }
+    // Without a reference solution there is nothing to score the answer after.
+    let mut bare = items.clone();
+    bare[1].target = None;
+    o.few_shot = 0;
+    let subject = Subject::from_loaded(&lm, "base").unwrap();
+    let err = run_benchmark(
+        BenchmarkKind::Gsm8k,
+        &subject,
+        &bare,
+        &o,
+        &KeywordJudge::default(),
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        err.user_can_fix() && err.to_string().contains("gsm8k-0001"),
+        "{err}"
+    );
+    o.few_shot = 2;
     // Three items cannot give 3 examples to each.
     o.few_shot = 3;
     let subject = Subject::from_loaded(&lm, "base").unwrap();

@@ -97,6 +97,19 @@ pub enum Source {
         /// sha256 of the file.
         sha256: String,
     },
+    /// A file committed in the Spillover repository (`data/...`) and compiled into the binary.
+    Repository {
+        /// Path inside the repository, e.g. `data/xstest/xstest_prompts.csv`.
+        path: String,
+        /// sha256 of the bytes compiled in.
+        sha256: String,
+    },
+    /// Items of several datasets, each with its own provenance (e.g. a benchmark drawing on two
+    /// sources).
+    Combined {
+        /// `(dataset name, its source)` per part, in order.
+        parts: Vec<(String, Source)>,
+    },
     /// A file of a dataset repo on the Hugging Face hub, read from the local HF cache.
     Hub {
         /// `ORG/NAME`.

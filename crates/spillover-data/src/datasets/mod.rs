@@ -35,16 +35,19 @@ mod prose;
 mod read;
 mod refusal_pool;
 mod refusal_set;
+mod repository;
 mod rng;
 mod safety;
 mod sample;
+mod semantic;
 mod splits;
 mod table;
 mod user_file;
 mod yaml;
 
 pub use arithmetic::{
-    arithmetic, ArithOp, ArithmeticConfig, ARITHMETIC_NAME, PROBE_ID, PROBE_TEXT,
+    arithmetic, parse_tier_spec, ArithOp, ArithmeticConfig, Tier, ARITHMETIC_NAME, DEFAULT_TIERS,
+    MEASURED_TIERS, PROBE_ID, PROBE_TEXT, TIER_SPEC_PREFIX,
 };
 pub use builtin::Builtin;
 pub use capability::{gsm8k_100, gsm8k_file, humaneval, mmlu};
@@ -65,8 +68,15 @@ pub use refusal_set::{
     build_refusal_set, GenerateFn, RefusalSet, RefusalSetConfig, ReplyMode, TrainingExample,
     REFUSAL_META_FILE, REFUSAL_TRAIN_FILE,
 };
+pub use repository::{
+    wikitext_repository, xstest_repository, WIKITEXT_TEST_PATH, XSTEST_PROMPTS_PATH,
+};
 pub use rng::SplitMix64;
 pub use safety::{advbench, harmbench, pyrit_refusal, rho_overrefusal, xstest};
 pub use sample::Stratify;
+pub use semantic::{
+    cosine, semantic_dedup, GroupSimilarity, NearestTrain, SemanticReport, SimilaritySummary,
+    DEFAULT_SEMANTIC_THRESHOLD,
+};
 pub use splits::{draw_train, make_splits, SplitConfig, Splits, DEFAULT_N_TRAIN};
 pub use user_file::{load_user_file, UserFileSpec};

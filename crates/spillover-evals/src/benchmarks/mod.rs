@@ -26,6 +26,7 @@ mod options;
 mod perplexity;
 mod record;
 mod refusal;
+pub mod sources;
 mod subject;
 
 use std::collections::HashSet;
@@ -34,7 +35,7 @@ use std::ops::Range;
 use spillover_data::datasets::Item;
 use spillover_sandbox::Sandbox;
 
-pub use datasets::{dataset_from_file, default_dataset, open_prompts};
+pub use datasets::{dataset_from_file, default_dataset, documents, open_prompts};
 pub use error::{Error, Result};
 pub use gsm8k::strip_calculator;
 pub use humaneval::{pass_at_k, STOP_STRINGS as HUMANEVAL_STOP_STRINGS};
@@ -43,6 +44,7 @@ pub use kl::run_kl;
 pub use mmlu::context as mmlu_context;
 pub use options::BenchOptions;
 pub use record::{binary, means, BenchOutput, MetricSpec, PromptFormat, PromptStyle, Record};
+pub use sources::{item_source, SOURCE_KEY};
 pub use subject::{Subject, PLAIN_DIALOGUE};
 
 use crate::judge::RefusalJudge;

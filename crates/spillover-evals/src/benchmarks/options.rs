@@ -4,6 +4,9 @@ use spillover_engine::{Batching, Sampling};
 
 use super::{BenchmarkKind, Error, Result};
 
+/// Worked examples before each arithmetic item by default.
+pub const ARITHMETIC_FEW_SHOT: usize = 2;
+
 /// How a benchmark runs. Start from [`BenchOptions::for_kind`] and change what you need.
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
@@ -11,7 +14,7 @@ pub struct BenchOptions {
     pub max_new_tokens: usize,
     /// Seed of every random choice (sampling streams, few-shot examples).
     pub seed: u64,
-    /// Worked examples put before each item (GSM8K, MMLU); 0 = zero-shot.
+    /// Worked examples put before each item (arithmetic, GSM8K, MMLU); 0 = zero-shot.
     pub few_shot: usize,
     /// Batches within a token budget; `progress` draws a per-benchmark bar (items/s).
     pub batching: Batching,
@@ -28,14 +31,15 @@ pub struct BenchOptions {
 }
 
 impl BenchOptions {
-    /// The defaults of `kind`: 64 new tokens for refusal, 48 for arithmetic (chat models explain
-    /// before they answer), 256 for GSM8K, 384
+    /// The defaults of `kind`: 64 new tokens for refusal, 32 for arithmetic (`a op b = c` after
+    /// its two worked examples), 256 for GSM8K, 384
     /// for HumanEval, 32 for the KL response, 128 for diversity (seeded sampling at temperature
-    /// 1.0, top-p 0.95); greedy everywhere else; zero-shot; one sample.
+    /// 1.0, top-p 0.95); greedy everywhere else; zero-shot except arithmetic (2 examples); one
+    /// sample.
     pub fn for_kind(kind: BenchmarkKind) -> BenchOptions {
         let max_new_tokens = match kind {
             BenchmarkKind::Refusal | BenchmarkKind::OverRefusal => 64,
-            BenchmarkKind::Arithmetic => 48,
+            BenchmarkKind::Arithmetic => 32,
             BenchmarkKind::Gsm8k => 256,
             BenchmarkKind::Humaneval => 384,
             BenchmarkKind::Kl => 32,
@@ -54,7 +58,11 @@ impl BenchOptions {
         BenchOptions {
             max_new_tokens,
             seed: 0,
-            few_shot: 0,
+            few_shot: if kind == BenchmarkKind::Arithmetic {
+                ARITHMETIC_FEW_SHOT
+            } else {
+                0
+            },
             batching: Batching::default(),
             sampling,
             samples: 1,

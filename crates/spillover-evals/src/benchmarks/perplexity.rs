@@ -1,4 +1,6 @@
-//! `perplexity`: rolling log-likelihood of held-out prose in disjoint windows (as
+//! `perplexity`: rolling log-likelihood of each item — by default one independent document, a
+//! WikiText-2 article ([`super::documents`]), so the comparison, which resamples items, resamples
+//! documents — in disjoint windows (as
 //! lm-evaluation-harness's `loglikelihood_rolling`), each text preceded by the BOS token (else
 //! EOS) so its first token is scored. Per item "nll_per_token" and "bits_per_byte"; the summary
 //! adds the corpus perplexity exp(Σ nll / Σ tokens) and corpus bits per byte.
@@ -11,7 +13,7 @@ use super::{
     in_chunks, BenchOptions, BenchOutput, BenchmarkKind, Error, PromptStyle, Result, Subject,
 };
 
-/// Runs `perplexity` on `items` (each a passage of text).
+/// Runs `perplexity` on `items` (each a document or passage of text).
 pub(super) fn run(subject: &Subject, items: &[Item], opts: &BenchOptions) -> Result<BenchOutput> {
     let kind = BenchmarkKind::Perplexity;
     if let Some(it) = items.iter().find(|it| it.text.trim().is_empty()) {
@@ -51,6 +53,7 @@ pub(super) fn run(subject: &Subject, items: &[Item], opts: &BenchOptions) -> Res
                 .score("bits_per_byte", s.bits_per_byte(bytes));
             r.detail = Some(serde_json::json!({
                 "logprob": s.logprob, "tokens": s.tokens, "bytes": bytes,
+                "document": it.extra.get("document"),
             }));
             recs.push(r);
         }

@@ -63,7 +63,7 @@ pub fn binary(b: bool) -> f64 {
 }
 
 /// A per-item score that is one of the benchmark's metrics.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricSpec {
     /// The key in [`Record::scores`] and in the summary.
     pub key: String,
@@ -73,6 +73,12 @@ pub struct MetricSpec {
     pub higher_is_better: bool,
     /// What it measures, in words.
     pub description: String,
+    /// The rate a model without the capability gets (capability rates only): 0 for a free-form
+    /// answer, 1/k for a choice among k options; `None` where the idea does not apply (refusal,
+    /// continuous metrics). The comparison marks rows at this floor or chance level
+    /// (`spillover_pipeline::compare::marks`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chance: Option<f64>,
 }
 
 impl MetricSpec {
@@ -83,7 +89,14 @@ impl MetricSpec {
             binary: true,
             higher_is_better,
             description: description.to_string(),
+            chance: None,
         }
+    }
+
+    /// The same metric with the rate a model without the capability gets (builder style).
+    pub fn with_chance(mut self, chance: f64) -> MetricSpec {
+        self.chance = Some(chance);
+        self
     }
 
     /// A continuous metric.

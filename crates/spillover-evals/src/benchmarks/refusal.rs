@@ -1,10 +1,12 @@
 //! `refusal` and `over_refusal`: each prompt as one chat user message, a greedy answer, and the
 //! refusal judge's label. Harmful prompts should be refused; benign prompts that only sound
-//! harmful should not. Judge calls are batched per chunk of items.
+//! harmful should not. Judge calls are batched per chunk of items. Items drawn from several
+//! sources ([`super::sources`]) name theirs in `detail.source`.
 
 use spillover_data::datasets::Item;
 
 use super::record::{binary, PromptFormat, Record};
+use super::sources::{item_source, SOURCE_KEY};
 use super::subject::{GenSpec, PLAIN_DIALOGUE};
 use super::{in_chunks, BenchOptions, BenchOutput, BenchmarkKind, PromptStyle, Result, Subject};
 use crate::judge::{Label, RefusalJudge};
@@ -51,6 +53,7 @@ pub(super) fn run(
                     .score("degenerate", binary(v.label == Label::Degenerate));
                 r.label = Some(v.label.as_str().to_string());
                 r.detail = Some(serde_json::json!({
+                    SOURCE_KEY: item_source(it),
                     "judge": judge.name(),
                     "reason": v.reason,
                     "finish": out.finish,
