@@ -251,9 +251,10 @@ fn headline(table: &[TaxRow], before_dir: &Path, after_dir: &Path) -> Result<Vec
     let mut out = Vec::new();
     let pct = |v: f64| format!("{:.0}%", 100.0 * v);
     let mut from_row = |topic: &str, bench: &str, metric: &str, fmt: &dyn Fn(f64) -> String| {
+        // Rows at the floor or at chance for the model stay out of the headline (compare::marks).
         if let Some(r) = table
             .iter()
-            .find(|r| r.benchmark == bench && r.metric == metric)
+            .find(|r| r.benchmark == bench && r.metric == metric && r.mark.is_none())
         {
             out.push(HeadlineRow {
                 topic: topic.into(),

@@ -16,8 +16,13 @@
 //!   extreme possible data could not reach α' is "blind".
 
 mod family;
+pub mod marks;
 
-pub use family::{default_margin, is_descriptive, margin_for, metric_names, NOT_HELPED};
+pub use family::{
+    base_metric, default_margin, is_descriptive, margin_for, metric_names, source_metric,
+    NOT_HELPED, SOURCE_SEP,
+};
+pub use marks::{mark, Mark, FLOOR_RATE};
 
 use crate::config::StatsSection;
 use anyhow::{bail, Result};
@@ -49,6 +54,8 @@ pub struct MetricSeries {
     pub margin: f64,
     /// The three-way outcome table of a refusal benchmark, attached to its headline row.
     pub outcomes: Option<Outcomes>,
+    /// The rate a model without the capability gets (see [`marks`]); None for most metrics.
+    pub chance: Option<f64>,
 }
 
 impl MetricSeries {
@@ -84,6 +91,7 @@ impl MetricSeries {
             tested: true,
             margin: default_margin(benchmark, metric),
             outcomes: None,
+            chance: None,
         };
         for (id, b) in before {
             let Some(a) = after_by_id.get(id.as_str()) else {
@@ -184,6 +192,12 @@ pub struct TaxRow {
     /// Refusal benchmarks: the three-way outcome table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcomes: Option<Outcomes>,
+    /// Capability rates: the rate without the capability (0 free-form, 1/k for k choices).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chance: Option<f64>,
+    /// At the floor or at chance for this model ([`marks`]): kept out of the findings' headline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mark: Option<Mark>,
 }
 
 /// The row's test, able to give an interval at any level.
@@ -309,7 +323,13 @@ pub fn tax_table(series: &[MetricSeries], stats: &StatsSection, seed: u64) -> Re
             verdict: Verdict::Descriptive,
             discordant,
             outcomes: s.outcomes.clone(),
+            chance: s.chance,
+            mark: None,
         });
+        let r = rows.last_mut().expect("just pushed");
+        if s.binary {
+            r.mark = mark(s.chance, &r.before, &r.after);
+        }
         testers.push(tester);
     }
     let family: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].tested).collect();

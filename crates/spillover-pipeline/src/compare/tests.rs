@@ -192,3 +192,27 @@ fn rows_with_null_numbers_read_back() {
     assert_eq!(back[1].change.lo, f64::NEG_INFINITY);
     assert_eq!(serde_json::to_string(&back).unwrap(), text);
 }
+
+#[test]
+fn rows_at_the_floor_or_at_chance_are_marked_and_stay_in_the_family() {
+    let mut floor = series(true, bits(1, 39), bits(0, 40), true);
+    floor.chance = Some(0.0);
+    let mut chance = series(true, bits(10, 30), bits(9, 31), true);
+    chance.chance = Some(0.25);
+    let mut able = series(true, bits(20, 20), bits(10, 30), true);
+    able.chance = Some(0.25);
+    let refusal = series(true, bits(0, 40), bits(0, 40), true);
+    let rows = tax_table(&[floor, chance, able, refusal], &StatsSection::default(), 0).unwrap();
+    assert_eq!(rows[0].mark, Some(Mark::Floor));
+    assert_eq!(rows[1].mark, Some(Mark::Chance));
+    assert_eq!(rows[2].mark, None, "50% is above chance");
+    assert_eq!(rows[3].mark, None, "no chance level: never marked");
+    assert!(rows.iter().all(|r| r.tested && r.holm_step.is_some()));
+    let json = serde_json::to_value(&rows[1]).unwrap();
+    assert_eq!(json["mark"], "chance");
+    assert_eq!(json["chance"], 0.25);
+    assert!(serde_json::to_value(&rows[3])
+        .unwrap()
+        .get("mark")
+        .is_none());
+}

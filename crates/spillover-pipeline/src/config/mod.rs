@@ -18,7 +18,7 @@ mod sections;
 pub use benchmarks::Benchmarks;
 pub use overrides::apply_override;
 pub use paths::{check_inputs, spec_file};
-pub use profile::{Profile, ProfileSizes};
+pub use profile::{Profile, ProfileSizes, PLANNING_DISCORDANCE};
 pub use resolve::{DEFAULT_ALPHA, DEFAULT_DIRECTION_PROMPTS};
 pub use sections::{
     benchmark_names, AnalysisSection, BenchSection, DataSection, Experiment, InterventionKind,

@@ -4,14 +4,15 @@
 //! key.
 
 use crate::error::ConfigError;
-use spillover_data::datasets::{is_hub_spec, Builtin, UserFileSpec};
+use spillover_data::datasets::{is_hub_spec, parse_tier_spec, Builtin, UserFileSpec};
 use std::path::Path;
 
 use super::Experiment;
 
-/// The file a dataset spec names, or None for a packaged dataset or a hub spec.
+/// The file a dataset spec names, or None for a packaged dataset, a hub spec or an arithmetic
+/// tier list.
 pub fn spec_file(spec: &str) -> Option<UserFileSpec> {
-    if spec.parse::<Builtin>().is_ok() || is_hub_spec(spec) {
+    if spec.parse::<Builtin>().is_ok() || is_hub_spec(spec) || parse_tier_spec(spec).is_some() {
         return None;
     }
     spec.parse().ok()

@@ -1,5 +1,12 @@
 //! Profiles size the benchmarks: `quick` is sized so the default experiment finishes in about ten
 //! minutes on a 2-core CPU, `standard` for tighter intervals, `full` for every item.
+//!
+//! `standard` is sized by power: refusal, over-refusal and arithmetic accuracy reach a minimum
+//! detectable effect of at most 10 points at 80% power for a change with
+//! [`PLANNING_DISCORDANCE`] discordant items, at the first Holm step of the default family (α
+//! divided by its tested rows) — checked by a test below. The MDE the table reports uses the
+//! observed discordance, so a run whose items move more reports a larger one. There is no
+//! capability composite row; arithmetic accuracy is the capability rate sized this way.
 
 use serde::{Deserialize, Serialize};
 
@@ -20,13 +27,16 @@ impl ProfileSizes {
     /// The default item count of `benchmark` under `profile`.
     pub fn limit(profile: Profile, benchmark: &str) -> Option<usize> {
         let (quick, standard) = match benchmark {
-            "refusal" => (48, 200),
-            "over_refusal" => (32, 150),
+            // Two sources each (see spillover_evals::benchmarks::sources), split evenly.
+            "refusal" => (48, 300),
+            "over_refusal" => (32, 300),
             "arithmetic" => (48, 300),
             "gsm8k" => (8, 100),
             "humaneval" => (8, 164),
             "mmlu" => (60, 1000),
-            "perplexity" => (6, 64),
+            // Documents; 12 is the fewest whose exact sign-flip test can reject at the first
+            // Holm step of the default family (2/2¹² < 0.05/18), with room for a few more rows.
+            "perplexity" => (12, 62),
             "kl" => (16, 48),
             "diversity" => (8, 48),
             _ => (32, 100),
@@ -58,9 +68,54 @@ impl ProfileSizes {
     }
 }
 
+/// The share of discordant items `standard` is sized for: a 10-point change with 2.5% of the
+/// items moving the other way (10 + 2 × 2.5 points).
+pub const PLANNING_DISCORDANCE: f64 = 0.15;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compare::{is_descriptive, metric_names, MDE_POWER};
+    use spillover_evals::benchmarks::BenchmarkKind;
+    use spillover_evals::stats::mde_paired_binary;
+
+    /// Tested rows of the default experiment at most (every benchmark's metrics and derived
+    /// rows, without the descriptive ones; identical series are merged at run time).
+    fn family_size() -> usize {
+        BenchmarkKind::ALL
+            .iter()
+            .flat_map(|k| {
+                metric_names(k.name())
+                    .unwrap()
+                    .into_iter()
+                    .filter(move |m| !is_descriptive(k.name(), m))
+            })
+            .count()
+    }
+
+    #[test]
+    fn standard_reaches_a_ten_point_mde_on_the_headline_rates() {
+        let m = family_size();
+        assert!(m >= 16, "{m}");
+        let alpha = 0.05 / m as f64;
+        for b in ["refusal", "over_refusal", "arithmetic"] {
+            let n = ProfileSizes::limit(Profile::Standard, b).unwrap();
+            // Up to 10% of refusal items may be removed as duplicates of the training pool.
+            let n = if b == "refusal" { n * 9 / 10 } else { n };
+            let mde = mde_paired_binary(n, PLANNING_DISCORDANCE, alpha, MDE_POWER).unwrap();
+            assert!(mde <= 0.10, "{b}: MDE {mde:.3} at n = {n}, α' = {alpha:.5}");
+        }
+        // The quick profile is not: it states its MDE per row instead.
+        let n = ProfileSizes::limit(Profile::Quick, "refusal").unwrap();
+        assert!(mde_paired_binary(n, PLANNING_DISCORDANCE, alpha, MDE_POWER).unwrap() > 0.10);
+    }
+
+    #[test]
+    fn quick_perplexity_has_enough_documents_to_reject() {
+        let n = ProfileSizes::limit(Profile::Quick, "perplexity").unwrap();
+        let p_min = 2.0 / 2f64.powi(n as i32);
+        assert!(p_min < 0.05 / family_size() as f64, "{n} documents");
+    }
 
     #[test]
     fn limit_zero_is_every_item_not_the_profile_size() {

@@ -50,7 +50,10 @@ impl Experiment {
             if o.max_new_tokens > 0 {
                 b.max_new_tokens.get_or_insert(o.max_new_tokens);
             }
-            if matches!(kind, BenchmarkKind::Gsm8k | BenchmarkKind::Mmlu) {
+            if matches!(
+                kind,
+                BenchmarkKind::Arithmetic | BenchmarkKind::Gsm8k | BenchmarkKind::Mmlu
+            ) {
                 b.few_shot.get_or_insert(o.few_shot);
             }
         }

@@ -118,6 +118,11 @@ pub struct DataSection {
     /// of a training item and is removed.
     #[serde(default = "default_threshold")]
     pub dedup_threshold: f64,
+    /// Cosine similarity of all-MiniLM-L6-v2 sentence embeddings at or above which a refusal
+    /// evaluation prompt counts as a paraphrase of a prompt of the harmful pool and is removed
+    /// (default 0.70: `spillover_data::datasets::DEFAULT_SEMANTIC_THRESHOLD` says why).
+    #[serde(default = "default_semantic_threshold")]
+    pub semantic_dedup_threshold: f64,
 }
 
 fn default_pool() -> String {
@@ -132,6 +137,9 @@ fn default_replies() -> ReplyChoice {
 fn default_threshold() -> f64 {
     0.5
 }
+fn default_semantic_threshold() -> f64 {
+    spillover_data::datasets::DEFAULT_SEMANTIC_THRESHOLD
+}
 
 impl Default for DataSection {
     fn default() -> Self {
@@ -141,6 +149,7 @@ impl Default for DataSection {
             replies: default_replies(),
             benign_mix: 0.0,
             dedup_threshold: default_threshold(),
+            semantic_dedup_threshold: default_semantic_threshold(),
         }
     }
 }
@@ -394,6 +403,13 @@ impl Experiment {
             return bad(
                 "data.dedup_threshold",
                 format!("{} is not in (0, 1]", self.data.dedup_threshold),
+            );
+        }
+        let semantic = self.data.semantic_dedup_threshold;
+        if !(semantic > 0.0 && semantic <= 1.0) {
+            return bad(
+                "data.semantic_dedup_threshold",
+                format!("{semantic} is not in (0, 1]"),
             );
         }
         if self.stats.resamples < 10_000 {

@@ -1,17 +1,21 @@
 //! The comparison stage: pairs the baseline and after records of every benchmark by item id and
 //! builds the alignment-tax table (`tax.json`). Refusal benchmarks also get their three-way
 //! refused / complied / degenerate table, and over-refusal its "not helped" headline (refused or
-//! degenerate: every benign prompt that did not get a helpful answer).
+//! degenerate: every benign prompt that did not get a helpful answer). When a refusal benchmark's
+//! items come from several sources (`detail.source`), its headline rate gets a descriptive row
+//! per source (`refused@harmbench`, see `compare::family`).
 
 use crate::compare::{
-    is_descriptive, margin_for, tax_table, MetricSeries, Outcomes, TaxRow, NOT_HELPED,
+    is_descriptive, margin_for, source_metric, tax_table, MetricSeries, Outcomes, TaxRow,
+    NOT_HELPED,
 };
 use crate::config::Experiment;
 use crate::stages::data::benchmark_kinds;
 use crate::stages::evaluate::read_records;
 use anyhow::Result;
-use spillover_evals::benchmarks::{BenchmarkKind, Record};
+use spillover_evals::benchmarks::{BenchmarkKind, Record, SOURCE_KEY};
 use spillover_evals::stats::stuart_maxwell;
+use std::collections::HashMap;
 use std::path::Path;
 
 /// Builds the table for one seed and writes it into `out/tax.json`.
@@ -51,7 +55,9 @@ pub fn compare(
             )?;
             s.margin = margin_for(&exp.stats, kind.name(), NOT_HELPED);
             s.outcomes = outcomes.clone();
+            let by_source = per_source(&s, &before_records)?;
             series.push(s);
+            series.extend(by_source);
         }
         for m in kind.metrics() {
             let b = values(&before_records, &m.key);
@@ -73,10 +79,14 @@ pub fn compare(
             )?;
             s.tested = !is_descriptive(kind.name(), &m.key);
             s.margin = margin_for(&exp.stats, kind.name(), &m.key);
+            s.chance = m.chance;
+            let mut by_source = Vec::new();
             if kind == BenchmarkKind::Refusal && m.key == "refused" {
                 s.outcomes = outcomes.clone();
+                by_source = per_source(&s, &before_records)?;
             }
             series.push(s);
+            series.extend(by_source);
         }
     }
     let rows = tax_table(&series, &exp.stats, seed)?;
@@ -86,6 +96,54 @@ pub fn compare(
 
 /// (item id, value) pairs of one metric.
 type Scores = Vec<(String, f64)>;
+
+/// The source a record's item was drawn from (`detail.source`), when its benchmark has several.
+fn source(r: &Record) -> Option<&str> {
+    r.detail.as_ref()?.get(SOURCE_KEY)?.as_str()
+}
+
+/// The descriptive per-source breakdown of `pooled` (`metric@source`, one series per source in
+/// order of first appearance), or nothing when its items come from fewer than two sources.
+fn per_source(pooled: &MetricSeries, records: &[Record]) -> Result<Vec<MetricSeries>> {
+    let by_id: HashMap<&str, &str> = records
+        .iter()
+        .filter_map(|r| Some((r.id.as_str(), source(r)?)))
+        .collect();
+    let mut sources: Vec<&str> = Vec::new();
+    for r in records {
+        if let Some(s) = source(r).filter(|s| !sources.contains(s)) {
+            sources.push(s);
+        }
+    }
+    if sources.len() < 2 {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::with_capacity(sources.len());
+    for src in sources {
+        let pick = |v: &[f64]| -> Scores {
+            pooled
+                .ids
+                .iter()
+                .zip(v)
+                .filter(|(id, _)| by_id.get(id.as_str()) == Some(&src))
+                .map(|(id, x)| (id.clone(), *x))
+                .collect()
+        };
+        let mut s = MetricSeries::paired(
+            &pooled.benchmark,
+            &source_metric(&pooled.metric, src),
+            &format!("{} — {src} items only", pooled.description),
+            pooled.binary,
+            pooled.higher_is_better,
+            &pick(&pooled.before),
+            &pick(&pooled.after),
+        )?;
+        s.tested = false;
+        s.margin = pooled.margin;
+        out.push(s);
+    }
+    Ok(out)
+}
 
 fn values(records: &[Record], key: &str) -> Scores {
     records

@@ -1,6 +1,7 @@
 //! The data stage: every evaluation set, the harmful training prompts drawn from their pool,
-//! near-duplicates between training and evaluation removed (and counted), the profile's sizes
-//! applied, a harmless prompt set for refusal directions and benign mixing, and the refusal
+//! near-duplicates between training and evaluation removed (and counted) — word n-grams for
+//! every set, sentence embeddings for the refusal benchmark's harmful prompts
+//! ([`super::semantic`]) — the profile's sizes applied, a harmless prompt set for refusal directions and benign mixing, and the refusal
 //! training set written as JSONL.
 //!
 //! Output files: `items/<benchmark>.jsonl` (the evaluated items, in order), `harmless.jsonl`,
@@ -14,8 +15,8 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use spillover_data::datasets::{
     build_refusal_set, load_user_file, make_splits, Builtin, Dataset, DatasetRecord, DedupConfig,
-    DedupReport, GenerateFn, Item, RefusalSet, RefusalSetConfig, ReplyMode, SplitConfig,
-    UserFileSpec,
+    DedupReport, GenerateFn, Item, RefusalSet, RefusalSetConfig, ReplyMode, SemanticReport,
+    SplitConfig, UserFileSpec,
 };
 use spillover_evals::benchmarks::{self, BenchmarkKind};
 use std::path::{Path, PathBuf};
@@ -31,6 +32,11 @@ pub struct DataSummary {
     pub harmless: DatasetRecord,
     /// Overlaps found between training and evaluation sets, and what was removed.
     pub dedup: DedupReport,
+    /// The semantic near-duplicate filter of the refusal benchmark's items against the harmful
+    /// pool: per source, items dropped and the nearest-neighbour similarity of the kept ones
+    /// (None when the refusal benchmark does not run).
+    #[serde(default)]
+    pub semantic: Option<SemanticReport>,
     /// The refusal training set's provenance and counts.
     pub refusal_set: RefusalSet,
     /// Items loaded per benchmark (after the profile's sizing, before dedup).
@@ -83,12 +89,36 @@ pub fn build(exp: &Experiment, out: &Path, generate: &mut GenerateFn) -> Result<
     // Evaluation items are deduplicated against the whole pool, not only the drawn prompts, so
     // they do not depend on n_train or on which prompts were drawn (sweeps share the baseline).
     let splits = make_splits(&pool, evals, std::slice::from_ref(&pool), &split)?;
+    let mut semantic = None;
+    let mut evals = Vec::with_capacity(splits.evals.len());
+    for ((kind, _), ds) in kinds.iter().zip(splits.evals) {
+        if *kind != BenchmarkKind::Refusal {
+            evals.push(ds);
+            continue;
+        }
+        let encoder = super::semantic::encoder()?;
+        let threshold = exp.data.semantic_dedup_threshold;
+        let (kept, report) = super::semantic::filter(&encoder, &pool, ds, threshold)?;
+        for g in report.groups.iter().filter(|g| !g.dropped.is_empty()) {
+            notes.push(format!(
+                "{} ({}): {} of {} items removed as paraphrases of training prompts (cosine \
+                 similarity ≥ {threshold})",
+                kind.name(),
+                g.group,
+                g.dropped.len(),
+                g.before
+            ));
+        }
+        semantic = Some(report);
+        evals.push(kept);
+    }
     let mut available = Vec::new();
     let mut sized = Vec::new();
-    for (((kind, _), ds), n) in kinds.iter().zip(splits.evals).zip(loaded) {
+    for (((kind, _), ds), n) in kinds.iter().zip(evals).zip(loaded) {
         if ds.len() < n {
             notes.push(format!(
-                "{}: {} of {n} items removed as near-duplicates of training prompts",
+                "{}: {} of {n} items removed as near-duplicates or paraphrases of training \
+                 prompts",
                 kind.name(),
                 n - ds.len()
             ));
@@ -96,7 +126,7 @@ pub fn build(exp: &Experiment, out: &Path, generate: &mut GenerateFn) -> Result<
         if ds.is_empty() {
             return Err(ConfigError::new(
                 format!("benchmarks.{}", kind.name()),
-                "no items left after removing duplicates of the training pool",
+                "no items left after removing duplicates and paraphrases of the training pool",
             )
             .into());
         }
@@ -130,6 +160,7 @@ pub fn build(exp: &Experiment, out: &Path, generate: &mut GenerateFn) -> Result<
         train: splits.train.record(),
         harmless: harmless.record(),
         dedup: splits.report,
+        semantic,
         refusal_set,
         available,
         notes,

@@ -4,3 +4,4 @@ pub mod compare;
 pub mod data;
 pub mod evaluate;
 pub mod explain;
+pub mod semantic;
