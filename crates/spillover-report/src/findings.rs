@@ -83,23 +83,36 @@ pub fn findings(r: &Results) -> Vec<String> {
         out.push("The table has no rows: nothing was compared.".into());
         return out;
     }
-    let losses: Vec<&Row> = t.iter().filter(|x| x.is_loss()).collect();
-    let gains: Vec<&Row> = t.iter().filter(|x| x.is_gain()).collect();
-    let tested = t.iter().filter(|x| x.tested).count();
+    // Rows at the floor or at chance for this model are kept out of the headline sentences and
+    // listed on their own (`spillover_pipeline::compare::marks` says when a row is).
+    let headline = |x: &&Row| x.tested && !x.is_marked();
+    let losses: Vec<&Row> = t.iter().filter(headline).filter(|x| x.is_loss()).collect();
+    let gains: Vec<&Row> = t.iter().filter(headline).filter(|x| x.is_gain()).collect();
+    let tested = t.iter().filter(headline).count();
+    let marked: Vec<&Row> = t.iter().filter(|x| x.is_marked()).collect();
     let keys = |v: &str| -> Vec<String> {
         t.iter()
-            .filter(|x| x.tested && x.verdict == v)
+            .filter(headline)
+            .filter(|x| x.verdict == v)
             .map(|x| x.key())
             .collect()
     };
     let (equivalent, inconclusive) = (keys("equivalent"), keys("inconclusive"));
+    let marked_note = if marked.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " ({} more at the floor or at chance for this model, listed below)",
+            marked.len()
+        )
+    };
     out.push(format!(
-        "Of {tested} tested metrics, {} got significantly worse and {} significantly better (paired tests, Holm-corrected across the table, α={alpha}); {} were shown equivalent within their margins and {} are inconclusive; {} more are descriptive.",
+        "Of {tested} tested metrics{marked_note}, {} got significantly worse and {} significantly better (paired tests, Holm-corrected across the table, α={alpha}); {} were shown equivalent within their margins and {} are inconclusive; {} more are descriptive.",
         losses.len(),
         gains.len(),
         equivalent.len(),
         inconclusive.len(),
-        t.len() - tested
+        t.iter().filter(|x| !x.tested).count()
     ));
     if let Some(s) = t
         .iter()
@@ -113,6 +126,7 @@ pub fn findings(r: &Results) -> Vec<String> {
         };
         out.push(format!("Safety target: {}; {what}.", moved(s)));
     }
+    by_source(t, r.confidence(), &mut out);
     for x in &losses {
         if !(x.benchmark == "refusal" && x.metric == "refused") {
             out.push(format!("Loss: {}.", moved(x)));
@@ -125,7 +139,8 @@ pub fn findings(r: &Results) -> Vec<String> {
     }
     let nominal: Vec<String> = t
         .iter()
-        .filter(|x| x.tested && !x.is_loss() && !x.is_gain() && x.p_value <= alpha)
+        .filter(headline)
+        .filter(|x| !x.is_loss() && !x.is_gain() && x.p_value <= alpha)
         .map(|x| {
             format!(
                 "{} (p={}, Holm {})",
@@ -139,7 +154,7 @@ pub fn findings(r: &Results) -> Vec<String> {
         out.push(format!(
             "Not confirmed: {} moved with an uncorrected p ≤ {alpha} but not after correcting for the {} comparisons.",
             list(&nominal),
-            tested
+            t.iter().filter(|x| x.tested).count()
         ));
     }
     if !equivalent.is_empty() {
@@ -152,6 +167,25 @@ pub fn findings(r: &Results) -> Vec<String> {
         out.push(format!(
             "Inconclusive (neither a change nor equivalence could be shown — not evidence of no change): {}.",
             list(&inconclusive)
+        ));
+    }
+    if !marked.is_empty() {
+        let each: Vec<String> = marked
+            .iter()
+            .map(|x| {
+                format!(
+                    "{} ({}: {} before, {} after; verdict {})",
+                    x.key(),
+                    fmt::mark(x).unwrap_or_default(),
+                    fmt::interval(x, &x.before),
+                    fmt::value(x, x.after.estimate),
+                    fmt::verdict(&x.verdict)
+                )
+            })
+            .collect();
+        out.push(format!(
+            "At the floor or at chance for this model, so the change says little about the capability: {}.",
+            list(&each)
         ));
     }
     let blind: Vec<String> = t.iter().filter(|x| x.blind).map(|x| x.key()).collect();
@@ -180,6 +214,7 @@ fn capability(r: &Results, out: &mut Vec<String>) {
     let rows: Vec<&Row> = CAPABILITY
         .iter()
         .filter_map(|(b, m)| r.table.iter().find(|x| x.benchmark == *b && x.metric == *m))
+        .filter(|x| !x.is_marked())
         .collect();
     if rows.is_empty() {
         return;
@@ -201,6 +236,37 @@ fn capability(r: &Results, out: &mut Vec<String>) {
         s.push_str(&format!("; significant losses: {}.", list(&lost)));
     }
     out.push(s);
+}
+
+/// The per-source breakdowns (`metric@source`, descriptive) of each benchmark, in one sentence.
+fn by_source(t: &[Row], confidence: f64, out: &mut Vec<String>) {
+    let mut benches: Vec<&str> = Vec::new();
+    for x in t.iter().filter(|x| x.metric.contains('@')) {
+        if !benches.contains(&x.benchmark.as_str()) {
+            benches.push(&x.benchmark);
+        }
+    }
+    for b in benches {
+        let parts: Vec<String> = t
+            .iter()
+            .filter(|x| x.benchmark == b && x.metric.contains('@'))
+            .map(|x| {
+                format!(
+                    "{} {} → {} ({}, n={})",
+                    x.metric,
+                    fmt::value(x, x.before.estimate),
+                    fmt::value(x, x.after.estimate),
+                    fmt::change(x),
+                    x.n
+                )
+            })
+            .collect();
+        out.push(format!(
+            "{b} by source (descriptive, {:.0}% intervals; the pooled row is the tested one): {}.",
+            100.0 * confidence,
+            parts.join("; ")
+        ));
+    }
 }
 
 fn degenerate(t: &[Row], out: &mut Vec<String>) {
@@ -356,6 +422,8 @@ mod tests {
             p_min: 1e-9,
             blind: false,
             outcomes: None,
+            chance: None,
+            mark: None,
         }
     }
 
@@ -468,6 +536,86 @@ mod tests {
             f.iter().any(|s| s.ends_with("none lost significantly.")),
             "{f:#?}"
         );
+    }
+
+    #[test]
+    fn floor_and_chance_rows_are_kept_out_of_the_headline_and_listed() {
+        let mut floor = row("humaneval", "passed", 0.0, 0.0, 1.0, 1.0, "inconclusive");
+        floor.mark = Some("floor".into());
+        let mut chance = row("mmlu", "correct", 0.26, 0.20, 1e-4, 4e-4, "loss");
+        chance.mark = Some("chance".into());
+        chance.chance = Some(0.25);
+        let r = results(vec![
+            row("refusal", "refused", 0.2, 0.9, 1e-9, 1e-8, "gain"),
+            row("arithmetic", "correct", 0.5, 0.48, 0.6, 1.0, "inconclusive"),
+            floor,
+            chance,
+        ]);
+        let f = findings(&r);
+        assert!(
+            f[0].starts_with("Of 2 tested metrics (2 more at the floor or at chance"),
+            "{}",
+            f[0]
+        );
+        assert!(f[0].contains("0 got significantly worse"), "{}", f[0]);
+        assert!(!f.iter().any(|s| s.starts_with("Loss:")), "{f:#?}");
+        let inconclusive = f.iter().find(|s| s.starts_with("Inconclusive")).unwrap();
+        assert!(!inconclusive.contains("humaneval"), "{inconclusive}");
+        let capability = f.iter().find(|s| s.starts_with("Capability")).unwrap();
+        assert!(
+            capability.contains("arithmetic/correct") && !capability.contains("mmlu"),
+            "{capability}"
+        );
+        let listed = f
+            .iter()
+            .find(|s| s.starts_with("At the floor or at chance"))
+            .expect("the marked rows are listed");
+        assert!(
+            listed.contains("humaneval/passed (at floor")
+                && listed.contains("mmlu/correct (at chance (25.0%)")
+                && listed.contains("verdict loss"),
+            "{listed}"
+        );
+    }
+
+    #[test]
+    fn per_source_rows_are_one_descriptive_sentence() {
+        let mut a = row(
+            "refusal",
+            "refused@harmbench",
+            0.1,
+            0.6,
+            f64::NAN,
+            f64::NAN,
+            "descriptive",
+        );
+        a.tested = false;
+        let mut b = row(
+            "refusal",
+            "refused@xstest-unsafe",
+            0.0,
+            0.1,
+            f64::NAN,
+            f64::NAN,
+            "descriptive",
+        );
+        b.tested = false;
+        let r = results(vec![
+            row("refusal", "refused", 0.05, 0.35, 1e-9, 1e-8, "gain"),
+            a,
+            b,
+        ]);
+        let f = findings(&r);
+        let s = f
+            .iter()
+            .find(|s| s.starts_with("refusal by source"))
+            .expect("a by-source sentence");
+        assert!(
+            s.contains("refused@harmbench 10.0% → 60.0%")
+                && s.contains("refused@xstest-unsafe 0.0% → 10.0%"),
+            "{s}"
+        );
+        assert!(f[0].contains("2 more are descriptive"), "{}", f[0]);
     }
 
     #[test]

@@ -113,12 +113,28 @@ pub fn verdict(v: &str) -> String {
     v.replace('_', " ")
 }
 
-/// The verdict of a row, with "blind at this n" when no data of its size could decide it.
+/// The verdict of a row, with "blind at this n" when no data of its size could decide it, and
+/// the floor or chance mark.
 pub fn row_verdict(row: &Row) -> String {
+    let mut s = verdict(&row.verdict);
     if row.blind {
-        format!("{} (blind at this n)", verdict(&row.verdict))
-    } else {
-        verdict(&row.verdict)
+        s.push_str(" (blind at this n)");
+    }
+    if let Some(m) = mark(row) {
+        s.push_str(&format!(" ({m})"));
+    }
+    s
+}
+
+/// The floor or chance mark of a row in words, e.g. "at chance (25%)".
+pub fn mark(row: &Row) -> Option<String> {
+    match row.mark.as_deref()? {
+        "floor" => Some("at floor".into()),
+        "chance" => Some(match row.chance {
+            Some(c) => format!("at chance ({})", value(row, c)),
+            None => "at chance".into(),
+        }),
+        other => Some(other.replace('_', " ")),
     }
 }
 

@@ -86,6 +86,13 @@ pub struct Row {
     pub blind: bool,
     #[serde(default)]
     pub outcomes: Option<Outcomes>,
+    /// Capability rates: the rate a model without the capability gets.
+    #[serde(default)]
+    pub chance: Option<f64>,
+    /// `floor` or `chance`: the model is at the floor or at chance on this row, so its change says
+    /// little (kept out of the findings' headline sentences).
+    #[serde(default)]
+    pub mark: Option<String>,
 }
 
 fn yes() -> bool {
@@ -133,6 +140,10 @@ impl Row {
     /// Whether the verdict is a significant move in the good direction.
     pub fn is_gain(&self) -> bool {
         self.verdict == "gain"
+    }
+    /// Whether the row is at the floor or at chance for the model.
+    pub fn is_marked(&self) -> bool {
+        self.mark.is_some()
     }
 }
 

@@ -183,7 +183,7 @@ pub fn outcomes(rows: &[Row]) -> Option<Table> {
 /// How the table was computed, in one paragraph.
 pub fn tax_note(r: &Results) -> String {
     format!(
-        "Seed {}. Before and after are means over the same items (rates for binary metrics, in %), with {:.0}% Wilson intervals (binary) or bootstrap intervals (continuous). The change is after − before (percentage points for rates) with the interval that inverts the row's test — Newcombe's paired score interval (binary) or the sign-flip permutation test (continuous) — at the level the verdict used (column \"level\": 1 − α/(m − step + 1) at the row's Holm step, family-wise α = {}), so an interval excludes 0 exactly when the row is a gain or a loss. Equivalent: not a change, and the (1 − 2α') interval lies inside the metric's margin (two one-sided tests). Inconclusive: neither. Descriptive rows (KL, bits per byte, the parts of over-refusal's \"not helped\") are outside the test family, with a {:.0}% interval. MDE: the smallest change detectable with 80% power at the row's level; \"blind at this n\": even the most extreme data of this size could not reach it. ↑/↓: the good direction.",
+        "Seed {}. Before and after are means over the same items (rates for binary metrics, in %), with {:.0}% Wilson intervals (binary) or bootstrap intervals (continuous). The change is after − before (percentage points for rates) with the interval that inverts the row's test — Newcombe's paired score interval (binary) or the sign-flip permutation test (continuous) — at the level the verdict used (column \"level\": 1 − α/(m − step + 1) at the row's Holm step, family-wise α = {}), so an interval excludes 0 exactly when the row is a gain or a loss. Equivalent: not a change, and the (1 − 2α') interval lies inside the metric's margin (two one-sided tests). Inconclusive: neither. Descriptive rows (KL, bits per byte, the parts of over-refusal's \"not helped\", the per-source breakdowns metric@source of the refusal benchmarks) are outside the test family, with a {:.0}% interval. \"At floor\" (a free-form capability rate near 0 before and after) and \"at chance\" (the before rate's interval holds the guessing rate, e.g. 1/4 for MMLU): the model cannot show this capability, so the row is kept out of the findings' headline. MDE: the smallest change detectable with 80% power at the row's level; \"blind at this n\": even the most extreme data of this size could not reach it. ↑/↓: the good direction.",
         r.first_seed().map_or("?".into(), |s| s.to_string()),
         100.0 * r.confidence(),
         r.alpha(),
@@ -310,6 +310,7 @@ pub fn data(r: &Results) -> Vec<String> {
             "Near-duplicates of training prompts removed from the evaluation sets: {removed}."
         ));
     }
+    out.extend(semantic(&d["semantic"]));
     for n in d["notes"]
         .as_array()
         .into_iter()
@@ -317,6 +318,40 @@ pub fn data(r: &Results) -> Vec<String> {
         .filter_map(Value::as_str)
     {
         out.push(n.to_string());
+    }
+    out
+}
+
+/// The semantic near-duplicate filter: per source, items dropped and the nearest-neighbour
+/// similarity of the kept ones.
+fn semantic(s: &Value) -> Vec<String> {
+    if !s.is_object() {
+        return Vec::new();
+    }
+    let mut out = vec![format!(
+        "Paraphrases of training prompts (cosine similarity of {} embeddings ≥ {} to a prompt of {}, {} prompts) removed from {}:",
+        s["encoder"].as_str().unwrap_or("?"),
+        s["threshold"],
+        s["train"].as_str().unwrap_or("?"),
+        s["train_items"],
+        s["eval"].as_str().unwrap_or("?")
+    )];
+    for g in s["groups"].as_array().into_iter().flatten() {
+        let dropped = g["dropped"].as_array().map_or(0, Vec::len);
+        let kept = match (g["kept"]["median"].as_f64(), g["kept"]["max"].as_f64()) {
+            (Some(med), Some(max)) => format!(
+                "; nearest training prompt of the {} kept items: median similarity {}, max {}",
+                g["kept"]["n"],
+                fmt::num(med),
+                fmt::num(max)
+            ),
+            _ => "; no items kept".into(),
+        };
+        out.push(format!(
+            "- {}: {dropped} of {} dropped{kept}.",
+            g["group"].as_str().unwrap_or("?"),
+            g["before"]
+        ));
     }
     out
 }
@@ -393,6 +428,18 @@ fn asset(id: &Value) -> String {
                 files.join(", ")
             )
         }
+        Some("repository") => format!(
+            "{} from the Spillover repository (compiled in; sha256 {})",
+            parsed["path"].as_str().unwrap_or("?"),
+            short(&parsed["sha256"])
+        ),
+        Some("combined") => parsed["parts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| format!("{}: {}", p[0].as_str().unwrap_or("?"), asset(&p[1])))
+            .collect::<Vec<_>>()
+            .join("; "),
         Some("generated") => format!(
             "generated by {} ({}; seed {})",
             parsed["generator"].as_str().unwrap_or("?"),
