@@ -215,6 +215,56 @@ fn lora_run_writes_results_and_a_rerun_reuses_every_stage() {
         not_helped["outcomes"]["labels"][1], "complied",
         "{not_helped}"
     );
+    // Refusal draws on two sources; each gets a descriptive row whose items add up to the pooled
+    // (tested) row's, and the semantic filter reports both.
+    let pooled = table
+        .iter()
+        .find(|t| t["benchmark"] == "refusal" && t["metric"] == "refused")
+        .expect("the pooled refusal row");
+    assert_eq!(pooled["tested"], true);
+    let by_source: Vec<&Value> = table
+        .iter()
+        .filter(|t| {
+            t["benchmark"] == "refusal" && t["metric"].as_str().unwrap().starts_with("refused@")
+        })
+        .collect();
+    let names: Vec<&str> = by_source
+        .iter()
+        .map(|t| t["metric"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["refused@harmbench", "refused@xstest-unsafe"],
+        "{names:?}"
+    );
+    assert!(by_source.iter().all(|t| t["verdict"] == "descriptive"));
+    let n_sources: u64 = by_source.iter().map(|t| t["n"].as_u64().unwrap()).sum();
+    assert_eq!(n_sources, pooled["n"].as_u64().unwrap());
+    let groups = r["data"]["semantic"]["groups"]
+        .as_array()
+        .expect("data.semantic");
+    let group_names: Vec<&str> = groups
+        .iter()
+        .map(|g| g["group"].as_str().unwrap())
+        .collect();
+    assert_eq!(group_names, ["harmbench", "xstest-unsafe"]);
+    for g in groups {
+        let dropped = g["dropped"].as_array().unwrap().len() as u64;
+        let kept = g["kept"]["n"].as_u64().unwrap_or(0);
+        assert_eq!(dropped + kept, g["before"].as_u64().unwrap(), "{g}");
+    }
+    // Perplexity items are whole documents: the row's n is the number of documents.
+    let ppl = table
+        .iter()
+        .find(|t| t["benchmark"] == "perplexity" && t["metric"] == "nll_per_token")
+        .unwrap();
+    let docs = std::fs::read_to_string(folder.join("data/items/perplexity.jsonl")).unwrap();
+    let docs: Vec<Value> = docs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(ppl["n"].as_u64().unwrap() as usize, docs.len());
+    assert!(docs.iter().all(|d| d["extra"]["document"].is_string()));
     // The arithmetic probe is always evaluated.
     let items = std::fs::read_to_string(folder.join("data/items/arithmetic.jsonl")).unwrap();
     assert!(items.contains("What is 15 + 12?"));
