@@ -504,7 +504,10 @@ mod tests {
             ]
         });
         let lines = semantic(&s);
-        assert!(lines[0].contains("≥ 0.7 to a prompt of advbench, 520 prompts"), "{lines:?}");
+        assert!(
+            lines[0].contains("≥ 0.7 to a prompt of advbench, 520 prompts"),
+            "{lines:?}"
+        );
         assert_eq!(
             lines[1],
             "harmbench: 2 of 24 dropped; nearest training prompt of the 22 kept items: median \
