@@ -89,7 +89,8 @@ def main(run, show):
         if pd.api.types.is_float_dtype(a):
             check(((a == b) | (a.isna() & b.isna())).all(), f"metrics {col}: CSV differs from Parquet")
         else:
-            check((a.astype(str) == b.astype(str)).all(), f"metrics {col}: CSV differs from Parquet")
+            norm = lambda s: [None if pd.isna(x) else str(x) for x in s]
+            check(norm(a) == norm(b), f"metrics {col}: CSV differs from Parquet")
 
     # Items: n rows per metrics row, whose means are the row's before and after.
     groups = items.groupby(["seed", "benchmark", "metric"], sort=False)
@@ -120,10 +121,12 @@ def main(run, show):
     if show:
         pd.set_option("display.width", 200)
         pd.set_option("display.max_columns", 12)
-        pd.set_option("display.max_colwidth", 28)
+        pd.set_option("display.max_colwidth", 22)
         print("items.parquet:", len(items), "rows")
         print(items.dtypes.to_string())
-        print(items[items.benchmark == "refusal"].head(3).T.to_string())
+        print(items[items.seed == 0].drop_duplicates("benchmark")[
+            ["seed", "benchmark", "metric", "item_id", "before", "after", "label_after",
+             "judge_p_refusal_after", "extracted_after", "gold"]].to_string())
         print()
         print("metrics.parquet:", len(metrics), "rows")
         print(metrics[["seed", "benchmark", "metric", "n", "before", "after", "change",

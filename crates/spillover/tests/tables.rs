@@ -16,40 +16,9 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_spillover"))
 }
 
-/// A small experiment on tiny-llama: a few items of a generated benchmark with a judge, scored
-/// benchmarks and KL; keyword judge, no MRI.
-const TINY: &str = r#"
-name = "tiny"
-[model]
-id = "tiny-llama"
-[data]
-n_train = 12
-[intervention]
-kind = "lora_sft"
-epochs = 1
-batch_size = 4
-[benchmarks]
-only = ["refusal", "over_refusal", "arithmetic", "mmlu", "perplexity", "kl"]
-[benchmarks.refusal]
-limit = 4
-max_new_tokens = 8
-[benchmarks.over_refusal]
-limit = 4
-max_new_tokens = 8
-[benchmarks.arithmetic]
-limit = 5
-[benchmarks.mmlu]
-limit = 6
-[benchmarks.perplexity]
-limit = 2
-[benchmarks.kl]
-limit = 3
-max_new_tokens = 6
-[judge]
-kind = "keyword"
-[analysis]
-mri = false
-"#;
+/// A small experiment on tiny-llama: a few items of generated benchmarks with the keyword judge,
+/// scored benchmarks and KL; no MRI.
+const TINY: &str = include_str!("../../../examples/tiny.toml");
 
 fn ok(out: &Output) {
     assert!(
