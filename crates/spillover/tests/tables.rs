@@ -50,10 +50,13 @@ fn has_keys(v: &Value, keys: &[&str]) {
     }
 }
 
-/// A Parquet file's columns (name, physical type, optional) and rows keyed by column name.
+/// A Parquet row, keyed by column name.
+type Row = BTreeMap<String, Field>;
+
+/// A Parquet file's columns (name, physical type, optional) and rows.
 struct Parquet {
     columns: Vec<(String, Physical, bool)>,
-    rows: Vec<BTreeMap<String, Field>>,
+    rows: Vec<Row>,
 }
 
 fn read_parquet(path: &Path) -> Parquet {
@@ -330,8 +333,7 @@ fn a_run_writes_tables_that_match_results_and_records() {
         .collect();
     assert_eq!(got_cols, ITEM_COLUMNS);
     let baseline = the_baseline(&runs);
-    let mut by_row: BTreeMap<(i64, String, String), Vec<&BTreeMap<String, Field>>> =
-        BTreeMap::new();
+    let mut by_row: BTreeMap<(i64, String, String), Vec<&Row>> = BTreeMap::new();
     for r in &items.rows {
         let key = (
             int(&r["seed"]).unwrap(),
