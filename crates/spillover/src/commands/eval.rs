@@ -98,8 +98,8 @@ output, extracted answer, gold, per-item scores, judge label, detail), and DIR/s
 summary (means of the per-item scores and corpus-level values), each metric's mean with its 95% interval and n \
 (`intervals`: Wilson for 0/1 metrics, a percentile bootstrap of the mean otherwise), the metric specs (binary \
 or continuous, which direction is better), the prompt format (chat or plain, few-shot k, token budget, stop \
-strings, sampling) and the dataset (source with hashes, item ids). The folder is written under a temporary name and renamed at the \
-end: a failed run leaves nothing half-written.\n\nBenchmarks (metrics, headline first):\n",
+strings, sampling) and the dataset (source with hashes, item ids). The folder is written under a temporary \
+name and renamed at the end: a failed run leaves nothing half-written.\n\nBenchmarks (metrics, headline first):\n",
     );
     for k in BenchmarkKind::ALL {
         let metrics: Vec<String> = k
