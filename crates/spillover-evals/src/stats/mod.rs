@@ -13,9 +13,11 @@
 //! - [`mde_paired_binary`], [`mde_paired_continuous`]: minimum detectable effects at a power.
 //! - [`stuart_maxwell`]: marginal homogeneity of a 3 × 3 before × after table.
 //! - [`aggregate_seeds`]: mean, sample sd and per-seed values over training seeds.
+//! - [`level`]: one model's mean of a metric with its interval (Wilson or bootstrap).
 
 mod bootstrap;
 mod holm;
+mod level;
 mod mcnemar;
 mod newcombe;
 mod normal;
@@ -30,6 +32,7 @@ mod wilson;
 
 pub use bootstrap::{mean_difference, paired_bootstrap, BootstrapOptions, MIN_RESAMPLES};
 pub use holm::{holm, holm_reject};
+pub use level::{level, Level};
 pub use mcnemar::{binomial_two_sided, mcnemar_exact, mcnemar_paired, McNemar};
 pub use newcombe::{newcombe_p_value, newcombe_paired, PairedTable};
 pub use normal::{erfc, normal_cdf, normal_quantile};

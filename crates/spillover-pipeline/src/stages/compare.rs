@@ -22,6 +22,14 @@ pub fn compare(
     seed: u64,
     out: &Path,
 ) -> Result<Vec<TaxRow>> {
+    let rows = tax_table(&series(exp, before, after)?, &exp.stats, seed)?;
+    crate::rundir::write_json(&out.join("tax.json"), &rows)?;
+    Ok(rows)
+}
+
+/// The per-item values of every row of the table, in table order: each metric of each benchmark
+/// paired by item id between the evaluations in `before` and `after`.
+pub fn series(exp: &Experiment, before: &Path, after: &Path) -> Result<Vec<MetricSeries>> {
     let mut series = Vec::new();
     for (kind, _) in benchmark_kinds(exp)? {
         let after_records = read_records(after, kind)?;
@@ -79,9 +87,7 @@ pub fn compare(
             series.push(s);
         }
     }
-    let rows = tax_table(&series, &exp.stats, seed)?;
-    crate::rundir::write_json(&out.join("tax.json"), &rows)?;
-    Ok(rows)
+    Ok(series)
 }
 
 /// (item id, value) pairs of one metric.
