@@ -512,7 +512,7 @@ fn adapters_trained_on_the_packaged_gguf_record_the_dequantization() {
             "--epochs",
             "1",
             "--max-len",
-            "32",
+            "128",
             "--lora",
             "r=2,alpha=4,targets=q_proj",
             "--quiet",

@@ -55,7 +55,8 @@ pub(super) fn anchor(table: &mut toml::Table, dir: &Path) {
     {
         fix(v, true);
     }
-    let rules: [(&str, &str, fn(&str) -> bool); 2] = [
+    type IsPath = fn(&str) -> bool;
+    let rules: [(&str, &str, IsPath); 2] = [
         ("model", "id", is_model_path),
         ("intervention", "model", names_a_path),
     ];

@@ -289,6 +289,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn external_settings_are_checked_when_the_file_is_read() {
+        let parse = |text: &str| crate::config::parse("x.toml", text, &[]).map(|_| ());
+        let ext = "[intervention]\nkind = \"external\"\nmodel = \"a/adapter\"\n";
+        parse(ext).unwrap();
+        for (text, needle) in [
+            (
+                "[intervention]\nkind = \"external\"\n",
+                "intervention.model: kind",
+            ),
+            (&format!("seeds = 2\n{ext}"), "seeds: 2"),
+            (
+                &format!("{ext}[data]\nbenign_mix = 1.0\n"),
+                "data.benign_mix",
+            ),
+            (
+                &format!("{ext}epochs = 2\n"),
+                "intervention.epochs does not apply",
+            ),
+            (
+                "[intervention]\nkind = \"lora_sft\"\nmodel = \"a\"\n",
+                "intervention.model does not apply",
+            ),
+            (
+                "[intervention]\nkind = \"external\"\nmodel = \"hf:org\"\n",
+                "hf:ORG/NAME[@REVISION]",
+            ),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains(needle), "{text}: {e}");
+        }
+    }
+
+    #[test]
     fn local_forms_are_told_apart_by_their_files() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = |name: &str, files: &[&str]| {
