@@ -14,6 +14,7 @@
 
 use crate::compare::TaxRow;
 use crate::config::{digest, Experiment, InterventionKind};
+use crate::interventions::external::External;
 use crate::interventions::{self, direction, training, Recipe};
 use crate::judge::make_judge;
 use crate::keys::{shared_dir, ModelKey, SharedStage};
@@ -85,13 +86,19 @@ pub(crate) fn load_fresh(exp: &Experiment) -> Result<LoadedModel> {
 /// `results.json`, `report.md` and `report.html` into the run folder.
 pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<Results> {
     let root = run_dir(exp, &opts.runs_dir);
-    let stages = Stages::open(&root)?;
-    let resolved = toml::to_string(exp).context("serialising the resolved config")?;
-    write_atomic(&root.join("config.resolved.toml"), resolved.as_bytes())?;
     let mut progress = Progress::new(opts.progress, plan_len(exp));
     progress.note(&format!("run folder {}", root.display()));
     progress.stage("load model");
     let mut base = Base::load(exp)?;
+    // An external tuned model is resolved and checked against the base before anything runs
+    // (a refused one leaves no run folder).
+    let external = match exp.intervention.kind {
+        InterventionKind::External => Some(External::prepare(exp, &base)?),
+        _ => None,
+    };
+    let stages = Stages::open(&root)?;
+    let resolved = toml::to_string(exp).context("serialising the resolved config")?;
+    write_atomic(&root.join("config.resolved.toml"), resolved.as_bytes())?;
     base.lm.model.use_inference_layout()?;
     let judge = make_judge(exp.judge.kind)?;
     let sandbox = if exp.benchmarks.contains_key("humaneval") {
@@ -154,14 +161,31 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<Results> {
             "{tag}: intervention ({})",
             exp.intervention.kind.as_str()
         ));
-        let recipe = intervene(exp, &base, &data_stage, &stages, &shared, seed, &tag, opts)?;
+        let recipe = intervene(
+            exp,
+            &base,
+            external.as_ref(),
+            &data_stage,
+            &stages,
+            &shared,
+            seed,
+            &tag,
+            opts,
+        )?;
         progress.stage(&format!("{tag}: evaluation after"));
         let after_inputs = (&base_inputs, &recipe.inputs_hash);
         let after = stages.run(&format!("{tag}/after"), &after_inputs, |out, _| {
-            let tuned = interventions::apply(load_fresh(exp)?, &recipe.summary)?;
+            let tuned = interventions::load_after(exp, &recipe.summary)?;
             let mut tuned_lm = tuned.lm;
             tuned_lm.model.use_inference_layout()?;
-            let mut subject = Subject::from_loaded(&tuned_lm, "after")?;
+            // The base's tokenizer and chat template: the same items are the same tokens after
+            // (an external model's own tokenizer was checked to be the base's).
+            let mut subject = Subject::new(
+                &tuned_lm.model,
+                base.lm.tokenizer()?,
+                base.lm.chat.as_ref(),
+                "after",
+            );
             if let Some(h) = tuned.hooks.as_deref() {
                 subject = subject.with_hooks(h);
             }
@@ -305,7 +329,8 @@ pub(crate) struct RecipeStage {
     pub inputs_hash: String,
     pub seconds: f64,
     pub reused: bool,
-    /// The shared stage that did the work ("train" or "direction"), its time and reuse.
+    /// The shared stage that did the work ("train" or "direction"; empty for an external
+    /// intervention, which computes nothing), its time and reuse.
     pub work_stage: String,
     pub work_seconds: f64,
     pub work_reused: bool,
@@ -317,6 +342,7 @@ pub(crate) struct RecipeStage {
 fn intervene(
     exp: &Experiment,
     base: &Base,
+    external: Option<&External>,
     data_stage: &StageResult<data::DataSummary>,
     stages: &Stages,
     shared: &Path,
@@ -329,6 +355,19 @@ fn intervene(
         .dir
         .join(spillover_data::datasets::REFUSAL_TRAIN_FILE);
     let data_hash = spillover_data::sha256_file(&train_file)?.0;
+    if let Some(ext) = external {
+        // Nothing to compute: the recipe is the tuned model, keyed by its content.
+        let recipe = interventions::external_recipe(ext);
+        let r_inputs = (&base.key, section.kind, &ext.content);
+        return record_recipe(
+            stages,
+            tag,
+            &r_inputs,
+            recipe,
+            ext.detail.clone(),
+            ("", 0.0, false),
+        );
+    }
     if section.kind.trains() {
         let settings = training::TrainSettings::resolve(section, seed);
         let t_inputs = (&base.key, &data_hash, &settings);
@@ -355,6 +394,7 @@ fn intervene(
             direction: None,
             layer: None,
             coeff: None,
+            model: None,
         };
         let r_inputs = (&t_inputs, recipe.alpha, section.kind);
         let detail = serde_json::to_value(&trained.summary)?;

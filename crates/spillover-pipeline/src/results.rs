@@ -118,11 +118,14 @@ pub(crate) fn assemble(
         table,
     } in per_seed
     {
-        timings.push(timing(
-            &format!("seed-{seed}/{} (shared)", recipe.work_stage),
-            recipe.work_seconds,
-            recipe.work_reused,
-        ));
+        // An external intervention has no shared work stage.
+        if !recipe.work_stage.is_empty() {
+            timings.push(timing(
+                &format!("seed-{seed}/{} (shared)", recipe.work_stage),
+                recipe.work_seconds,
+                recipe.work_reused,
+            ));
+        }
         timings.push(timing(
             &format!("seed-{seed}/intervention"),
             recipe.seconds,

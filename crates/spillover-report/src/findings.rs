@@ -74,10 +74,31 @@ fn warnings(r: &Results) -> Vec<String> {
     out
 }
 
+/// Notes on how the run was made that a reader needs (an external intervention: no training
+/// seed, the MRI's prompts from the experiment's own split), each once.
+fn notes(r: &Results) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in &r.seeds {
+        for n in s.intervention_detail["notes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            if let Some(n) = n.as_str().map(|n| format!("Note: {n}")) {
+                if !out.contains(&n) {
+                    out.push(n);
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The findings of a run, in reading order.
 pub fn findings(r: &Results) -> Vec<String> {
     let alpha = r.alpha();
     let mut out = warnings(r);
+    out.extend(notes(r));
     let t = &r.table;
     if t.is_empty() {
         out.push("The table has no rows: nothing was compared.".into());

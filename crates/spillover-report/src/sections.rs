@@ -77,7 +77,7 @@ fn intervention(r: &Results) -> String {
             _ => {}
         }
     }
-    for key in ["epochs", "lr", "batch_size"] {
+    for key in ["model", "epochs", "lr", "batch_size"] {
         let v = r.config_str(&format!("intervention.{key}"));
         if !v.is_empty() {
             parts.push(format!("{key}={v}"));

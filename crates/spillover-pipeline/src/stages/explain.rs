@@ -8,7 +8,7 @@
 //! stage for the refusal direction, and the evaluated arithmetic items as capability checks.
 
 use crate::config::Experiment;
-use crate::experiment::{load_fresh, Base};
+use crate::experiment::Base;
 use crate::interventions::{self, Recipe};
 use crate::rundir::read_jsonl;
 use crate::stages::data::{items_path, read_items};
@@ -38,7 +38,7 @@ pub fn explain(
     out: &Path,
     progress: bool,
 ) -> Result<serde_json::Value> {
-    let after = interventions::apply(load_fresh(exp)?, recipe)?;
+    let after = interventions::load_after(exp, recipe)?;
     let texts = texts(exp, data_dir, benign_ids)?;
     let enc = Encoder {
         tok: base.lm.tokenizer()?,

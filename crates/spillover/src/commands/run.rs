@@ -2,7 +2,8 @@
 
 use anyhow::Result;
 use clap::Args;
-use spillover_pipeline::{config, RunOptions};
+use spillover_pipeline::config::{self, Experiment};
+use spillover_pipeline::RunOptions;
 use std::path::PathBuf;
 
 pub const RUN_ABOUT: &str = "Run an experiment: baseline evaluation → intervention → the same evaluation \
@@ -22,7 +23,9 @@ Profiles: quick (about 10 minutes for the default experiment on a 2-core CPU), s
 full (every item of every benchmark). Sample sizes and interval widths are printed in the report.\n\n\
 Interventions (intervention.kind): lora_sft, full_ft, interpolate (θ = (1−α)·θ_base + α·θ_tuned), actadd \
 (add the refusal direction at one layer), ablate (project it out at every layer), orthogonalize (bake the \
-ablation into the weights).\n\n\
+ablation into the weights), external (a tuned model made elsewhere, intervention.model: a PEFT adapter folder \
+applied to model.id, an HF folder, a .gguf file or hf:ORG/NAME[@REVISION]; `spillover compare` is the \
+shortcut).\n\n\
 The run folder is RUNS_DIR/<name>-<config hash>/: config.resolved.toml, one folder per stage (each written \
 atomically with the hash of its inputs), tables/ (items and metrics as CSV and Parquet, docs/pandas.md), \
 results.json, report.md, report.html. A rerun skips finished stages, so \
@@ -58,12 +61,24 @@ pub struct RunArgs {
     pub json: bool,
 }
 
-pub fn run(a: RunArgs) -> Result<()> {
-    let mut overrides = a.set.clone();
-    if let Some(n) = a.seeds {
-        overrides.push(format!("seeds={n}"));
+impl RunArgs {
+    /// The --set overrides, with --seeds as `seeds=N`.
+    pub fn overrides(&self) -> Vec<String> {
+        let mut overrides = self.set.clone();
+        if let Some(n) = self.seeds {
+            overrides.push(format!("seeds={n}"));
+        }
+        overrides
     }
-    let exp = config::load(a.config.as_deref(), &overrides)?;
+}
+
+pub fn run(a: RunArgs) -> Result<()> {
+    let exp = config::load(a.config.as_deref(), &a.overrides())?;
+    execute(exp, a)
+}
+
+/// Checks the inputs of `exp`, then prints it (--dry-run) or runs it and prints its report.
+pub fn execute(exp: Experiment, a: RunArgs) -> Result<()> {
     // Every input file exists before anything runs (or --dry-run says all is well).
     config::check_inputs(&exp)?;
     let dir = spillover_pipeline::run_dir(&exp, &a.runs_dir);
