@@ -37,7 +37,9 @@ pub struct RunArgs {
     /// Override a key of the experiment, e.g. `intervention.epochs=1` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
-    /// Repeat the intervention with N seeds and report mean ± sd (same as --set seeds=N).
+    /// Repeat the intervention with N seeds, each with its own draw of training prompts, and
+    /// report the change over seeds (same as --set seeds=N; default: 1 for the quick profile, 3
+    /// for standard and full).
     #[arg(long)]
     pub seeds: Option<usize>,
     /// Where run folders are created.
