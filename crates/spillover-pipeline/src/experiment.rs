@@ -162,16 +162,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<Results> {
             "{tag}: intervention ({})",
             exp.intervention.kind.as_str()
         ));
-        let recipe = intervene(
-            exp,
-            &base,
-            &data_stage,
-            split,
-            &stages,
-            &shared,
-            &tag,
-            opts,
-        )?;
+        let recipe = intervene(exp, &base, &data_stage, split, &stages, &shared, &tag, opts)?;
         progress.stage(&format!("{tag}: evaluation after"));
         let split_items = crate::rundir::tree_digest(&split_dir.join("items"))?;
         let after_inputs = (&base_inputs, &recipe.inputs_hash, &split_items);
@@ -184,14 +175,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<Results> {
                 subject = subject.with_hooks(h);
             }
             let base_subject = base.subject("base")?;
-            evaluate::evaluate(
-                exp,
-                &split_dir,
-                &subject,
-                Some(&base_subject),
-                &tools,
-                out,
-            )
+            evaluate::evaluate(exp, &split_dir, &subject, Some(&base_subject), &tools, out)
         })?;
         progress.stage(&format!("{tag}: comparison"));
         let cmp_inputs = (&base_inputs, &after_inputs, &exp.stats);
@@ -213,18 +197,20 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<Results> {
     let across = if per_seed.len() > 1 {
         progress.stage("across seeds");
         let inputs: Vec<&str> = per_seed.iter().map(|s| s.cmp_inputs.as_str()).collect();
-        Some(stages.run("across-seeds", &(&inputs, &exp.stats), |out, _| {
-            let seeds: Vec<compare::SeedDirs> = per_seed
-                .iter()
-                .map(|s| compare::SeedDirs {
-                    seed: s.seed,
-                    after: &s.after.dir,
-                    split: &s.split_dir,
-                    table: &s.table.summary,
-                })
-                .collect();
-            compare::across(exp, &baseline.dir, &seeds, out)
-        })?)
+        Some(
+            stages.run("across-seeds", &(&inputs, &exp.stats), |out, _| {
+                let seeds: Vec<compare::SeedDirs> = per_seed
+                    .iter()
+                    .map(|s| compare::SeedDirs {
+                        seed: s.seed,
+                        after: &s.after.dir,
+                        split: &s.split_dir,
+                        table: &s.table.summary,
+                    })
+                    .collect();
+                compare::across(exp, &baseline.dir, &seeds, out)
+            })?,
+        )
     } else {
         None
     };

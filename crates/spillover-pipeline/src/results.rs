@@ -169,7 +169,12 @@ pub(crate) fn assemble(
     let first = &per_seed[0];
     let across_seeds = across.map(|a| a.summary.clone()).unwrap_or_default();
     let rows: Vec<HeadlineSource> = if across_seeds.is_empty() {
-        first.table.summary.iter().map(HeadlineSource::of_table).collect()
+        first
+            .table
+            .summary
+            .iter()
+            .map(HeadlineSource::of_table)
+            .collect()
     } else {
         across_seeds.iter().map(HeadlineSource::of_seeds).collect()
     };

@@ -399,7 +399,12 @@ pub(crate) fn holm_steps(p: &[f64], alpha: f64) -> Result<Vec<HolmStep>> {
 
 /// A tested row's verdict: gain or loss when rejected with an interval that excludes 0 (by the
 /// good direction), else equivalent when the two one-sided tests say so, else inconclusive.
-pub(crate) fn verdict(rejected: bool, change: &Interval, higher_is_better: bool, tost: &Tost) -> Verdict {
+pub(crate) fn verdict(
+    rejected: bool,
+    change: &Interval,
+    higher_is_better: bool,
+    tost: &Tost,
+) -> Verdict {
     let excludes_zero = change.lo > 0.0 || change.hi < 0.0;
     if rejected && excludes_zero {
         if (change.estimate > 0.0) == higher_is_better {

@@ -4,7 +4,9 @@
 //! items by id, never by position.
 //!
 //! Per row, over the seeds that have it:
-//! - The estimate: the mean over seeds of each seed's change (after − before).
+//! - The estimate: the mean over seeds of each seed's change (after − before). Before and after:
+//!   the mean over seeds with the bootstrap interval (binary rows: widened to the mean of the
+//!   seeds' Wilson intervals, so a rate at a floor has width).
 //! - The interval: the hull of two intervals at the same level. (1) The seed × item bootstrap
 //!   ([`Hierarchical`]): seeds resampled, then items (one draw shared by the seeds, which share
 //!   the baseline), before and after kept together; it carries the seed-to-seed variation.
@@ -34,8 +36,8 @@ use crate::config::StatsSection;
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use spillover_evals::stats::{
-    nan_if_null, normal_quantile, stratified_sign_flip, tost, Hierarchical, Interval, SeedSample,
-    StatsError, Tost,
+    nan_if_null, normal_quantile, stratified_sign_flip, tost, wilson, Hierarchical, Interval,
+    SeedSample, StatsError, Tost,
 };
 
 /// One seed's series (every row it has) and its own table.
@@ -284,8 +286,8 @@ pub fn across_seeds(
             higher_is_better: first.higher_is_better,
             n_seeds: with.len(),
             n: rs.boot.items(),
-            before: rs.boot.before(stats.confidence)?,
-            after: rs.boot.after(stats.confidence)?,
+            before: rate_hull(rs.boot.before(stats.confidence)?, &rs.testers, true)?,
+            after: rate_hull(rs.boot.after(stats.confidence)?, &rs.testers, false)?,
             change: rs.interval(stats.confidence)?,
             test: test.into(),
             p_value: p_test.max(p_bootstrap).max(p_seeds),
@@ -337,6 +339,32 @@ pub fn across_seeds(
         r.stable = stability(r.verdict, r.change.estimate, *margin, &r.per_seed);
     }
     Ok(rows)
+}
+
+/// Binary rows: the bootstrap interval of a mean rate, widened to the mean of the seeds' own
+/// Wilson intervals (as in their own tables), so a rate at 0 or 1 is not shown as [0, 0].
+/// Continuous rows: the bootstrap interval.
+fn rate_hull(boot: Interval, testers: &[Tester], before: bool) -> Result<Interval> {
+    let mut lo = 0.0;
+    let mut hi = 0.0;
+    for t in testers {
+        let Tester::Binary(table) = t else {
+            return Ok(boot);
+        };
+        let ones = if before {
+            table.both + table.lost
+        } else {
+            table.both + table.gained
+        };
+        let w = wilson(ones, table.n(), boot.confidence)?;
+        lo += w.lo / testers.len() as f64;
+        hi += w.hi / testers.len() as f64;
+    }
+    Ok(Interval {
+        lo: boot.lo.min(lo),
+        hi: boot.hi.max(hi),
+        ..boot
+    })
 }
 
 /// Whether every seed's own change agrees with the verdict (see the module notes).

@@ -165,9 +165,10 @@ fn drop_repeats(per_seed: &mut [Vec<MetricSeries>]) {
                     return true;
                 };
                 seed[i].ids.is_empty()
-                    || kept.iter().filter(|k| k.0 == key.0 && k.1 != NOT_HELPED).any(|k| {
-                        find(seed, k).is_some_and(|j| same(&seed[j], &seed[i]))
-                    })
+                    || kept
+                        .iter()
+                        .filter(|k| k.0 == key.0 && k.1 != NOT_HELPED)
+                        .any(|k| find(seed, k).is_some_and(|j| same(&seed[j], &seed[i])))
             });
         if repeat_everywhere {
             drop.insert(key.clone());

@@ -63,10 +63,17 @@ pub fn run(a: RunArgs) -> Result<()> {
     // Every input file exists before anything runs (or --dry-run says all is well).
     config::check_inputs(&exp)?;
     let dir = spillover_pipeline::run_dir(&exp, &a.runs_dir);
-    let plan = format!("benchmarks: {}", exp.benchmarks.describe(exp.profile));
+    let seeds: Vec<String> = exp.seed_list().iter().map(u64::to_string).collect();
+    let plan = format!(
+        "benchmarks: {}\nintervention seeds: {} (each draws its own training prompts)",
+        exp.benchmarks.describe(exp.profile),
+        seeds.join(", ")
+    );
     if a.dry_run {
         print!("{}", toml::to_string(&exp)?);
-        println!("# {plan}");
+        for line in plan.lines() {
+            println!("# {line}");
+        }
         println!("# run folder: {}", dir.display());
         return Ok(());
     }

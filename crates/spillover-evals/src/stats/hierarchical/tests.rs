@@ -126,7 +126,10 @@ fn with_seed_variance_it_covers_the_mean_and_the_item_bootstrap_does_not() {
     let [(hier, hier_width), (naive, naive_width)] =
         coverage(300, 12, 20, 0.3, 0.5, 0.0, 1.0, false);
     // 300 simulations: the Monte Carlo sd of a 95% coverage is about 1.3 points.
-    assert!((0.92..=0.99).contains(&hier), "hierarchical coverage {hier}");
+    assert!(
+        (0.92..=0.99).contains(&hier),
+        "hierarchical coverage {hier}"
+    );
     assert!(naive < 0.75, "the item bootstrap covered {naive}");
     assert!(
         hier_width > 2.0 * naive_width,
@@ -139,7 +142,10 @@ fn with_items_shared_by_the_seeds_it_still_covers_the_mean() {
     // The same 20 items for every seed (as when seeds share the baseline), item sd 0.5: the
     // shared item draw keeps the items' common part in the interval.
     let [(hier, _), (naive, _)] = coverage(300, 12, 20, 0.3, 0.5, 0.5, 1.0, true);
-    assert!((0.92..=0.99).contains(&hier), "hierarchical coverage {hier}");
+    assert!(
+        (0.92..=0.99).contains(&hier),
+        "hierarchical coverage {hier}"
+    );
     assert!(naive < 0.75, "the item bootstrap covered {naive}");
 }
 
@@ -149,7 +155,10 @@ fn without_seed_variance_it_is_not_narrower_than_nominal() {
     // conservative when the seeds do not differ.
     let [(hier, _), (naive, _)] = coverage(300, 12, 20, 0.3, 0.0, 0.0, 1.0, false);
     assert!(hier >= 0.93, "hierarchical coverage {hier}");
-    assert!((0.91..=0.99).contains(&naive), "item bootstrap coverage {naive}");
+    assert!(
+        (0.91..=0.99).contains(&naive),
+        "item bootstrap coverage {naive}"
+    );
 }
 
 #[test]
@@ -240,8 +249,11 @@ fn binary(rng: &mut Rng, n: &[usize], p: &[f64], shift: f64) -> Data {
         d.ids.push((0..n).map(|i| format!("s{s}i{i}")).collect());
         d.before
             .push((0..n).map(|_| f64::from(u8::from(u(rng) < p))).collect());
-        d.after
-            .push((0..n).map(|_| f64::from(u8::from(u(rng) < p + shift))).collect());
+        d.after.push(
+            (0..n)
+                .map(|_| f64::from(u8::from(u(rng) < p + shift)))
+                .collect(),
+        );
     }
     d
 }
@@ -314,7 +326,10 @@ fn with_one_seed_it_is_the_paired_item_bootstrap() {
     assert!((h.estimate - p.estimate).abs() < 1e-12);
     // Different draws of the same distribution: ends within a few percent of the width.
     let w = p.hi - p.lo;
-    assert!((h.lo - p.lo).abs() < 0.05 * w && (h.hi - p.hi).abs() < 0.05 * w, "{h:?} {p:?}");
+    assert!(
+        (h.lo - p.lo).abs() < 0.05 * w && (h.hi - p.hi).abs() < 0.05 * w,
+        "{h:?} {p:?}"
+    );
 }
 
 #[test]
@@ -330,7 +345,11 @@ fn with_one_seed_the_binary_test_is_exact_mcnemar() {
     }];
     let t = stratified_sign_flip(&d, MIN_RESAMPLES, 0).unwrap();
     let exact = mcnemar_exact(1, 7).p_value;
-    assert!((t.p_value() - exact).abs() < 1e-12, "{} vs {exact}", t.p_value());
+    assert!(
+        (t.p_value() - exact).abs() < 1e-12,
+        "{} vs {exact}",
+        t.p_value()
+    );
     // 2·P(X ≤ 1) for X ~ Binomial(8, ½) = 2·9/256.
     assert!((exact - 18.0 / 256.0).abs() < 1e-12);
 }

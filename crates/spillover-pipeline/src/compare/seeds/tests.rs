@@ -121,6 +121,9 @@ fn a_floor_over_seeds_has_width_and_is_not_equivalent() {
     );
     let r = &across(&t)[0];
     assert!(r.change.lo < -0.05 && r.change.hi > 0.05, "{r:?}");
+    // The rates before and after have Wilson-like width too.
+    assert!(r.before.lo == 0.0 && r.before.hi > 0.1, "{r:?}");
+    assert!(r.after.hi > 0.1, "{r:?}");
     assert_eq!(r.verdict, Verdict::Inconclusive, "{r:?}");
     assert_eq!(r.stable, None);
     assert!(!r.equivalence.unwrap().equivalent);
@@ -227,7 +230,11 @@ fn rows_over_seeds_read_back_from_json() {
     assert!(rows[0].p_value.is_nan() && rows[0].verdict == Verdict::Descriptive);
     // Six items, four tested rows: the smallest possible p (2/64) is above every Holm level, so
     // the rows are blind, with unbounded intervals.
-    assert!(rows[1].blind && rows[1].change.hi == f64::INFINITY, "{:?}", rows[1]);
+    assert!(
+        rows[1].blind && rows[1].change.hi == f64::INFINITY,
+        "{:?}",
+        rows[1]
+    );
     let text = serde_json::to_string(&rows).unwrap();
     let back: Vec<AcrossRow> = serde_json::from_str(&text).unwrap();
     assert_eq!(serde_json::to_string(&back).unwrap(), text);
