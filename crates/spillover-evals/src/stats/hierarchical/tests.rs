@@ -57,8 +57,8 @@ fn two_level(
     for s in 0..seeds {
         let u = tau * normal(rng);
         let (mut ids, mut b, mut a) = (Vec::new(), Vec::new(), Vec::new());
-        for i in 0..items {
-            let v = if crossed { shared[i] } else { nu * normal(rng) };
+        for (i, common) in shared.iter().enumerate() {
+            let v = if crossed { *common } else { nu * normal(rng) };
             let before = normal(rng);
             ids.push(if crossed {
                 format!("i{i}")
