@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! data ─▶ baseline (shared) ─┬─▶ seed-S/intervention ─▶ seed-S/after ─▶ seed-S/compare ─┐
-//!                            │   (training or direction stages shared between runs)      │
+//!                            │   (training or direction stages shared between runs)      ├─▶ tables (CSV, Parquet)
 //!                            └────────────────────────────────────────────────────────────┴─▶ across-seeds ─▶ explain ─▶ results.json
 //! ```
 //!
@@ -27,6 +27,7 @@ use crate::results::{self, Results};
 use crate::rundir::{read_json, write_atomic, StageResult, Stages};
 use crate::stages::evaluate::EvalSummary;
 use crate::stages::{compare, data, evaluate, explain};
+use crate::tables;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use spillover_data::datasets::DatasetError;
@@ -193,6 +194,19 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<Results> {
         });
     }
 
+    // Per-item and metrics tables (CSV and Parquet) of every seed.
+    progress.stage("tables");
+    let seed_tables: Vec<tables::SeedTables> = per_seed
+        .iter()
+        .map(|s| tables::SeedTables {
+            seed: s.seed,
+            compare: &s.table,
+            after_dir: &s.after.dir,
+            split_dir: &s.split_dir,
+        })
+        .collect();
+    let tables_stage = tables::stage(exp, &stages, &baseline.dir, &seed_tables)?;
+
     // The change over seeds, with a seed × item interval and a test stratified by seed.
     let across = if per_seed.len() > 1 {
         progress.stage("across seeds");
@@ -246,7 +260,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<Results> {
     };
 
     progress.stage("results");
-    let results = results::assemble(
+    let mut results = results::assemble(
         exp,
         &root,
         &data_stage,
@@ -256,6 +270,11 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<Results> {
         mri.as_ref(),
         &stages,
     )?;
+    results.timings.push(results::Timing {
+        stage: tables::DIR.into(),
+        seconds: tables_stage.seconds,
+        reused: tables_stage.reused,
+    });
     results::write(&root, &results)?;
     progress.done(&root);
     Ok(results)
@@ -264,7 +283,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<Results> {
 /// Number of stage lines the progress display will print.
 fn plan_len(exp: &Experiment) -> usize {
     let seeds = exp.seed_count();
-    4 + 3 * seeds + usize::from(seeds > 1) + usize::from(exp.analysis.mri) + 1
+    4 + 3 * seeds + 1 + usize::from(seeds > 1) + usize::from(exp.analysis.mri) + 1
 }
 
 fn progress_line(opts: &RunOptions, msg: &str) {

@@ -21,6 +21,7 @@ mod html;
 pub mod io;
 mod markdown;
 pub mod mri;
+pub mod readme;
 mod run;
 pub mod samples;
 pub mod schema;

@@ -398,6 +398,19 @@ fn a_run_killed_at_any_stage_finishes_with_identical_results() {
     ok(&run(&cfg, &runs, &[]));
     let resumed = results(&run_folder(&runs));
     assert_eq!(measured(&resumed), reference);
+    // The per-item and metrics tables too, byte for byte.
+    for f in [
+        "items.csv",
+        "items.parquet",
+        "metrics.csv",
+        "metrics.parquet",
+    ] {
+        let read = |runs: &Path| std::fs::read(run_folder(runs).join("tables").join(f)).unwrap();
+        assert!(
+            read(&runs) == read(&ref_runs),
+            "tables/{f} differs after the resume"
+        );
+    }
     // Training was killed after a checkpoint and continued from it.
     let from = &resumed["seeds"][0]["intervention_detail"]["report"]["resumed_from"];
     assert!(

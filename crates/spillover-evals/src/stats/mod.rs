@@ -15,10 +15,12 @@
 //! - [`aggregate_seeds`]: mean, sample sd and per-seed values over training seeds.
 //! - [`Hierarchical`], [`stratified_sign_flip`]: the across-seed change with a seed × item
 //!   bootstrap interval and a test stratified by seed.
+//! - [`level`]: one model's mean of a metric with its interval (Wilson or bootstrap).
 
 mod bootstrap;
 mod hierarchical;
 mod holm;
+mod level;
 mod mcnemar;
 mod newcombe;
 mod normal;
@@ -34,6 +36,7 @@ mod wilson;
 pub use bootstrap::{mean_difference, paired_bootstrap, BootstrapOptions, MIN_RESAMPLES};
 pub use hierarchical::{stratified_sign_flip, Hierarchical, SeedSample};
 pub use holm::{holm, holm_reject};
+pub use level::{level, Level};
 pub use mcnemar::{binomial_two_sided, mcnemar_exact, mcnemar_paired, McNemar};
 pub use newcombe::{newcombe_p_value, newcombe_paired, PairedTable};
 pub use normal::{erfc, normal_cdf, normal_quantile};

@@ -27,11 +27,23 @@ pub fn compare(
     seed: u64,
     out: &Path,
 ) -> Result<Vec<TaxRow>> {
-    let mut series = vec![seed_series(exp, before, after, split)?];
-    drop_repeats(&mut series);
-    let rows = tax_table(&series[0], &exp.stats, seed)?;
+    let rows = tax_table(&series(exp, before, after, split)?, &exp.stats, seed)?;
     crate::rundir::write_json(&out.join("tax.json"), &rows)?;
     Ok(rows)
+}
+
+/// The per-item values of every row of one seed's table, in table order: each metric of each
+/// benchmark paired by item id between the baseline evaluation in `before` and the seed's in
+/// `after`, on the items of the seed's `split` (repeats and metrics without values removed).
+pub fn series(
+    exp: &Experiment,
+    before: &Path,
+    after: &Path,
+    split: &Path,
+) -> Result<Vec<MetricSeries>> {
+    let mut series = vec![seed_series(exp, before, after, split)?];
+    drop_repeats(&mut series);
+    Ok(series.remove(0))
 }
 
 /// Where one seed's evaluation and split are, and its own table.

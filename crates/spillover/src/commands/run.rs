@@ -24,7 +24,8 @@ Interventions (intervention.kind): lora_sft, full_ft, interpolate (θ = (1−α)
 (add the refusal direction at one layer), ablate (project it out at every layer), orthogonalize (bake the \
 ablation into the weights).\n\n\
 The run folder is RUNS_DIR/<name>-<config hash>/: config.resolved.toml, one folder per stage (each written \
-atomically with the hash of its inputs), results.json, report.md, report.html. A rerun skips finished stages, so \
+atomically with the hash of its inputs), tables/ (items and metrics as CSV and Parquet, docs/pandas.md), \
+results.json, report.md, report.html. A rerun skips finished stages, so \
 a killed run (even kill -9) continues where it stopped and ends with the same results. The baseline evaluation, \
 training runs and refusal directions are shared between runs under RUNS_DIR/_shared/. Two processes on one run \
 folder are refused.\n\n\
@@ -52,6 +53,11 @@ pub struct RunArgs {
     /// No progress output.
     #[arg(long)]
     pub quiet: bool,
+    /// Print one JSON document on stdout at the end (the run folder, results.json, the reports,
+    /// the tables and the headline rows; see docs/pandas.md) instead of the report; progress
+    /// stays on stderr.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub json: bool,
 }
 
 pub fn run(a: RunArgs) -> Result<()> {
@@ -87,6 +93,13 @@ pub fn run(a: RunArgs) -> Result<()> {
             progress: !a.quiet,
         },
     )?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&run_json(&dir, &results))?
+        );
+        return Ok(());
+    }
     let report = dir.join("report.md");
     let text = std::fs::read_to_string(&report)
         .map_err(|e| anyhow::anyhow!("reading {}: {e}", report.display()))?;
@@ -98,6 +111,22 @@ pub fn run(a: RunArgs) -> Result<()> {
         headline(&results, "refusal").1
     );
     Ok(())
+}
+
+/// What `run --json` prints.
+pub fn run_json(
+    dir: &std::path::Path,
+    r: &spillover_pipeline::results::Results,
+) -> serde_json::Value {
+    serde_json::json!({
+        "run_dir": dir,
+        "results_json": dir.join("results.json"),
+        "report_md": dir.join("report.md"),
+        "report_html": dir.join("report.html"),
+        "tables": spillover_pipeline::tables::paths(dir),
+        "seeds": r.seeds.iter().map(|s| s.seed).collect::<Vec<_>>(),
+        "headline": r.headline,
+    })
 }
 
 /// The before and after text of the headline row that comes from `benchmark`.
