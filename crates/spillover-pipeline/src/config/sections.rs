@@ -25,9 +25,11 @@ pub struct Experiment {
     /// Seed of the data splits (which prompts train, which evaluate).
     #[serde(default)]
     pub seed: u64,
-    /// Repeat the intervention with this many seeds (seed, seed+1, ...).
-    #[serde(default = "one")]
-    pub seeds: usize,
+    /// Repeat the intervention with this many seeds (seed, seed+1, ...): each seed draws its own
+    /// training prompts and trains with its own seed. Unset: the profile's default
+    /// ([`Profile::seeds`]); the resolved experiment always has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seeds: Option<usize>,
     #[serde(default)]
     pub model: ModelSection,
     #[serde(default)]
@@ -49,8 +51,19 @@ pub struct Experiment {
 fn default_name() -> String {
     "default".into()
 }
-fn one() -> usize {
-    1
+
+impl Experiment {
+    /// The number of intervention seeds: `seeds`, else the profile's default.
+    pub fn seed_count(&self) -> usize {
+        self.seeds.unwrap_or_else(|| self.profile.seeds())
+    }
+
+    /// The intervention seeds: `seed`, `seed + 1`, ...
+    pub fn seed_list(&self) -> Vec<u64> {
+        (0..self.seed_count())
+            .map(|k| self.seed.wrapping_add(k as u64))
+            .collect()
+    }
 }
 
 /// The model to evaluate and intervene on.
@@ -387,7 +400,7 @@ impl Experiment {
                 ),
             );
         }
-        if self.seeds == 0 {
+        if self.seeds == Some(0) {
             return bad("seeds", "must be at least 1".into());
         }
         if self.intervention.kind == InterventionKind::External {

@@ -64,6 +64,8 @@ pub struct SeedTables<'a> {
     pub compare: &'a StageResult<Vec<TaxRow>>,
     /// The seed's evaluation after the intervention.
     pub after_dir: &'a Path,
+    /// The seed's split of the data stage (the items it was compared on).
+    pub split_dir: &'a Path,
 }
 
 /// Writes `tables/` from the baseline evaluation in `before_dir` and each seed's comparison,
@@ -83,7 +85,7 @@ pub fn stage(
         for s in seeds {
             per_seed.push(items::SeedItems {
                 seed: s.seed,
-                series: series(exp, before_dir, s.after_dir)?,
+                series: series(exp, before_dir, s.after_dir, s.split_dir)?,
                 before_dir,
                 after_dir: s.after_dir,
             });

@@ -41,7 +41,9 @@ pub struct RunArgs {
     /// Override a key of the experiment, e.g. `intervention.epochs=1` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
-    /// Repeat the intervention with N seeds and report mean ± sd (same as --set seeds=N).
+    /// Repeat the intervention with N seeds, each with its own draw of training prompts, and
+    /// report the change over seeds (same as --set seeds=N; default: 1 for the quick profile, 3
+    /// for standard and full).
     #[arg(long)]
     pub seeds: Option<usize>,
     /// Where run folders are created.
@@ -82,10 +84,17 @@ pub fn execute(exp: Experiment, a: RunArgs) -> Result<()> {
     // Every input file exists before anything runs (or --dry-run says all is well).
     config::check_inputs(&exp)?;
     let dir = spillover_pipeline::run_dir(&exp, &a.runs_dir);
-    let plan = format!("benchmarks: {}", exp.benchmarks.describe(exp.profile));
+    let seeds: Vec<String> = exp.seed_list().iter().map(u64::to_string).collect();
+    let plan = format!(
+        "benchmarks: {}\nintervention seeds: {} (each draws its own training prompts)",
+        exp.benchmarks.describe(exp.profile),
+        seeds.join(", ")
+    );
     if a.dry_run {
         print!("{}", toml::to_string(&exp)?);
-        println!("# {plan}");
+        for line in plan.lines() {
+            println!("# {line}");
+        }
         println!("# run folder: {}", dir.display());
         return Ok(());
     }
