@@ -12,7 +12,9 @@ use candle_core::Device;
 use spillover_evals::judge::minilm::{MiniLm, ASSET_ID};
 use spillover_evals::judge::{data, locate};
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn main() -> Res<()> {
     let rounds: usize = std::env::args().nth(1).map_or(Ok(1), |s| s.parse())?;
     let dir = locate::resolve_asset(&spillover_data::cache_root(), ASSET_ID)?;
     let set = data::read_xstest(
@@ -22,7 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let texts: Vec<&str> = set.items.iter().map(|i| i.response.as_str()).collect();
     let packed = MiniLm::load(&dir, &Device::Cpu)?;
     let candle = MiniLm::load_with_candle_matmul(&dir, &Device::Cpu)?;
-    let time = |m: &MiniLm| -> Result<(f64, Vec<Vec<f32>>), Box<dyn std::error::Error>> {
+    let time = |m: &MiniLm| -> Res<(f64, Vec<Vec<f32>>)> {
         let t = Instant::now();
         let mut out = Vec::new();
         for _ in 0..rounds {

@@ -53,9 +53,16 @@ fn default_name() -> String {
 }
 
 impl Experiment {
-    /// The number of intervention seeds: `seeds`, else the profile's default.
+    /// The number of intervention seeds: `seeds`, else the profile's default (1 for an external
+    /// intervention, which has no training seed).
     pub fn seed_count(&self) -> usize {
-        self.seeds.unwrap_or_else(|| self.profile.seeds())
+        self.seeds.unwrap_or_else(|| {
+            if self.intervention.kind == InterventionKind::External {
+                1
+            } else {
+                self.profile.seeds()
+            }
+        })
     }
 
     /// The intervention seeds: `seed`, `seed + 1`, ...
@@ -404,14 +411,14 @@ impl Experiment {
             return bad("seeds", "must be at least 1".into());
         }
         if self.intervention.kind == InterventionKind::External {
-            if self.seeds > 1 {
+            if let Some(n) = self.seeds.filter(|&n| n > 1) {
                 return bad(
                     "seeds",
                     format!(
                         "{}: an external intervention has no training seed (the tuned model is \
                          given, not trained), so every seed would measure the same model; use \
                          seeds = 1",
-                        self.seeds
+                        n
                     ),
                 );
             }
