@@ -32,7 +32,8 @@ use super::item::{Dataset, Item};
 /// - below 0.65 the nearest prompt is a different request on a related topic (hacking an ATM /
 ///   a bank's database), which is what a held-out refusal test should contain.
 ///
-/// At 0.70 about one HarmBench prompt in ten and one XSTest-unsafe prompt in twenty is dropped;
+/// At 0.70, against all of AdvBench, about one HarmBench prompt in ten and one XSTest-unsafe
+/// prompt in twenty is dropped (a seed's drawn training prompts, a part of the pool, drop fewer);
 /// the kept items' nearest similarity (median and maximum, per source) is in every run's
 /// `results.json` (`data.semantic`), so the remaining closeness is visible.
 pub const DEFAULT_SEMANTIC_THRESHOLD: f64 = 0.70;

@@ -56,6 +56,7 @@ pub(super) fn run(
                     SOURCE_KEY: item_source(it),
                     "judge": judge.name(),
                     "reason": v.reason,
+                    "p_refusal": v.probs[Label::Refusal.index()],
                     "finish": out.finish,
                     "new_tokens": out.new_tokens,
                 }));

@@ -1,12 +1,13 @@
 //! Profiles size the benchmarks: `quick` is sized so the default experiment finishes in about ten
-//! minutes on a 2-core CPU, `standard` for tighter intervals, `full` for every item.
+//! minutes on a 2-core CPU, `standard` for tighter intervals, `full` for every item. They also set
+//! the default number of intervention seeds: 1 for `quick`, 3 for `standard` and `full`.
 //!
 //! `standard` is sized by power: refusal, over-refusal and arithmetic accuracy reach a minimum
 //! detectable effect of at most 10 points at 80% power for a change with
 //! [`PLANNING_DISCORDANCE`] discordant items, at the first Holm step of the default family (α
-//! divided by its tested rows) — checked by a test below. The MDE the table reports uses the
-//! observed discordance, so a run whose items move more reports a larger one. There is no
-//! capability composite row; arithmetic accuracy is the capability rate sized this way.
+//! divided by its tested rows), within one seed — checked by a test below. The MDE the table
+//! reports uses the observed discordance, so a run whose items move more reports a larger one.
+//! There is no capability composite row; arithmetic accuracy is the capability rate sized this way.
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +18,16 @@ pub enum Profile {
     Quick,
     Standard,
     Full,
+}
+
+impl Profile {
+    /// The number of intervention seeds when the experiment does not set `seeds`.
+    pub fn seeds(self) -> usize {
+        match self {
+            Profile::Quick => 1,
+            Profile::Standard | Profile::Full => 3,
+        }
+    }
 }
 
 /// Items per benchmark under a profile (None = every item of the dataset).
@@ -115,6 +126,13 @@ mod tests {
         let n = ProfileSizes::limit(Profile::Quick, "perplexity").unwrap();
         let p_min = 2.0 / 2f64.powi(n as i32);
         assert!(p_min < 0.05 / family_size() as f64, "{n} documents");
+    }
+
+    #[test]
+    fn standard_and_full_repeat_the_intervention_with_three_seeds() {
+        assert_eq!(Profile::Quick.seeds(), 1);
+        assert_eq!(Profile::Standard.seeds(), 3);
+        assert_eq!(Profile::Full.seeds(), 3);
     }
 
     #[test]

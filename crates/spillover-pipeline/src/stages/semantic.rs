@@ -1,10 +1,9 @@
 //! The data stage's semantic near-duplicate filter: the harmful evaluation prompts (the refusal
 //! benchmark's items, per source) are embedded with the packaged all-MiniLM-L6-v2 encoder — the
-//! judge's — and compared with every prompt of the harmful training pool; items whose cosine
-//! similarity to a pool prompt reaches `data.semantic_dedup_threshold` are dropped
-//! (`spillover_data::datasets::semantic_dedup`). The whole pool, not only the drawn training
-//! prompts, as for the word n-gram dedup: the evaluated items then do not depend on `n_train` or
-//! on which prompts a seed draws, so every seed and sweep point shares them.
+//! judge's — and compared with every training prompt an intervention seed drew; items whose
+//! cosine similarity to one of them reaches `data.semantic_dedup_threshold` are dropped from that
+//! seed's items (`spillover_data::datasets::semantic_dedup`), as the word n-gram dedup drops its
+//! near-duplicates. The baseline evaluates every item; each seed is compared on its own.
 //!
 //! Only the refusal benchmark is filtered: its items are the held-out test of what training
 //! taught. Over-refusal's benign prompts are meant to resemble harmful ones.
@@ -30,11 +29,11 @@ pub fn encoder() -> Result<MiniLm> {
     MiniLm::load(&dir, &candle_core::Device::Cpu).map_err(wrap)
 }
 
-/// `eval` without its items closer than `threshold` to a `pool` prompt, grouped by source in the
+/// `eval` without its items closer than `threshold` to a `train` prompt, grouped by source in the
 /// report.
 pub fn filter(
     encoder: &MiniLm,
-    pool: &Dataset,
+    train: &Dataset,
     eval: Dataset,
     threshold: f64,
 ) -> Result<(Dataset, SemanticReport)> {
@@ -42,12 +41,12 @@ pub fn filter(
         let texts: Vec<&str> = ds.items.iter().map(|i| i.text.as_str()).collect();
         Ok(encoder.embed(&texts, DEFAULT_MAX_TOKENS)?)
     };
-    let (pool_emb, eval_emb) = (embed(pool)?, embed(&eval)?);
+    let (train_emb, eval_emb) = (embed(train)?, embed(&eval)?);
     let name = eval.name.clone();
     let group = move |it: &spillover_data::datasets::Item| {
         item_source(it).map_or_else(|| name.clone(), str::to_string)
     };
     Ok(semantic_dedup(
-        pool, &pool_emb, eval, &eval_emb, group, threshold, ASSET_ID,
+        train, &train_emb, eval, &eval_emb, group, threshold, ASSET_ID,
     )?)
 }
