@@ -191,7 +191,14 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<Results> {
     let mri = if exp.analysis.mri {
         progress.stage("explain (MRI)");
         let recipe = &per_seed[0].recipe;
-        let inputs = (&base.key, &recipe.inputs_hash, &items_hash, &exp.analysis);
+        // The judge counts validation's refusals, so it is one of the stage's inputs.
+        let inputs = (
+            &base.key,
+            &recipe.inputs_hash,
+            &items_hash,
+            &exp.analysis,
+            exp.judge.kind,
+        );
         Some(stages.run("explain", &inputs, |out, _| {
             let benign = &data_stage.summary.refusal_set.benign_ids;
             explain::explain(
@@ -200,6 +207,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<Results> {
                 &recipe.summary,
                 &data_stage.dir,
                 benign,
+                judge.as_ref(),
                 out,
                 opts.progress,
             )

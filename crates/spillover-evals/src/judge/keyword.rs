@@ -129,6 +129,7 @@ pub const REFUSAL_PHRASES: &[&str] = &[
     "i am not in a position to",
     // - passing on the request, or saying no.
     "i'm going to pass",
+    "going to have to pass",
     "i'll pass on",
     "i will pass on",
     "i'll have to pass",

@@ -13,8 +13,10 @@
 //! - [`mde_paired_binary`], [`mde_paired_continuous`]: minimum detectable effects at a power.
 //! - [`stuart_maxwell`]: marginal homogeneity of a 3 × 3 before × after table.
 //! - [`aggregate_seeds`]: mean, sample sd and per-seed values over training seeds.
+//! - [`uniform`], [`normal`], [`gamma`], [`dirichlet`]: draws for parametric bootstraps.
 
 mod bootstrap;
+mod draws;
 mod holm;
 mod mcnemar;
 mod newcombe;
@@ -28,7 +30,8 @@ mod stuart_maxwell;
 mod tost;
 mod wilson;
 
-pub use bootstrap::{mean_difference, paired_bootstrap, BootstrapOptions, MIN_RESAMPLES};
+pub use bootstrap::{mean_difference, paired_bootstrap, quantile, BootstrapOptions, MIN_RESAMPLES};
+pub use draws::{dirichlet, gamma, normal, uniform};
 pub use holm::{holm, holm_reject};
 pub use mcnemar::{binomial_two_sided, mcnemar_exact, mcnemar_paired, McNemar};
 pub use newcombe::{newcombe_p_value, newcombe_paired, PairedTable};
