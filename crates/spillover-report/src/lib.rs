@@ -12,6 +12,7 @@
 //! files, `explain/` (the MRI) and `sweep.json`; a missing or corrupt input is a
 //! [`ReportError`] naming the file. Every output is written atomically.
 
+mod across;
 pub mod calibration;
 mod compare;
 mod config_diff;
@@ -22,6 +23,7 @@ mod html;
 pub mod io;
 mod markdown;
 pub mod mri;
+pub mod readme;
 mod run;
 pub mod samples;
 pub mod schema;
