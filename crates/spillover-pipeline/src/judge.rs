@@ -39,8 +39,9 @@ pub struct RunReplies {
 
 /// Reads every judged reply of a run folder: each benchmark whose records carry the judge's
 /// label, before (the shared baseline's records, found as the report finds them) and after the
-/// intervention (the first seed's), with the prompt as the judge read it (the item's text from the
-/// data stage). Anything missing or inconsistent is an error naming the file (exit 2).
+/// intervention (the first seed's), on the items the first seed is compared on (the baseline's
+/// other items, near-duplicates of that seed's training prompts, are left out), with the prompt as
+/// the judge read it (the item's text from the data stage). Anything missing or inconsistent is an error naming the file (exit 2).
 pub fn run_replies(run_dir: &Path) -> Result<RunReplies> {
     let bad = |what: String| -> anyhow::Error { ConfigError::new(run_dir.display(), what).into() };
     let results = spillover_report::schema::Results::load(run_dir)?;
@@ -59,7 +60,9 @@ pub fn run_replies(run_dir: &Path) -> Result<RunReplies> {
             after_dir.join("stage.json").display()
         ))
         })?;
-    let data_dir = run_dir.join("data");
+    // The first seed's items: the baseline's minus the near-duplicates of that seed's training
+    // prompts, the items its before/after comparison is paired on.
+    let data_dir = crate::stages::data::split_dir(&run_dir.join("data"), seed);
     let mut replies = Vec::new();
     let mut judges = std::collections::BTreeSet::new();
     for kind in BenchmarkKind::ALL {
@@ -92,9 +95,13 @@ pub fn run_replies(run_dir: &Path) -> Result<RunReplies> {
                     let items = read_items(&items_path(&data_dir, kind))?;
                     texts = Some(items.into_iter().map(|i| (i.id, i.text)).collect());
                 }
-                let prompt = texts
-                    .as_ref()
-                    .and_then(|t| t.get(&r.id))
+                let known = texts.as_ref().and_then(|t| t.get(&r.id));
+                if known.is_none() && *side == Side::Before {
+                    // A baseline item the seed is not compared on (a near-duplicate of its
+                    // training prompts).
+                    continue;
+                }
+                let prompt = known
                     .ok_or_else(|| {
                         bad(format!(
                             "{}: item {} is not in {}",

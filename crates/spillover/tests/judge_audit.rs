@@ -120,6 +120,13 @@ fn audit(out: &Path, extra: &[&str]) -> String {
     ok(&spillover(&args))
 }
 
+/// Held by the tests that calibrate the tiny run and read back its `judge-calibration.json`,
+/// which every calibration of the run overwrites (tests run in parallel).
+fn calibrating() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn scratch(name: &str) -> PathBuf {
     let p = tiny_run().parent().unwrap().parent().unwrap().join(name);
     let _ = std::fs::remove_dir_all(&p);
@@ -210,6 +217,7 @@ fn a_run_judges_each_reply_as_the_judge_does_alone_in_batches_and_in_judge_eval(
 #[test]
 fn audit_writes_a_blind_stratified_sample_and_calibrate_reads_it_back() {
     let run = tiny_run();
+    let _lock = calibrating();
     let dir = scratch("audit_calibrate");
     let out = dir.join("audit");
     let printed = audit(
@@ -291,7 +299,11 @@ fn audit_writes_a_blind_stratified_sample_and_calibrate_reads_it_back() {
         assert_eq!(x["agreement"]["estimate"], 1.0, "{x}");
         let corrected = x["corrected_rate"]["estimate"].as_f64().unwrap();
         assert!((corrected - judged).abs() < 1e-12, "{x}");
-        assert!(x["corrected_rate"]["lo"].as_f64().unwrap() <= corrected);
+        let (lo, hi) = (
+            x["corrected_rate"]["lo"].as_f64().unwrap(),
+            x["corrected_rate"]["hi"].as_f64().unwrap(),
+        );
+        assert!(lo <= corrected && corrected <= hi, "{x}");
     }
     // The report shows it.
     let md = std::fs::read_to_string(run.join("report.md")).unwrap();
@@ -425,6 +437,7 @@ fn the_labelling_page_labels_by_keyboard_and_saves_a_csv_calibrate_reads() {
         return;
     }
     let run = tiny_run();
+    let _lock = calibrating();
     let dir = scratch("page");
     let out = dir.join("audit");
     audit(&out, &["--n", "9", "--min-per-stratum", "0"]);

@@ -412,7 +412,9 @@ fn conditions(
     Ok(conds.into_values().collect())
 }
 
-/// Interval from replicate values (NaN ones left out) around `estimate`.
+/// Interval from replicate values (NaN ones left out) around `estimate`, widened to hold the
+/// estimate: a stratum whose labels all agree has a plug-in share of 0 or 1, which its Jeffreys
+/// posterior never draws, so the percentiles alone can lie entirely on one side of it.
 fn interval(estimate: f64, mut reps: Vec<f64>, confidence: f64) -> Option<Interval> {
     reps.retain(|x| x.is_finite());
     if !estimate.is_finite() || reps.is_empty() {
@@ -422,8 +424,8 @@ fn interval(estimate: f64, mut reps: Vec<f64>, confidence: f64) -> Option<Interv
     let a = (1.0 - confidence) / 2.0;
     Some(Interval {
         estimate,
-        lo: quantile(&reps, a),
-        hi: quantile(&reps, 1.0 - a),
+        lo: quantile(&reps, a).min(estimate),
+        hi: quantile(&reps, 1.0 - a).max(estimate),
         confidence,
     })
 }
@@ -648,6 +650,16 @@ impl Calibration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_interval_holds_its_estimate_when_the_replicates_lie_to_one_side() {
+        let i = interval(0.0, vec![0.3, 0.1, 0.2], 0.95).unwrap();
+        assert_eq!((i.lo, i.estimate), (0.0, 0.0));
+        assert!((i.hi - 0.295).abs() < 1e-12, "{i:?}");
+        let i = interval(1.0, vec![0.5, 0.9], 0.95).unwrap();
+        assert_eq!((i.hi, i.estimate), (1.0, 1.0));
+        assert!(interval(f64::NAN, vec![0.5], 0.95).is_none());
+    }
 
     #[test]
     fn rogan_gladen_inverts_misclassification() {

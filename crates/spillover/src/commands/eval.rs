@@ -16,7 +16,7 @@ use spillover_engine::Batching;
 use spillover_evals::benchmarks::{
     self, run_benchmark, run_kl, BenchOptions, BenchOutput, BenchmarkKind, Subject,
 };
-use spillover_evals::judge::{JudgeKind, KeywordJudge, RefusalJudge};
+use spillover_evals::judge::{self, JudgeKind, RefusalJudge, Verdict};
 use spillover_evals::stats::{level, BootstrapOptions};
 use spillover_model::LoadedModel;
 use spillover_sandbox::{Sandbox, SandboxConfig};
@@ -159,10 +159,9 @@ pub fn run(a: EvalArgs) -> Result<()> {
     } else {
         None
     };
-    let unused = KeywordJudge::default();
     let judge_ref: &dyn RefusalJudge = match &judge {
         Some(j) => j.as_ref(),
-        None => &unused,
+        None => &NoJudge,
     };
     let sandbox = if kinds.contains(&BenchmarkKind::Humaneval) {
         Some(Sandbox::new(SandboxConfig::default()).map_err(|e| UsageError(e.to_string()))?)
@@ -349,6 +348,23 @@ fn ready(mut lm: LoadedModel) -> Result<LoadedModel> {
     lm.tokenizer()?;
     lm.model.use_inference_layout()?;
     Ok(lm)
+}
+
+/// The judge of an eval whose benchmarks judge no replies: none of them calls it, and a call
+/// would be an error rather than a verdict from a judge nobody chose.
+struct NoJudge;
+
+impl RefusalJudge for NoJudge {
+    fn name(&self) -> &str {
+        "none"
+    }
+
+    fn judge(&self, _prompt: &str, _response: &str) -> judge::Result<Verdict> {
+        Err(judge::Error::BadArgument(
+            "internal: a benchmark other than refusal and over_refusal asked for a refusal judge"
+                .into(),
+        ))
+    }
 }
 
 /// Writes `<dir>/<bench>/samples.jsonl`.

@@ -48,7 +48,8 @@ Example (XSTest):\n  spillover judge eval --labels completions_gpt4.csv --prompt
     /// Rebuild the learned judge's head from the human-labelled sets (same data → same bytes).
     #[command(
         long_about = "Train the learned judge's head on XSTest's three completion sets and \
-PyRIT's two refusal sets (plus synthetic degenerate text made from them, with a fixed seed) and write it \
+PyRIT's two refusal sets (plus synthetic degenerate text made from them, with a fixed seed) and the \
+replies Spillover's refusal training teaches (the refusal pool and the fixed refusal), and write it \
 as JSON. Training is deterministic: on the same data and machine the output is identical, byte for byte, \
 to crates/spillover-evals/assets/judge_head.json.\n\n\
 XSTest is read from --xstest (default $SPILLOVER_DATA/xstest, else data/xstest in the \
@@ -59,9 +60,11 @@ and the selection of the penalties several more."
     Train(TrainArgs),
     /// Held-out validation of both judges (the tables in docs/judge.md), as markdown.
     #[command(
-        long_about = "Leave one XSTest model out (train on the other two models' completions and \
-PyRIT's sets, test on the third), then hold PyRIT's sets out (train on all XSTest completions). Prints \
-agreement and Cohen's kappa per held-out set for both judges, and the confusion matrices, as markdown."
+        long_about = "Leave one XSTest model out (train on the other two models' completions, \
+PyRIT's sets and the refusal pool, test on the third), then hold PyRIT's sets out (train on all XSTest \
+completions and the refusal pool). Prints agreement and Cohen's kappa per held-out set for both \
+judges, and the confusion matrices, as markdown: the block between the markers in docs/judge.md is \
+this output, unedited (the test held_out_agreement_on_unseen_models fails when they differ)."
     )]
     Validate(ValidateArgs),
     /// A stratified sample of a run's judged replies for a person to label, blind to the judge.
