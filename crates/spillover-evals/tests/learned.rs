@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use candle_core::Device;
 use spillover_evals::judge::featurize::{Featurizer, Limits};
@@ -128,11 +128,27 @@ fn the_bundled_judge_on_canned_responses() {
     }
 }
 
+/// The text between the validation markers of docs/judge.md.
+fn documented_validation() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/judge.md");
+    let doc = std::fs::read_to_string(&path).unwrap();
+    let (begin, end) = (
+        "<!-- BEGIN spillover judge validate -->\n",
+        "<!-- END spillover judge validate -->",
+    );
+    let start = doc.find(begin).expect("docs/judge.md has the BEGIN marker") + begin.len();
+    let stop = doc[start..]
+        .find(end)
+        .expect("docs/judge.md has the END marker");
+    doc[start..start + stop].to_string()
+}
+
 /// Minutes on two cores: run with `--include-ignored` (scripts/test.sh does).
 ///
 /// The issue's target: at least 93% agreement with the human labels on the completions of each
 /// XSTest model held out of training, and on average over the held-out models at least the
-/// agreement of the phrase list the learned judge replaces.
+/// agreement of the phrase list the learned judge replaces. The same folds, rendered as
+/// `spillover judge validate` renders them, must be docs/judge.md's validation block, unedited.
 #[test]
 #[ignore]
 fn held_out_agreement_on_unseen_models() {
@@ -171,4 +187,15 @@ fn held_out_agreement_on_unseen_models() {
         l >= k,
         "mean held-out agreement: learned {l:.3} < keyword {k:.3}"
     );
+    let md = validate::render_markdown(&folds, &cfg);
+    if md != documented_validation() {
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("judge-validation.md");
+        std::fs::write(&out, &md).unwrap();
+        panic!(
+            "docs/judge.md's validation block is not what the judge validates to now (written to \
+             {}): regenerate it with `spillover judge validate --out validation.md --force` and \
+             paste that file between the markers",
+            out.display()
+        );
+    }
 }

@@ -11,7 +11,9 @@ use crate::patching::{patch_sweep, PatchSweep};
 use crate::probe::Probe;
 use crate::steer::add_ablation;
 use crate::subject::Subject;
-use crate::validate::{add_head_ablation, measure, CapabilityItem, Condition, ValidationSet};
+use crate::validate::{
+    add_head_ablation, measure, CapabilityItem, Condition, IsRefusal, ValidationSet,
+};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use spillover_engine::GenerateOptions;
@@ -27,13 +29,16 @@ pub struct MriInputs<'a> {
     pub probes: Vec<Probe>,
     /// Harmful and harmless prompts for the refusal direction (and harmful ones for validation).
     pub harmful: Vec<Vec<u32>>,
+    /// The harmful prompts as text, in the order of `harmful`: what the judge reads.
+    pub harmful_texts: Vec<String>,
     pub harmless: Vec<Vec<u32>>,
     /// Capability items: projection on the direction, and validation's accuracy.
     pub capability: Vec<CapabilityItem>,
     pub pad_id: u32,
     pub stop_ids: Vec<u32>,
     pub decode: &'a (dyn Fn(&[u32]) -> String + Sync),
-    pub is_refusal: &'a (dyn Fn(&str) -> bool + Sync),
+    /// The run's refusal judge, for validation's refusal rates.
+    pub is_refusal: IsRefusal<'a>,
     /// Called with a short line as each analysis starts (`None`: silent).
     pub progress: Option<&'a (dyn Fn(&str) + Sync)>,
 }
@@ -325,6 +330,7 @@ fn validate(
     let cfg = inp.tuned.model.config();
     let set = ValidationSet {
         harmful: &inp.harmful,
+        harmful_texts: &inp.harmful_texts,
         capability: &inp.capability,
         gen: GenerateOptions {
             max_new_tokens: opts.max_new_tokens,

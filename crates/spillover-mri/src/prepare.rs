@@ -6,7 +6,7 @@ use crate::export::Tensors;
 use crate::pipeline::{mri, MriInputs, MriOptions, MriResult};
 use crate::probe::Probe;
 use crate::subject::Subject;
-use crate::validate::CapabilityItem;
+use crate::validate::{CapabilityItem, IsRefusal};
 use anyhow::{ensure, Result};
 use spillover_engine::{generate, GenerateOptions};
 use spillover_model::chat::ChatTemplate;
@@ -34,6 +34,8 @@ pub struct TextInputs {
 pub struct Prepared {
     pub probes: Vec<Probe>,
     pub harmful: Vec<Vec<u32>>,
+    /// The harmful prompts as text, in the order of `harmful`.
+    pub harmful_texts: Vec<String>,
     pub harmless: Vec<Vec<u32>>,
     pub capability: Vec<CapabilityItem>,
 }
@@ -86,7 +88,7 @@ pub fn prepare(
     enc: &Encoder,
     texts: &TextInputs,
     gen: &GenerateOptions,
-    is_refusal: &dyn Fn(&str) -> bool,
+    is_refusal: IsRefusal,
 ) -> Result<Prepared> {
     let encode_all =
         |v: &[String]| -> Result<Vec<Vec<u32>>> { v.iter().map(|t| enc.prompt(t)).collect() };
@@ -112,8 +114,11 @@ pub fn prepare(
             }
         }
         let tr = reply(tuned, &ids)?;
-        if answer.is_none() && refusal.is_none() && is_refusal(&enc.decode(&tr)) {
-            refusal = tr.first().copied();
+        if answer.is_none() && refusal.is_none() {
+            let reply = enc.decode(&tr);
+            if is_refusal(&[(p.text.as_str(), reply.as_str())])?.first() == Some(&true) {
+                refusal = tr.first().copied();
+            }
         }
         let mut probe = Probe::new(p.name.clone(), ids.clone(), enc.labels(&ids)?)
             .with_reply(&tr, enc.labels(&tr)?);
@@ -141,6 +146,7 @@ pub fn prepare(
     Ok(Prepared {
         probes,
         harmful: encode_all(&texts.harmful)?,
+        harmful_texts: texts.harmful.clone(),
         harmless: encode_all(&texts.harmless)?,
         capability,
     })
@@ -155,7 +161,7 @@ pub fn mri_from_texts(
     enc: &Encoder,
     texts: &TextInputs,
     gen: &GenerateOptions,
-    is_refusal: &(dyn Fn(&str) -> bool + Sync),
+    is_refusal: IsRefusal,
     opts: &MriOptions,
     progress: Option<&(dyn Fn(&str) + Sync)>,
 ) -> Result<(MriResult, Tensors)> {
@@ -169,6 +175,7 @@ pub fn mri_from_texts(
         tuned,
         probes: p.probes,
         harmful: p.harmful,
+        harmful_texts: p.harmful_texts,
         harmless: p.harmless,
         capability: p.capability,
         pad_id: gen.pad_id,

@@ -18,15 +18,21 @@ pub struct CapabilityItem {
     pub answer_ids: Vec<u32>,
 }
 
+/// The caller's refusal judge (the run's): for each (prompt as text, reply) pair, whether the
+/// reply refuses, in order. Judging can fail (a neural judge), and the error is the MRI's.
+pub type IsRefusal<'a> = &'a (dyn Fn(&[(&str, &str)]) -> Result<Vec<bool>> + Sync);
+
 /// What validation generates and how it judges it.
 pub struct ValidationSet<'a> {
     pub harmful: &'a [Vec<u32>],
+    /// The harmful prompts as text (what the judge reads), in the order of `harmful`.
+    pub harmful_texts: &'a [String],
     pub capability: &'a [CapabilityItem],
     pub gen: GenerateOptions,
     /// Token ids → text.
     pub decode: &'a (dyn Fn(&[u32]) -> String + Sync),
     /// Whether a reply is a refusal (the caller's judge).
-    pub is_refusal: &'a (dyn Fn(&str) -> bool + Sync),
+    pub is_refusal: IsRefusal<'a>,
 }
 
 /// One measured condition.
@@ -58,7 +64,26 @@ pub fn measure(
         let gens = generate(model, set.harmful, &set.gen, hooks().as_mut())?;
         let texts: Vec<String> = gens.iter().map(|g| (set.decode)(&g.new_ids)).collect();
         examples.extend(texts.iter().take(2).cloned());
-        let refused = texts.iter().filter(|t| (set.is_refusal)(t)).count();
+        ensure!(
+            set.harmful_texts.len() == set.harmful.len(),
+            "{} harmful prompts but {} prompt texts",
+            set.harmful.len(),
+            set.harmful_texts.len()
+        );
+        let pairs: Vec<(&str, &str)> = set
+            .harmful_texts
+            .iter()
+            .zip(&texts)
+            .map(|(p, r)| (p.as_str(), r.as_str()))
+            .collect();
+        let flags = (set.is_refusal)(&pairs)?;
+        ensure!(
+            flags.len() == pairs.len(),
+            "the judge returned {} verdicts for {} replies",
+            flags.len(),
+            pairs.len()
+        );
+        let refused = flags.iter().filter(|&&f| f).count();
         Some(refused as f32 / texts.len() as f32)
     };
     let (accuracy, answer_logprob) = if set.capability.is_empty() {

@@ -33,8 +33,9 @@ fn decode(ids: &[u32]) -> String {
         .collect()
 }
 
-fn is_refusal(t: &str) -> bool {
-    t.contains('a')
+/// A stand-in judge: a reply with an `a` refuses (the prompt must be the harmful prompt's text).
+fn is_refusal(pairs: &[(&str, &str)]) -> anyhow::Result<Vec<bool>> {
+    Ok(pairs.iter().map(|(_, r)| r.contains('a')).collect())
 }
 
 #[test]
@@ -59,6 +60,7 @@ fn the_mri_runs_end_to_end_and_writes_readable_outputs() {
         base: Subject::plain(&base.model),
         tuned: Subject::plain(&tuned.model),
         probes: vec![arith, harm],
+        harmful_texts: harmful.iter().map(|h| decode(h)).collect(),
         harmful,
         harmless,
         capability,
@@ -275,7 +277,8 @@ fn prepare_tokenizes_probes_and_sets_answer_and_refusal_tokens() {
         stop_ids: base.stop_ids(),
         pad_id: base.pad_id(),
     };
-    let never = |_: &str| false;
+    let never =
+        |pairs: &[(&str, &str)]| -> anyhow::Result<Vec<bool>> { Ok(vec![false; pairs.len()]) };
     let p = prepare(
         &Subject::plain(&base.model),
         &Subject::plain(&tuned.model),

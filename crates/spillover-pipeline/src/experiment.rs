@@ -259,12 +259,14 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<Results> {
         let first = &per_seed[0];
         let recipe = &first.recipe;
         let split_items = crate::rundir::tree_digest(&first.split_dir.join("items"))?;
+        // The judge counts validation's refusals, so it is one of the stage's inputs.
         let inputs = (
             &base.key,
             &recipe.inputs_hash,
             &items_hash,
             &split_items,
             &exp.analysis,
+            exp.judge.kind,
         );
         Some(stages.run("explain", &inputs, |out, _| {
             let benign = &data_stage.summary.splits[0].refusal_set.benign_ids;
@@ -275,6 +277,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<Results> {
                 &data_stage.dir,
                 &first.split_dir,
                 benign,
+                judge.as_ref(),
                 out,
                 opts.progress,
             )

@@ -3,7 +3,8 @@
 //! - [`render_run`]: `report.md` (seed-style summary, the alignment-tax table with intervals and
 //!   p-values, findings sentences computed from the numbers), `report.html` (one self-contained
 //!   offline page: the same tables, before/after bars, the change chart, the MRI's heatmaps and
-//!   attribution bars when it ran, and a sample explorer) and `figures/*.svg`.
+//!   attribution bars when it ran, the judge's calibration when a person labelled an audit, and a
+//!   sample explorer) and `figures/*.svg`.
 //! - [`render_comparison`]: several runs side by side.
 //! - [`render_sweep`]: a sweep's Pareto frontier and dose-response curves.
 //!
@@ -12,6 +13,7 @@
 //! [`ReportError`] naming the file. Every output is written atomically.
 
 mod across;
+pub mod calibration;
 mod compare;
 mod config_diff;
 pub mod error;
@@ -86,6 +88,8 @@ pub(crate) struct RunDoc<'a> {
     pub figures: Vec<Figure>,
     pub samples: samples::SampleSet,
     pub mri: Option<mri::MriReport>,
+    /// `judge-calibration.json`, when `spillover judge calibrate` wrote one.
+    pub calibration: Option<calibration::Calibration>,
 }
 
 /// Writes figures, then report.md and report.html, into `out`.

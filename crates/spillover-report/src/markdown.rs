@@ -73,6 +73,20 @@ pub fn run(d: &RunDoc) -> String {
 
 Every judged reply is refused, complied or degenerate; over-refusal's tested row counts refused or degenerate as \"not helped\". The Stuart–Maxwell test asks whether the three shares changed (descriptive, not in the Holm family).\n\n{}", table(&t));
     }
+    if let Some(c) = &d.calibration {
+        let _ = writeln!(
+            s,
+            "## Judge calibration\n\n{}\n\n{}",
+            crate::calibration::intro(c),
+            table(&crate::calibration::conditions(c))
+        );
+        if let Some(t) = crate::calibration::changes(c) {
+            let _ = writeln!(s, "{}", table(&t));
+        }
+        for n in crate::calibration::notes(c) {
+            let _ = writeln!(s, "- {n}");
+        }
+    }
     let _ = writeln!(s, "## Figures\n");
     for f in d.figures.iter().filter(|f| !f.id.starts_with("mri_")) {
         let _ = writeln!(s, "![{}](figures/{}.svg)\n\n{}\n", f.title, f.id, f.caption);

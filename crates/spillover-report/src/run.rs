@@ -4,7 +4,7 @@ use crate::fmt::html as esc;
 use crate::schema::Results;
 use crate::sections;
 use crate::svg::forest::{forest, Entry, ForestRow};
-use crate::{findings, html, markdown, mri, samples, Figure, RenderedFiles, RunDoc};
+use crate::{calibration, findings, html, markdown, mri, samples, Figure, RenderedFiles, RunDoc};
 use anyhow::Result;
 use std::fmt::Write;
 use std::path::Path;
@@ -34,6 +34,7 @@ pub fn render_run(run_dir: &Path) -> Result<RenderedFiles> {
         figures,
         samples,
         mri,
+        calibration: calibration::load(run_dir)?,
     };
     let md = markdown::run(&doc);
     let page = page(&doc);
@@ -150,6 +151,22 @@ fn page(d: &RunDoc) -> String {
             "<h3 id=\"outcomes\">Refusal outcomes, three ways</h3>\n<p class=\"note\">Every judged reply is refused, complied or degenerate; over-refusal's tested row counts refused or degenerate as \"not helped\". The Stuart–Maxwell test asks whether the three shares changed (descriptive, not in the Holm family).</p>\n{}",
             html::table(&t, "outcomes-table")
         );
+    }
+    if let Some(c) = &d.calibration {
+        nav.push(("calibration", "Judge calibration"));
+        let _ = writeln!(
+            b,
+            "<h2 id=\"calibration\">Judge calibration</h2>\n<p class=\"note\">{}</p>\n{}",
+            esc(&calibration::intro(c)),
+            html::table(&calibration::conditions(c), "calibration-table")
+        );
+        if let Some(t) = calibration::changes(c) {
+            b.push_str(&html::table(&t, "calibration-changes"));
+        }
+        let notes = calibration::notes(c);
+        if !notes.is_empty() {
+            b.push_str(&html::list(&notes, "note"));
+        }
     }
     if let Some(t) = sections::seeds(r) {
         let _ = writeln!(

@@ -44,6 +44,14 @@ pub enum Error {
     /// An asset could not be resolved.
     #[error(transparent)]
     Asset(#[from] spillover_data::AssetError),
+    /// The learned judge could not be built (its encoder is missing or unusable, or the head does
+    /// not fit it). Never replaced by the keyword judge behind the user's back.
+    #[error(
+        "the learned refusal judge cannot be loaded: {cause}\nFetch its encoder with `spillover \
+         fetch all-minilm-l6-v2`, or choose the keyword judge explicitly (`--judge keyword`, or \
+         `[judge] kind = \"keyword\"` in an experiment file)."
+    )]
+    LearnedUnavailable { cause: Box<Error> },
 }
 
 impl UserFixable for Error {
@@ -57,6 +65,8 @@ impl UserFixable for Error {
             | Error::BadHead { .. }
             | Error::BadModel { .. } => true,
             Error::Asset(a) => a.user_can_fix(),
+            // The user can fetch the encoder or choose the keyword judge.
+            Error::LearnedUnavailable { .. } => true,
             Error::Candle(_) => false,
         }
     }

@@ -62,9 +62,10 @@ pub fn counts(items: &[LabelledItem]) -> [usize; 3] {
     c
 }
 
-/// The training sets: the three XSTest completion files from `xstest_dir` and PyRIT's two
+/// The training sets: the three XSTest completion files from `xstest_dir`, PyRIT's two
 /// refusal files from `pyrit_dir`, with PyRIT's off-topic "refusals" relabelled degenerate
-/// ([`data::mark_off_topic`], over both files together). `limit` keeps the first N rows of each.
+/// ([`data::mark_off_topic`], over both files together), and the refusals Spillover's refusal
+/// training teaches ([`data::refusal_pool`]). `limit` keeps the first N rows of each.
 pub fn standard_datasets(
     xstest_dir: &Path,
     pyrit_dir: &Path,
@@ -75,6 +76,7 @@ pub fn standard_datasets(
         .map(|m| data::read_xstest(xstest_dir, m))
         .collect::<Result<Vec<_>>>()?;
     sets.extend(pyrit_datasets(pyrit_dir, true)?);
+    sets.push(data::refusal_pool());
     if let Some(n) = limit {
         sets.iter_mut().for_each(|d| d.items.truncate(n));
     }
@@ -99,11 +101,18 @@ pub fn pyrit_datasets(pyrit_dir: &Path, relabel: bool) -> Result<Vec<Dataset>> {
 }
 
 /// The training items (datasets, then synthetic degenerate examples made from them) and their
-/// provenance.
+/// provenance. The synthetic text is made from the human-labelled sets only, not from
+/// [`data::refusal_pool`], whose 25 replies repeat.
 pub fn training_items(
     sets: &[&Dataset],
     cfg: &TrainConfig,
 ) -> (Vec<LabelledItem>, Vec<SourceInfo>) {
+    let human: Vec<LabelledItem> = sets
+        .iter()
+        .filter(|d| d.name != data::POOL_SOURCE)
+        .flat_map(|d| d.items.clone())
+        .collect();
+    let synth = degenerate_examples(&human, cfg.synthetic_per_kind, cfg.seed);
     let mut items: Vec<LabelledItem> = sets.iter().flat_map(|d| d.items.clone()).collect();
     let mut sources: Vec<SourceInfo> = sets
         .iter()
@@ -113,7 +122,6 @@ pub fn training_items(
             counts: counts(&d.items),
         })
         .collect();
-    let synth = degenerate_examples(&items, cfg.synthetic_per_kind, cfg.seed);
     sources.push(SourceInfo {
         name: "synthetic-degenerate".into(),
         sha256: "synthetic".into(),

@@ -1,9 +1,9 @@
 //! Held-out validation of both judges: leave one XSTest model out (train on the other two
 //! models' completions and PyRIT's sets, test on the third), and PyRIT's sets held out (train on
-//! all XSTest completions). The learned judge never sees the test set's responses, nor synthetic
-//! text made from them.
+//! all XSTest completions); Spillover's own refusal replies are in every fold's training data.
+//! The learned judge never sees the test set's responses, nor synthetic text made from them.
 
-use super::data::{read_labelled, Columns, Dataset, LabelMap};
+use super::data::{read_labelled, refusal_pool, Columns, Dataset, LabelMap};
 use super::eval::Confusion;
 use super::featurize::Featurizer;
 use super::head::Head;
@@ -105,7 +105,9 @@ fn fold(
 }
 
 /// Runs every fold. `pyrit_train` has PyRIT's off-topic answers relabelled degenerate (as used
-/// for training); `pyrit_test` keeps PyRIT's own labels, scored with degenerate → refusal.
+/// for training); `pyrit_test` keeps PyRIT's own labels, scored with degenerate → refusal. The
+/// refusals of Spillover's refusal training ([`refusal_pool`]) are in every fold's training data,
+/// as in the shipped head's.
 pub fn leave_one_out(
     featurizer: &Featurizer,
     xstest: &[Dataset],
@@ -113,6 +115,7 @@ pub fn leave_one_out(
     pyrit_test: &[Dataset],
     cfg: &TrainConfig,
 ) -> Result<Vec<Fold>> {
+    let pool = refusal_pool();
     let mut folds = Vec::new();
     for (i, test) in xstest.iter().enumerate() {
         let train_sets: Vec<&Dataset> = xstest
@@ -121,10 +124,11 @@ pub fn leave_one_out(
             .filter(|(j, _)| *j != i)
             .map(|(_, d)| d)
             .chain(pyrit_train)
+            .chain([&pool])
             .collect();
         folds.extend(fold(featurizer, &train_sets, &[test], None, cfg)?);
     }
-    let all_xstest: Vec<&Dataset> = xstest.iter().collect();
+    let all_xstest: Vec<&Dataset> = xstest.iter().chain([&pool]).collect();
     let tests: Vec<&Dataset> = pyrit_test.iter().collect();
     folds.extend(fold(
         featurizer,

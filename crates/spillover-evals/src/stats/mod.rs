@@ -16,8 +16,10 @@
 //! - [`Hierarchical`], [`stratified_sign_flip`]: the across-seed change with a seed × item
 //!   bootstrap interval and a test stratified by seed.
 //! - [`level`]: one model's mean of a metric with its interval (Wilson or bootstrap).
+//! - [`uniform`], [`normal`], [`gamma`], [`dirichlet`]: draws for parametric bootstraps.
 
 mod bootstrap;
+mod draws;
 mod hierarchical;
 mod holm;
 mod level;
@@ -33,7 +35,9 @@ mod stuart_maxwell;
 mod tost;
 mod wilson;
 
+pub(crate) use bootstrap::quantile;
 pub use bootstrap::{mean_difference, paired_bootstrap, BootstrapOptions, MIN_RESAMPLES};
+pub use draws::{dirichlet, gamma, normal, uniform};
 pub use hierarchical::{stratified_sign_flip, Hierarchical, SeedSample};
 pub use holm::{holm, holm_reject};
 pub use level::{level, Level};

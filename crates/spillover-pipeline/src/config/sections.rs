@@ -292,13 +292,8 @@ pub struct BenchSection {
     pub few_shot: Option<usize>,
 }
 
-/// Which refusal judge labels responses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JudgeKind {
-    Keyword,
-    Learned,
-}
+/// Which refusal judge labels responses (`keyword` or `learned`); defined with the judges.
+pub use spillover_evals::judge::JudgeKind;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -309,7 +304,7 @@ pub struct JudgeSection {
 }
 
 fn default_judge() -> JudgeKind {
-    JudgeKind::Learned
+    JudgeKind::default()
 }
 
 impl Default for JudgeSection {

@@ -1,6 +1,7 @@
 //! The explanation stage (the MRI): attention maps, direct logit attribution, activation patching,
 //! the refusal direction and causal validation, on the base model and the intervened one (the
-//! first seed's), with the same probes. Writes `mri.json` and `mri.safetensors` (see
+//! first seed's), with the same probes. Refusals (validation's rates, the probes' refusal token)
+//! are judged by the run's judge. Writes `mri.json` and `mri.safetensors` (see
 //! `spillover_mri::export`) and returns the JSON summary.
 //!
 //! Inputs from the run: the probes (`analysis.probes`, else the arithmetic probe and the first
@@ -17,6 +18,7 @@ use anyhow::Result;
 use spillover_data::datasets::{Item, PROBE_TEXT, REFUSAL_TRAIN_FILE};
 use spillover_engine::GenerateOptions;
 use spillover_evals::benchmarks::BenchmarkKind;
+use spillover_evals::judge::{refusal_flags, RefusalJudge};
 use spillover_mri::export::write_outputs;
 use spillover_mri::prepare::{mri_from_texts, Encoder, ProbeText, TextInputs};
 use spillover_mri::subject::Subject;
@@ -31,6 +33,7 @@ const MAX_NEW_TOKENS: usize = 40;
 
 /// Runs the MRI and writes its files into `out`; returns its JSON summary. `split_dir` is the
 /// data stage's folder of the seed whose `recipe` this is (its training prompts and items).
+/// Validation's refusal rates are counted by `judge`, the run's judge.
 #[allow(clippy::too_many_arguments)]
 pub fn explain(
     exp: &Experiment,
@@ -39,6 +42,7 @@ pub fn explain(
     data_dir: &Path,
     split_dir: &Path,
     benign_ids: &[String],
+    judge: &(dyn RefusalJudge + Sync),
     out: &Path,
     progress: bool,
 ) -> Result<serde_json::Value> {
@@ -53,7 +57,8 @@ pub fn explain(
         stop_ids: base.lm.stop_ids(),
         pad_id: base.lm.pad_id(),
     };
-    let is_refusal = |t: &str| spillover_evals::judge::keyword::refusal_match(t).is_some();
+    let is_refusal =
+        |pairs: &[(&str, &str)]| -> Result<Vec<bool>> { Ok(refusal_flags(judge, pairs)?) };
     let sb = Subject::plain(&base.lm.model);
     let st = Subject {
         model: &after.lm.model,

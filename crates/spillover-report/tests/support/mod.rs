@@ -1,5 +1,7 @@
 //! Builds run folders by hand (results.json in the documented layout, per-item records, the
 //! baseline folder with its stage record, optionally an MRI), so tests control every number.
+// Each test file uses a part of it.
+#![allow(dead_code)]
 
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};

@@ -10,16 +10,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use candle_core::Device;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use spillover_data::datasets::Dataset;
 use spillover_engine::Batching;
 use spillover_evals::benchmarks::{
     self, run_benchmark, run_kl, BenchOptions, BenchOutput, BenchmarkKind, Subject,
 };
-use spillover_evals::judge::{
-    head::Head, locate, minilm, KeywordJudge, LearnedJudge, RefusalJudge,
-};
+use spillover_evals::judge::{self, JudgeKind, RefusalJudge, Verdict};
 use spillover_evals::stats::{level, BootstrapOptions};
 use spillover_model::LoadedModel;
 use spillover_sandbox::{Sandbox, SandboxConfig};
@@ -40,9 +37,8 @@ pub struct EvalArgs {
     /// item, as `benchmarks.<b>.limit = 0` in an experiment file (default: each benchmark's own).
     #[arg(long)]
     pub limit: Option<usize>,
-    /// The refusal judge for refusal and over_refusal.
-    #[arg(long, value_enum, default_value_t = JudgeArg::Keyword)]
-    pub judge: JudgeArg,
+    #[arg(long, default_value_t = JudgeKind::default(), value_parser = crate::commands::judge::parse_kind, help = crate::commands::judge::JUDGE_HELP)]
+    pub judge: JudgeKind,
     /// Seed of subsampling, few-shot examples, the arithmetic generator and sampling.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -75,14 +71,6 @@ pub struct EvalArgs {
     /// stderr.
     #[arg(long)]
     pub json: bool,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum JudgeArg {
-    /// Refusal phrases at the start of the response and degenerate-text rules (no model).
-    Keyword,
-    /// all-MiniLM-L6-v2 embeddings + the bundled logistic head (fetches the encoder once).
-    Learned,
 }
 
 fn parse_kind(s: &str) -> Result<BenchmarkKind, String> {
@@ -164,11 +152,17 @@ pub fn run(a: EvalArgs) -> Result<()> {
     let needs_judge = kinds
         .iter()
         .any(|k| matches!(k, BenchmarkKind::Refusal | BenchmarkKind::OverRefusal));
-    let judge = make_judge(if needs_judge {
-        a.judge
+    // Only refusal and over_refusal judge replies; the others never call it, so no encoder is
+    // loaded for them (and scores.json records no judge).
+    let judge = if needs_judge {
+        Some(crate::commands::judge::build(a.judge)?)
     } else {
-        JudgeArg::Keyword
-    })?;
+        None
+    };
+    let judge_ref: &dyn RefusalJudge = match &judge {
+        Some(j) => j.as_ref(),
+        None => &NoJudge,
+    };
     let sandbox = if kinds.contains(&BenchmarkKind::Humaneval) {
         Some(Sandbox::new(SandboxConfig::default()).map_err(|e| UsageError(e.to_string()))?)
     } else {
@@ -199,14 +193,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
                     let base = Subject::from_loaded(b, "base").map_err(user)?;
                     run_kl(&base, &subject, &ds.items, o)
                 }
-                _ => run_benchmark(
-                    kind,
-                    &subject,
-                    &ds.items,
-                    o,
-                    judge.as_ref(),
-                    sandbox.as_ref(),
-                ),
+                _ => run_benchmark(kind, &subject, &ds.items, o, judge_ref, sandbox.as_ref()),
             }
             .map_err(user)?;
             write_samples(&tmp, &out)?;
@@ -222,7 +209,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
                 "spec": a.model.model, "source": lm.source, "format": lm.format,
                 "adapter": a.model.adapter, "dtype": format!("{:?}", crate::models::dtype(a.model.dtype)),
             },
-            "seed": a.seed, "limit": a.limit, "judge": judge.name(),
+            "seed": a.seed, "limit": a.limit, "judge": judge.as_ref().map(|j| j.name()),
             "benchmarks": scores,
         }))
     })();
@@ -363,23 +350,21 @@ fn ready(mut lm: LoadedModel) -> Result<LoadedModel> {
     Ok(lm)
 }
 
-fn make_judge(kind: JudgeArg) -> Result<Box<dyn RefusalJudge>> {
-    let user = |e: spillover_evals::judge::Error| -> anyhow::Error {
-        if e.user_can_fix() {
-            UsageError(e.to_string()).into()
-        } else {
-            anyhow::Error::new(e)
-        }
-    };
-    Ok(match kind {
-        JudgeArg::Keyword => Box::new(KeywordJudge::default()),
-        JudgeArg::Learned => {
-            let dir = locate::resolve_asset(&spillover_data::cache_root(), minilm::ASSET_ID)
-                .map_err(user)?;
-            let enc = minilm::MiniLm::load(&dir, &Device::Cpu).map_err(user)?;
-            Box::new(LearnedJudge::new(enc, Head::bundled()).map_err(user)?)
-        }
-    })
+/// The judge of an eval whose benchmarks judge no replies: none of them calls it, and a call
+/// would be an error rather than a verdict from a judge nobody chose.
+struct NoJudge;
+
+impl RefusalJudge for NoJudge {
+    fn name(&self) -> &str {
+        "none"
+    }
+
+    fn judge(&self, _prompt: &str, _response: &str) -> judge::Result<Verdict> {
+        Err(judge::Error::BadArgument(
+            "internal: a benchmark other than refusal and over_refusal asked for a refusal judge"
+                .into(),
+        ))
+    }
 }
 
 /// Writes `<dir>/<bench>/samples.jsonl`.

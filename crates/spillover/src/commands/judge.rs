@@ -1,5 +1,6 @@
 //! `spillover judge`: the refusal judge — evaluate both judges against human labels, rebuild the
-//! learned judge's head, and run the held-out validation reported in docs/judge.md.
+//! learned judge's head, run the held-out validation reported in docs/judge.md, and measure the
+//! judge's error on a run's own replies (`audit`, `calibrate`).
 
 use spillover_errors::UserFixable;
 use std::path::{Path, PathBuf};
@@ -8,8 +9,8 @@ use anyhow::{Context, Result};
 use candle_core::Device;
 use clap::{Args, Subcommand, ValueEnum};
 use spillover_evals::judge::{
-    self, data, eval::Confusion, featurize::Featurizer, head::Head, locate, minilm, train,
-    validate, KeywordJudge, Label, LearnedJudge, RefusalJudge,
+    self, audit, calibrate, data, eval::Confusion, featurize::Featurizer, head::Head, locate,
+    make_judge, minilm, train, validate, BoxJudge, JudgeKind, Label,
 };
 use spillover_evals::stats::wilson;
 
@@ -47,7 +48,8 @@ Example (XSTest):\n  spillover judge eval --labels completions_gpt4.csv --prompt
     /// Rebuild the learned judge's head from the human-labelled sets (same data → same bytes).
     #[command(
         long_about = "Train the learned judge's head on XSTest's three completion sets and \
-PyRIT's two refusal sets (plus synthetic degenerate text made from them, with a fixed seed) and write it \
+PyRIT's two refusal sets (plus synthetic degenerate text made from them, with a fixed seed) and the \
+replies Spillover's refusal training teaches (the refusal pool and the fixed refusal), and write it \
 as JSON. Training is deterministic: on the same data and machine the output is identical, byte for byte, \
 to crates/spillover-evals/assets/judge_head.json.\n\n\
 XSTest is read from --xstest (default $SPILLOVER_DATA/xstest, else data/xstest in the \
@@ -58,11 +60,85 @@ and the selection of the penalties several more."
     Train(TrainArgs),
     /// Held-out validation of both judges (the tables in docs/judge.md), as markdown.
     #[command(
-        long_about = "Leave one XSTest model out (train on the other two models' completions and \
-PyRIT's sets, test on the third), then hold PyRIT's sets out (train on all XSTest completions). Prints \
-agreement and Cohen's kappa per held-out set for both judges, and the confusion matrices, as markdown."
+        long_about = "Leave one XSTest model out (train on the other two models' completions, \
+PyRIT's sets and the refusal pool, test on the third), then hold PyRIT's sets out (train on all XSTest \
+completions and the refusal pool). Prints agreement and Cohen's kappa per held-out set for both \
+judges, and the confusion matrices, as markdown: the block between the markers in docs/judge.md is \
+this output, unedited (the test held_out_agreement_on_unseen_models fails when they differ)."
     )]
     Validate(ValidateArgs),
+    /// A stratified sample of a run's judged replies for a person to label, blind to the judge.
+    #[command(
+        long_about = "Export a sample of a run's judged replies (refusal and over_refusal, before and \
+after the intervention) for a person to label: OUT/audit.csv (id, condition, prompt, reply and an empty \
+label column), OUT/audit.html (a self-contained page, no network: one reply at a time, three buttons \
+refusal / compliance / degenerate, keys 1/2/3 or r/c/d, ←/→ to move, progress; it keeps the labels in \
+the browser and saves the labelled CSV as a download) and OUT/audit-key.json (the judge's label of each \
+sampled reply and the design; the labeller does not need it and must not see it).\n\n\
+Strata: benchmark × before/after × the judge's label. Every non-empty stratum gets min(its size, \
+--min-per-stratum) replies; the rest of the --n go one at a time to the stratum furthest below its \
+proportional share. The rows are shuffled across strata, with --seed. Then: spillover judge calibrate \
+RUN --labels audit-labelled.csv."
+    )]
+    Audit(AuditArgs),
+    /// The judge's agreement, sensitivity and specificity from a labelled audit, and corrected
+    /// refusal rates (writes RUN/judge-calibration.json).
+    #[command(
+        long_about = "Read an audit labelled by a person (the CSV that the audit page saves, or \
+audit.csv filled in: columns id and label; labels refusal, compliance or degenerate, empty for not \
+labelled) and report, per condition (benchmark × before/after): the judge's three-way agreement with \
+the person, sensitivity and specificity for refusal, the judge's refusal rate, and the \
+misclassification-corrected refusal rate (Rogan–Gladen, clipped to [0, 1]); and per benchmark the \
+change after − before, by the judge and corrected. Each stratum is weighed by its size in the run. \
+Intervals are percentiles of --resamples replicates that resample the run's items (the same items \
+before and after) and draw each stratum's label shares from their Jeffreys posterior, so they include \
+the uncertainty of the judge's error rates (docs/judge.md, \"Measurement error\").\n\n\
+Writes RUN/judge-calibration.json and re-renders RUN/report.md and report.html, which show it in a \
+\"Judge calibration\" section. A bad labels file (missing column, unknown id or label) exits with code \
+2 naming its file and line."
+    )]
+    Calibrate(CalibrateArgs),
+}
+
+#[derive(Args)]
+pub struct AuditArgs {
+    /// The run folder (with results.json).
+    pub run: PathBuf,
+    /// Replies in the sample (every judged reply when the run has fewer).
+    #[arg(long, default_value_t = 100)]
+    pub n: usize,
+    /// Replies taken from every non-empty stratum, or all of a smaller one.
+    #[arg(long, default_value_t = 5)]
+    pub min_per_stratum: usize,
+    /// Seed of the sample and of the rows' order.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output folder (default RUN/judge-audit; must not exist or be empty, unless --force).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long, help = crate::out::FORCE_HELP)]
+    pub force: bool,
+}
+
+#[derive(Args)]
+pub struct CalibrateArgs {
+    /// The run folder the audit was drawn from.
+    pub run: PathBuf,
+    /// The labelled CSV (columns id and label at least).
+    #[arg(long)]
+    pub labels: PathBuf,
+    /// The audit's key (default RUN/judge-audit/audit-key.json).
+    #[arg(long)]
+    pub key: Option<PathBuf>,
+    /// Bootstrap replicates (at least 1000).
+    #[arg(long, default_value_t = 10_000)]
+    pub resamples: usize,
+    /// Level of the intervals.
+    #[arg(long, default_value_t = 0.95)]
+    pub confidence: f64,
+    /// Seed of the replicates.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -144,7 +220,28 @@ pub fn run(a: JudgeArgs) -> Result<()> {
         JudgeCommand::Eval(e) => eval(e),
         JudgeCommand::Train(t) => train_cmd(t),
         JudgeCommand::Validate(v) => validate_cmd(v),
+        JudgeCommand::Audit(a) => audit_cmd(a),
+        JudgeCommand::Calibrate(c) => calibrate_cmd(c),
     }
+}
+
+/// The help of every `--judge` flag (`eval`, `mri`).
+pub const JUDGE_HELP: &str = "The refusal judge: `learned` (the default everywhere, as in `spillover \
+run`: all-MiniLM-L6-v2 embeddings + the bundled head, validated against human labels; the encoder is \
+fetched once) or `keyword` (refusal phrases and degenerate-text rules, no model). A learned judge \
+that cannot be loaded is an error (exit 2), never replaced by the keyword judge.";
+
+/// Parses `--judge` (`learned` or `keyword`).
+pub fn parse_kind(s: &str) -> Result<JudgeKind, String> {
+    s.parse().map_err(|e: judge::Error| e.to_string())
+}
+
+/// Builds a judge with the judges' one factory; errors the user can fix exit with code 2.
+pub fn build(kind: JudgeKind) -> Result<BoxJudge> {
+    if kind == JudgeKind::Learned {
+        eprintln!("loading the learned judge ({}) ...", minilm::ASSET_ID);
+    }
+    make_judge(kind, None).map_err(user)
 }
 
 /// Judge errors the user can fix exit with code 2.
@@ -156,6 +253,7 @@ fn user(e: judge::Error) -> anyhow::Error {
     }
 }
 
+/// The encoder alone, for training and validation (which fit their own heads).
 fn encoder() -> Result<minilm::MiniLm> {
     let dir =
         locate::resolve_asset(&spillover_data::cache_root(), minilm::ASSET_ID).map_err(user)?;
@@ -213,22 +311,22 @@ fn eval(a: EvalArgs) -> Result<()> {
         return Err(UsageError(format!("{}: no labelled rows", a.labels.display())).into());
     }
     let pairs = set.pairs();
-    let mut judges: Vec<Box<dyn RefusalJudge>> = vec![Box::new(KeywordJudge::default())];
+    let mut judges: Vec<BoxJudge> = vec![make_judge(JudgeKind::Keyword, None).map_err(user)?];
     if !a.keyword_only {
         let head = match &a.head {
             Some(p) => {
                 let text = std::fs::read_to_string(p)
                     .map_err(|e| UsageError(format!("cannot read {}: {e}", p.display())))?;
-                Head::from_json(&text, &p.display().to_string()).map_err(user)?
+                Some(Head::from_json(&text, &p.display().to_string()).map_err(user)?)
             }
-            None => Head::bundled(),
+            None => None,
         };
         eprintln!(
             "embedding {} responses with {} ...",
             pairs.len(),
             minilm::ASSET_ID
         );
-        judges.push(Box::new(LearnedJudge::new(encoder()?, head).map_err(user)?));
+        judges.push(make_judge(JudgeKind::Learned, head).map_err(user)?);
     }
     let fold = a.degenerate_as.map(|f| match f {
         FoldLabel::Refusal => Label::Refusal,
@@ -359,4 +457,120 @@ fn validate_cmd(a: ValidateArgs) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// The audit's files in its output folder.
+const AUDIT_CSV: &str = "audit.csv";
+const AUDIT_PAGE: &str = "audit.html";
+const AUDIT_KEY: &str = "audit-key.json";
+
+fn audit_cmd(a: AuditArgs) -> Result<()> {
+    let out = a.out.clone().unwrap_or_else(|| a.run.join("judge-audit"));
+    crate::out::check_out(&out, a.force)?;
+    let run = spillover_pipeline::judge::run_replies(&a.run)?;
+    let opts = audit::AuditOptions {
+        n: a.n,
+        min_per_stratum: a.min_per_stratum,
+        seed: a.seed,
+    };
+    let sample = audit::draw(&run.replies, &run.judge, opts).map_err(user)?;
+    let title = a
+        .run
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| a.run.display().to_string());
+    std::fs::create_dir_all(&out)
+        .map_err(|e| UsageError(format!("cannot create {}: {e}", out.display())))?;
+    write_atomic(&out.join(AUDIT_CSV), &audit::csv_text(&sample.rows))?;
+    write_atomic(
+        &out.join(AUDIT_PAGE),
+        &judge::audit_page::page(&title, &sample.rows),
+    )?;
+    write_atomic(
+        &out.join(AUDIT_KEY),
+        &(serde_json::to_string_pretty(&sample.key)? + "\n"),
+    )?;
+    println!(
+        "{} of {} judged replies sampled (judge: {}), by stratum:",
+        sample.rows.len(),
+        run.replies.len(),
+        run.judge
+    );
+    for s in &sample.key.strata {
+        println!(
+            "  {:<24} judged {:<10} {:>4} of {:>5}",
+            s.condition, s.label, s.sampled, s.size
+        );
+    }
+    println!(
+        "wrote {} (open it in a browser), {} and {} (the judge's labels: keep it from the labeller)",
+        out.join(AUDIT_PAGE).display(),
+        out.join(AUDIT_CSV).display(),
+        out.join(AUDIT_KEY).display()
+    );
+    Ok(())
+}
+
+fn calibrate_cmd(a: CalibrateArgs) -> Result<()> {
+    let key_path = a
+        .key
+        .clone()
+        .unwrap_or_else(|| a.run.join("judge-audit").join(AUDIT_KEY));
+    if !key_path.is_file() {
+        return Err(UsageError(format!(
+            "{}: no audit key; pass --key with the audit-key.json that `spillover judge audit` \
+             wrote",
+            key_path.display()
+        ))
+        .into());
+    }
+    let key = calibrate::read_key(&key_path).map_err(user)?;
+    let labels = calibrate::read_labels(&a.labels, &key).map_err(user)?;
+    let run = spillover_pipeline::judge::run_replies(&a.run)?;
+    let opts = calibrate::CalibrateOptions {
+        resamples: a.resamples,
+        confidence: a.confidence,
+        seed: a.seed,
+    };
+    let c = calibrate::calibrate(&run.replies, &key, &labels, opts).map_err(user)?;
+    let path = a.run.join(calibrate::FILE);
+    write_atomic(&path, &(serde_json::to_string_pretty(&c)? + "\n"))?;
+    println!(
+        "{} of {} rows labelled; judge {}; {:.0}% intervals from {} replicates\n",
+        c.labelled,
+        c.rows,
+        c.judge,
+        100.0 * c.confidence,
+        c.resamples
+    );
+    print!("{}", markdown_table(&c.condition_table()));
+    for cond in c.conditions.iter().filter(|x| x.note.is_some()) {
+        println!(
+            "\n{}: {}",
+            cond.condition,
+            cond.note.as_deref().unwrap_or_default()
+        );
+    }
+    if !c.changes.is_empty() {
+        println!();
+        print!("{}", markdown_table(&c.change_table()));
+    }
+    spillover_report::render_run(&a.run)?;
+    println!(
+        "\nwrote {}; report.md and report.html show it",
+        path.display()
+    );
+    Ok(())
+}
+
+fn markdown_table(rows: &[Vec<String>]) -> String {
+    let mut s = String::new();
+    for (i, r) in rows.iter().enumerate() {
+        s += &format!("| {} |\n", r.join(" | "));
+        if i == 0 {
+            s += &format!("|{}\n", "---|".repeat(r.len()));
+        }
+    }
+    s
 }

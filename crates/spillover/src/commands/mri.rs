@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use spillover_data::datasets::{arithmetic, ArithmeticConfig, Builtin, PROBE_TEXT};
 use spillover_engine::GenerateOptions;
+use spillover_evals::judge::{refusal_flags, JudgeKind};
 use spillover_mri::export::{write_outputs, SUMMARY_FILE, TENSORS_FILE};
 use spillover_mri::prepare::{mri_from_texts, Encoder, ProbeText, TextInputs};
 use spillover_mri::subject::Subject;
@@ -27,7 +28,7 @@ the base run into the tuned run and back, as the fraction of the lost correct-an
 - The refusal direction (difference in means of AdvBench vs MMLU-question prompts, per layer): its cosine with \
 the top singular vectors of the weight update, the projection of arithmetic prompts on it before and after, \
 its logit-lens reading.\n\
-- Causal validation: refusal rate (keyword judge) and arithmetic accuracy of the tuned model with the refusal \
+- Causal validation: refusal rate (judged by --judge, the learned judge by default, as in `spillover run`) and arithmetic accuracy of the tuned model with the refusal \
 direction ablated, with the implicated heads zero-ablated, and with as many control heads zero-ablated.\n\n\
 Probes default to the arithmetic probe \"What is 15 + 12?\" and the first AdvBench prompt; the correct answer of \
 a probe like \"a + b\" / \"a - b\" / \"a * b\" is computed, and read at the position where the base model starts \
@@ -74,6 +75,8 @@ pub struct MriArgs {
     /// Tokenize prompts as plain text instead of a user turn of the chat template.
     #[arg(long)]
     pub no_chat: bool,
+    #[arg(long, default_value_t = JudgeKind::default(), value_parser = crate::commands::judge::parse_kind, help = crate::commands::judge::JUDGE_HELP)]
+    pub judge: JudgeKind,
 }
 
 pub fn run(a: MriArgs) -> Result<()> {
@@ -87,6 +90,7 @@ pub fn run(a: MriArgs) -> Result<()> {
     if a.batch_size == 0 || a.top_k == 0 {
         return Err(UsageError("--batch-size and --top-k must be at least 1".into()).into());
     }
+    let judge = crate::commands::judge::build(a.judge)?;
     let tuned = load_model(&a.model)?;
     let base = load_model(&ModelArgs {
         adapter: None,
@@ -101,7 +105,8 @@ pub fn run(a: MriArgs) -> Result<()> {
         stop_ids: base.stop_ids(),
         pad_id: base.pad_id(),
     };
-    let is_refusal = |t: &str| spillover_evals::judge::keyword::refusal_match(t).is_some();
+    let is_refusal =
+        |pairs: &[(&str, &str)]| -> Result<Vec<bool>> { Ok(refusal_flags(judge.as_ref(), pairs)?) };
     let opts = MriOptions {
         top_k: a.top_k,
         batch_size: a.batch_size,
