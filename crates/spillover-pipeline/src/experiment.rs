@@ -3,8 +3,11 @@
 //! ```text
 //! data ─▶ baseline (shared) ─┬─▶ seed-S/intervention ─▶ seed-S/after ─▶ seed-S/compare ─┐
 //!                            │   (training or direction stages shared between runs)      ├─▶ tables (CSV, Parquet)
-//!                            └────────────────────────────────────────────────────────────┴─▶ across-seeds ─▶ explain ─▶ results.json
+//!                            └────────────────────────────────────────────────────────────┴─▶ across-seeds ─▶ seed-S/explain ─▶ results.json
 //! ```
+//!
+//! The MRI (`seed-S/explain`) runs on every seed's intervened model; with several seeds,
+//! [`crate::stages::explain::agreement`] says which of its claims every seed makes.
 //!
 //! Each seed S draws its own training prompts (the data stage's `seed-S/` split) and is evaluated
 //! and compared on the baseline's items minus the near-duplicates of those prompts. With several
@@ -253,35 +256,49 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<Results> {
         None
     };
 
-    // Mechanistic analysis of the first seed's intervention.
-    let mri = if exp.analysis.mri {
-        progress.stage("explain (MRI)");
-        let first = &per_seed[0];
-        let recipe = &first.recipe;
-        let split_items = crate::rundir::tree_digest(&first.split_dir.join("items"))?;
-        // The judge counts validation's refusals, so it is one of the stage's inputs.
-        let inputs = (
-            &base.key,
-            &recipe.inputs_hash,
-            &items_hash,
-            &split_items,
-            &exp.analysis,
-            exp.judge.kind,
-        );
-        Some(stages.run("explain", &inputs, |out, _| {
-            let benign = &data_stage.summary.splits[0].refusal_set.benign_ids;
-            explain::explain(
-                exp,
-                &base,
-                &recipe.summary,
-                &data_stage.dir,
-                &first.split_dir,
-                benign,
-                judge.as_ref(),
-                out,
-                opts.progress,
-            )
-        })?)
+    // Mechanistic analysis of every seed's intervention, and which claims the seeds share.
+    let mut mri = Vec::new();
+    if exp.analysis.mri {
+        for (s, split) in per_seed.iter().zip(&data_stage.summary.splits) {
+            let tag = format!("seed-{}", s.seed);
+            progress.stage(&format!("{tag}: explain (MRI)"));
+            let split_items = crate::rundir::tree_digest(&s.split_dir.join("items"))?;
+            let inputs = (
+                &base.key,
+                &s.recipe.inputs_hash,
+                &items_hash,
+                &split_items,
+                &exp.analysis,
+                exp.judge.kind,
+            );
+            let stage = stages.run(&format!("{tag}/explain"), &inputs, |out, _| {
+                explain::explain(
+                    exp,
+                    &base,
+                    &s.recipe.summary,
+                    &data_stage.dir,
+                    &s.split_dir,
+                    &split.refusal_set.benign_ids,
+                    judge.as_ref(),
+                    out,
+                    &tag,
+                    opts.progress,
+                )
+            })?;
+            mri.push((s.seed, stage));
+        }
+    }
+    let mri_agreement = if mri.len() > 1 {
+        let parsed = mri
+            .iter()
+            .map(|(seed, st)| Ok((*seed, serde_json::from_value(st.summary.clone())?)))
+            .collect::<Result<Vec<_>>>()?;
+        Some(explain::agreement::agreement(
+            &parsed,
+            exp.stats.alpha,
+            exp.analysis.nulls,
+            exp.seed,
+        )?)
     } else {
         None
     };
@@ -294,7 +311,8 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<Results> {
         &baseline,
         &per_seed,
         across.as_ref(),
-        mri.as_ref(),
+        &mri,
+        mri_agreement,
         &stages,
     )?;
     results.timings.push(results::Timing {
@@ -310,7 +328,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<Results> {
 /// Number of stage lines the progress display will print.
 fn plan_len(exp: &Experiment) -> usize {
     let seeds = exp.seed_count();
-    4 + 3 * seeds + 1 + usize::from(seeds > 1) + usize::from(exp.analysis.mri) + 1
+    4 + 3 * seeds + 1 + usize::from(seeds > 1) + usize::from(exp.analysis.mri) * seeds + 1
 }
 
 fn progress_line(opts: &RunOptions, msg: &str) {

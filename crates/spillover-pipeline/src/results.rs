@@ -7,6 +7,7 @@ use crate::experiment::SeedRun;
 use crate::rundir::{read_jsonl, write_json, StageResult, Stages};
 use crate::stages::data::DataSummary;
 use crate::stages::evaluate::{read_timings, samples_path, EvalSummary};
+use crate::stages::explain::agreement::Agreement;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use spillover_evals::benchmarks::{BenchmarkKind, Record};
@@ -35,8 +36,14 @@ pub struct Results {
     pub baseline: EvalSummary,
     /// Datasets (sources, sha256, item ids), dedup report, refusal set.
     pub data: DataSummary,
-    /// The MRI's summary, when it ran.
+    /// The MRI's summary of the first seed, when it ran.
     pub mri: Option<serde_json::Value>,
+    /// Where every seed's MRI wrote its files (`seed-S/explain`, relative to the run folder).
+    #[serde(default)]
+    pub mri_seeds: Vec<MriSeed>,
+    /// Which MRI claims every seed makes, each with its control (with several seeds).
+    #[serde(default)]
+    pub mri_agreement: Option<Agreement>,
     /// Wall time of every stage, and whether it was reused from an earlier run.
     pub timings: Vec<Timing>,
 }
@@ -49,6 +56,14 @@ pub struct SeedResult {
     pub intervention_detail: serde_json::Value,
     pub after: EvalSummary,
     pub table: Vec<TaxRow>,
+}
+
+/// One seed's MRI.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MriSeed {
+    pub seed: u64,
+    /// Its folder (`mri.json`, `mri.safetensors`), relative to the run folder.
+    pub dir: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -101,7 +116,8 @@ pub(crate) fn assemble(
     baseline: &StageResult<EvalSummary>,
     per_seed: &[SeedRun],
     across: Option<&StageResult<Vec<AcrossRow>>>,
-    mri: Option<&StageResult<serde_json::Value>>,
+    mri: &[(u64, StageResult<serde_json::Value>)],
+    mri_agreement: Option<Agreement>,
     _stages: &Stages,
 ) -> Result<Results> {
     let mut timings = vec![
@@ -160,8 +176,14 @@ pub(crate) fn assemble(
     if let Some(a) = across {
         timings.push(timing("across-seeds", a.seconds, a.reused));
     }
-    if let Some(m) = mri {
-        timings.push(timing("explain", m.seconds, m.reused));
+    let mut mri_seeds = Vec::new();
+    for (seed, m) in mri {
+        timings.push(timing(&format!("seed-{seed}/explain"), m.seconds, m.reused));
+        let dir = m.dir.strip_prefix(root).unwrap_or(&m.dir);
+        mri_seeds.push(MriSeed {
+            seed: *seed,
+            dir: dir.display().to_string(),
+        });
     }
     let tables: Vec<(u64, Vec<TaxRow>)> = seeds.iter().map(|s| (s.seed, s.table.clone())).collect();
     let seed_summary = if tables.len() > 1 {
@@ -193,7 +215,9 @@ pub(crate) fn assemble(
         across_seeds,
         baseline: baseline.summary.clone(),
         data: data.summary.clone(),
-        mri: mri.map(|m| m.summary.clone()),
+        mri: mri.first().map(|(_, m)| m.summary.clone()),
+        mri_seeds,
+        mri_agreement,
         timings,
     })
 }

@@ -226,3 +226,33 @@ fn standard_and_full_default_to_three_seeds_and_an_explicit_count_wins() {
     // Resolving twice changes nothing (the resolved file runs the same experiment).
     assert_eq!(exp.clone().resolved(), exp);
 }
+
+/// `[analysis]` sizes: documented defaults (the MRI's cost at the quick profile), values from a
+/// file, and bad values or unknown keys named.
+#[test]
+fn analysis_sizes_have_defaults_and_bad_ones_name_the_key() {
+    let d = config::parse("x.toml", "", &[]).unwrap().analysis;
+    assert_eq!((d.prompts, d.items, d.nulls), (32, 24, 1000));
+    let a = config::parse(
+        "x.toml",
+        "[analysis]\nprompts = 8\nitems = 0\nnulls = 50\n",
+        &[],
+    )
+    .unwrap()
+    .analysis;
+    assert_eq!((a.prompts, a.items, a.nulls), (8, 0, 50));
+    let set = config::parse("x.toml", "", &["analysis.nulls=300".into()]).unwrap();
+    assert_eq!(set.analysis.nulls, 300);
+    for (text, want) in [
+        ("[analysis]\nprompt = 8\n", "did you mean `prompts`?"),
+        ("[analysis]\nnulls = 19\n", "analysis.nulls: 19 is below 20"),
+        (
+            "[analysis]\nprompts = 0\n",
+            "analysis.prompts: must be at least 1",
+        ),
+        ("[analysis]\nitems = \"many\"\n", "items"),
+    ] {
+        let e = config::parse("x.toml", text, &[]).unwrap_err().to_string();
+        assert!(e.contains(want), "{text:?}: {e}");
+    }
+}

@@ -9,7 +9,7 @@
 //! - [`render_sweep`]: a sweep's Pareto frontier and dose-response curves.
 //!
 //! Inputs are `results.json` (schema in docs/results-schema.md), the per-item `samples.jsonl`
-//! files, `explain/` (the MRI) and `sweep.json`; a missing or corrupt input is a
+//! files, `seed-S/explain/` (the MRI of each seed) and `sweep.json`; a missing or corrupt input is a
 //! [`ReportError`] naming the file. Every output is written atomically.
 
 mod across;
@@ -23,6 +23,7 @@ mod html;
 pub mod io;
 mod markdown;
 pub mod mri;
+pub mod mri_seeds;
 pub mod readme;
 mod run;
 pub mod samples;

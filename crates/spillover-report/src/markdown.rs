@@ -144,6 +144,15 @@ fn mri(s: &mut String, d: &RunDoc, m: &crate::mri::MriReport) {
     for n in &m.notes {
         let _ = writeln!(s, "- {n}");
     }
+    if let Some(a) = &d.results.mri_agreement {
+        let _ = writeln!(
+            s,
+            "\n### {}\n\n{}\n\n{}",
+            crate::mri_seeds::title(a),
+            crate::mri_seeds::NOTE,
+            table(&crate::mri_seeds::table(a))
+        );
+    }
     for f in d.figures.iter().filter(|f| f.id.starts_with("mri_")) {
         let _ = writeln!(s, "![{}](figures/{}.svg)\n\n{}\n", f.title, f.id, f.caption);
     }

@@ -1,5 +1,6 @@
-//! The MRI's part of the report, read from `results.json` `mri` (or `<run>/explain/mri.json`) and
-//! `<run>/explain/mri.safetensors` (see the spillover-mri crate's export module): attention change
+//! The MRI's part of the report, read from `results.json` `mri` (or `mri.json` in the first seed's
+//! MRI folder, [`dir`]) and `mri.safetensors` beside it (see the spillover-mri crate's export
+//! module), and the agreement of its claims over seeds (`results.json` `mri_agreement`): attention change
 //! per head, the most changed head's attention before and after, patching heatmaps, attribution
 //! bars, the causal validation and the MRI's own findings. Every piece is drawn only when its
 //! data is present.
@@ -78,21 +79,30 @@ impl Tensors {
     }
 }
 
-/// The MRI summary of a run: `results.mri` when set, else `<run>/explain/mri.json` when present.
-pub fn summary(run_dir: &Path, from_results: Option<&Value>) -> Result<Option<Value>> {
+/// The first seed's MRI folder: `results.mri_seeds[0].dir` (`seed-S/explain`), or `explain/` in
+/// runs made before the MRI ran per seed.
+pub fn dir(run_dir: &Path, r: &crate::schema::Results) -> PathBuf {
+    match r.mri_seeds.first() {
+        Some(s) => run_dir.join(&s.dir),
+        None => run_dir.join("explain"),
+    }
+}
+
+/// The MRI summary of a run: `results.mri` when set, else `mri.json` in `dir` when present.
+pub fn summary(dir: &Path, from_results: Option<&Value>) -> Result<Option<Value>> {
     if let Some(v) = from_results.filter(|v| !v.is_null()) {
         return Ok(Some(v.clone()));
     }
-    let path = run_dir.join("explain").join("mri.json");
+    let path = dir.join("mri.json");
     if !path.is_file() {
         return Ok(None);
     }
     Ok(Some(crate::io::read_json(&path, "the MRI's summary")?))
 }
 
-/// Builds the MRI part from its summary and the tensors next to it.
-pub fn report(run_dir: &Path, m: &Value) -> Result<MriReport> {
-    let dir = run_dir.join("explain");
+/// Builds the MRI part from its summary and the tensors in `dir` beside it.
+pub fn report(dir: &Path, m: &Value) -> Result<MriReport> {
+    let dir = dir.to_path_buf();
     let tpath = dir.join("mri.safetensors");
     let tensors = match std::fs::read(&tpath) {
         Ok(bytes) => Some(Tensors {

@@ -4,24 +4,30 @@ use crate::fmt::html as esc;
 use crate::schema::Results;
 use crate::sections;
 use crate::svg::forest::{forest, Entry, ForestRow};
-use crate::{calibration, findings, html, markdown, mri, samples, Figure, RenderedFiles, RunDoc};
+use crate::{
+    calibration, findings, html, markdown, mri, mri_seeds, samples, Figure, RenderedFiles, RunDoc,
+};
 use anyhow::Result;
 use std::fmt::Write;
 use std::path::Path;
 
 /// Renders `run_dir/report.md`, `report.html` and `figures/*.svg` from `results.json`, the
-/// per-item records and `explain/` (when the MRI ran); returns the paths written.
+/// per-item records and the first seed's MRI folder (when the MRI ran); returns the paths written.
 pub fn render_run(run_dir: &Path) -> Result<RenderedFiles> {
     let r = Results::load(run_dir)?;
     let samples = samples::load(run_dir, &r)?;
-    let mri_summary = mri::summary(run_dir, r.mri.as_ref())?;
+    let mri_dir = mri::dir(run_dir, &r);
+    let mri_summary = mri::summary(&mri_dir, r.mri.as_ref())?;
     let mri = match &mri_summary {
-        Some(m) => Some(mri::report(run_dir, m)?),
+        Some(m) => Some(mri::report(&mri_dir, m)?),
         None => None,
     };
     let mut found = findings::findings(&r);
     if let Some(m) = &mri_summary {
         found.extend(findings::mri_findings(m));
+    }
+    if let Some(a) = &r.mri_agreement {
+        found.extend(mri_seeds::findings(a));
     }
     let mut figures = figures(&r);
     if let Some(m) = &mri {
@@ -191,6 +197,15 @@ fn page(d: &RunDoc) -> String {
         }
         if !m.notes.is_empty() {
             b.push_str(&html::list(&m.notes, "note"));
+        }
+        if let Some(a) = &r.mri_agreement {
+            let _ = writeln!(
+                b,
+                "<h3 id=\"mri-seeds\">{}</h3>\n<p class=\"note\">{}</p>",
+                esc(&mri_seeds::title(a)),
+                esc(mri_seeds::NOTE)
+            );
+            b.push_str(&html::table(&mri_seeds::table(a), "mri-agreement"));
         }
         for f in d.figures.iter().filter(|f| f.id.starts_with("mri_")) {
             b.push_str(&html::figure(f));

@@ -277,10 +277,24 @@ pub struct Results {
     pub baseline: Value,
     #[serde(default)]
     pub data: Value,
+    /// The first seed's MRI summary.
     #[serde(default)]
     pub mri: Option<Value>,
+    /// Where each seed's MRI wrote its files (absent in runs made before the MRI ran per seed).
+    #[serde(default)]
+    pub mri_seeds: Vec<MriSeed>,
+    /// Which MRI claims every seed makes (with several seeds).
+    #[serde(default)]
+    pub mri_agreement: Option<Value>,
     #[serde(default)]
     pub timings: Vec<Timing>,
+}
+
+/// One seed's MRI folder, relative to the run folder.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MriSeed {
+    pub seed: u64,
+    pub dir: String,
 }
 
 impl Results {

@@ -165,14 +165,17 @@ fn check_external_run(folder: &Path, tuned: &Path, form: &str) -> Value {
         .expect("a KL row");
     let est = kl["change"]["estimate"].as_f64().unwrap();
     assert!(est > 1e-6, "the tuned model differs from the base: KL {kl}");
-    assert!(folder.join("explain/mri.json").exists(), "the MRI ran");
+    assert!(
+        folder.join("seed-0/explain/mri.json").exists(),
+        "the MRI ran"
+    );
     let stages: Vec<&str> = r["timings"]
         .as_array()
         .unwrap()
         .iter()
         .map(|t| t["stage"].as_str().unwrap())
         .collect();
-    assert!(stages.contains(&"seed-0/after") && stages.contains(&"explain"));
+    assert!(stages.contains(&"seed-0/after") && stages.contains(&"seed-0/explain"));
     assert!(!stages.iter().any(|t| t.contains("(shared)")), "{stages:?}");
     let report = std::fs::read_to_string(folder.join("report.md")).unwrap();
     assert!(report.contains("Note: External intervention"), "{report}");

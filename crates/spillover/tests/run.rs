@@ -648,7 +648,7 @@ fn the_default_experiment_on_the_packaged_model() {
     assert!(r["mri"]["findings"]["statements"]
         .as_array()
         .is_some_and(|s| !s.is_empty()));
-    assert!(folder.join("explain/mri.safetensors").exists());
+    assert!(folder.join("seed-0/explain/mri.safetensors").exists());
     let md = std::fs::read_to_string(folder.join("report.md")).unwrap();
     assert!(md.contains("refusal"));
 }

@@ -325,10 +325,34 @@ pub struct AnalysisSection {
     /// Probe prompts (default: the arithmetic probe and one harmful prompt).
     #[serde(default)]
     pub probes: Vec<String>,
+    /// Harmful and harmless prompts (each) for the refusal direction and causal validation.
+    #[serde(default = "default_analysis_prompts")]
+    pub prompts: usize,
+    /// Arithmetic items (the seed's evaluated ones) checked as capability in validation.
+    #[serde(default = "default_analysis_items")]
+    pub items: usize,
+    /// Random draws of each null: random unit directions against which the cosine between two
+    /// seeds' refusal directions is ranked (the agreement over seeds; at least 20).
+    #[serde(default = "default_analysis_nulls")]
+    pub nulls: usize,
 }
+
+/// The fewest null draws `analysis.nulls` accepts.
+pub const MIN_NULLS: usize = 20;
 
 fn yes() -> bool {
     true
+}
+
+/// Defaults of `[analysis]` sizes (the MRI's cost at the quick profile).
+fn default_analysis_prompts() -> usize {
+    32
+}
+fn default_analysis_items() -> usize {
+    24
+}
+fn default_analysis_nulls() -> usize {
+    1000
 }
 
 impl Default for AnalysisSection {
@@ -336,6 +360,9 @@ impl Default for AnalysisSection {
         AnalysisSection {
             mri: true,
             probes: Vec::new(),
+            prompts: default_analysis_prompts(),
+            items: default_analysis_items(),
+            nulls: default_analysis_nulls(),
         }
     }
 }
@@ -472,6 +499,15 @@ impl Experiment {
             return bad(
                 "stats.alpha",
                 format!("{} is not in (0, 0.5)", self.stats.alpha),
+            );
+        }
+        if self.analysis.prompts == 0 {
+            return bad("analysis.prompts", "must be at least 1".into());
+        }
+        if self.analysis.nulls < MIN_NULLS {
+            return bad(
+                "analysis.nulls",
+                format!("{} is below {MIN_NULLS}", self.analysis.nulls),
             );
         }
         self.validate_margins()?;

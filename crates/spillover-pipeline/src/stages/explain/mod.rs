@@ -1,13 +1,15 @@
 //! The explanation stage (the MRI): attention maps, direct logit attribution, activation patching,
-//! the refusal direction and causal validation, on the base model and the intervened one (the
-//! first seed's), with the same probes. Refusals (validation's rates, the probes' refusal token)
-//! are judged by the run's judge. Writes `mri.json` and `mri.safetensors` (see
-//! `spillover_mri::export`) and returns the JSON summary.
+//! the refusal direction and causal validation, on the base model and one seed's intervened
+//! model, with the same probes; refusals are judged by the run's judge. It runs once per seed (`seed-S/explain/`); each writes `mri.json`
+//! and `mri.safetensors` (see `spillover_mri::export`) and returns the JSON summary. With several
+//! seeds, [`agreement`] says which of the MRI's claims every seed makes.
 //!
-//! Inputs from the run: the probes (`analysis.probes`, else the arithmetic probe and the first
-//! held-out harmful prompt), the harmful training prompts (the first seed's split) and the
-//! harmless prompts of the data stage for the refusal direction, and the first seed's evaluated
-//! arithmetic items as capability checks.
+//! Inputs from the run, per seed: the probes (`analysis.probes`, else the arithmetic probe and the
+//! seed's first held-out harmful prompt), the seed's harmful training prompts and the harmless
+//! prompts of the data stage for the refusal direction (`analysis.prompts` of each), and the
+//! seed's evaluated arithmetic items as capability checks (`analysis.items`).
+
+pub mod agreement;
 
 use crate::config::Experiment;
 use crate::experiment::Base;
@@ -25,14 +27,12 @@ use spillover_mri::subject::Subject;
 use spillover_mri::MriOptions;
 use std::path::Path;
 
-/// Prompts per class for the refusal direction, and arithmetic items checked.
-const DIRECTION_PROMPTS: usize = 32;
-const CAPABILITY_ITEMS: usize = 24;
 /// Tokens generated for probes and validation items (SmolLM2 explains before it answers).
 const MAX_NEW_TOKENS: usize = 40;
 
 /// Runs the MRI and writes its files into `out`; returns its JSON summary. `split_dir` is the
-/// data stage's folder of the seed whose `recipe` this is (its training prompts and items).
+/// data stage's folder of the seed whose `recipe` this is (its training prompts and items); `tag`
+/// names the seed in progress lines.
 /// Validation's refusal rates are counted by `judge`, the run's judge.
 #[allow(clippy::too_many_arguments)]
 pub fn explain(
@@ -44,6 +44,7 @@ pub fn explain(
     benign_ids: &[String],
     judge: &(dyn RefusalJudge + Sync),
     out: &Path,
+    tag: &str,
     progress: bool,
 ) -> Result<serde_json::Value> {
     let after = interventions::load_after(exp, recipe)?;
@@ -69,7 +70,7 @@ pub fn explain(
         max_new_tokens: MAX_NEW_TOKENS,
         ..MriOptions::default()
     };
-    let line = |m: &str| eprintln!("    mri: {m}");
+    let line = |m: &str| eprintln!("    mri {tag}: {m}");
     let report: Option<&(dyn Fn(&str) + Sync)> = if progress { Some(&line) } else { None };
     let (result, tensors) = mri_from_texts(sb, st, &enc, &texts, &gen, &is_refusal, &opts, report)?;
     write_outputs(out, &result, &tensors)?;
@@ -87,12 +88,12 @@ fn texts(
         .iter()
         .filter(|r| !benign_ids.iter().any(|b| r["id"].as_str() == Some(b)))
         .filter_map(|r| r["prompt"].as_str().map(str::to_string))
-        .take(DIRECTION_PROMPTS)
+        .take(exp.analysis.prompts)
         .collect();
     let harmless: Vec<String> = read_items(&data_dir.join("harmless.jsonl"))?
         .into_iter()
         .map(|i| i.text)
-        .take(DIRECTION_PROMPTS)
+        .take(exp.analysis.prompts)
         .collect();
     // A benchmark the experiment does not run has no items file; a file that exists must parse.
     let items = |k: BenchmarkKind| -> Result<Vec<Item>> {
@@ -106,7 +107,7 @@ fn texts(
     let capability: Vec<(String, String)> = items(BenchmarkKind::Arithmetic)?
         .into_iter()
         .filter_map(|i| Some((i.text, i.answer?)))
-        .take(CAPABILITY_ITEMS)
+        .take(exp.analysis.items)
         .collect();
     let probes = if exp.analysis.probes.is_empty() {
         let mut p = vec![ProbeText {
