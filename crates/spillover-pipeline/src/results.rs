@@ -52,6 +52,9 @@ pub struct Timing {
     pub stage: String,
     pub seconds: f64,
     pub reused: bool,
+    /// The training stage's token throughput (when reused: that of the run that trained).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training: Option<crate::interventions::training::Throughput>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -118,11 +121,14 @@ pub(crate) fn assemble(
         table,
     } in per_seed
     {
-        timings.push(timing(
-            &format!("seed-{seed}/{} (shared)", recipe.work_stage),
-            recipe.work_seconds,
-            recipe.work_reused,
-        ));
+        timings.push(Timing {
+            training: crate::interventions::training::Throughput::of(&recipe.detail),
+            ..timing(
+                &format!("seed-{seed}/{} (shared)", recipe.work_stage),
+                recipe.work_seconds,
+                recipe.work_reused,
+            )
+        });
         timings.push(timing(
             &format!("seed-{seed}/intervention"),
             recipe.seconds,
@@ -179,6 +185,7 @@ fn timing(stage: &str, seconds: f64, reused: bool) -> Timing {
         stage: stage.into(),
         seconds,
         reused,
+        training: None,
     }
 }
 
