@@ -124,7 +124,11 @@ pub fn pack_rows(items: &[usize], lens: &[usize], capacity: usize) -> Vec<Vec<us
 
 /// Groups consecutive rows into micro-batches whose padded size (rows × longest row) stays within
 /// `token_budget` (a row over the budget still gets a micro-batch of its own).
-pub fn group_rows(rows: Vec<Vec<usize>>, lens: &[usize], token_budget: usize) -> Vec<Vec<Vec<usize>>> {
+pub fn group_rows(
+    rows: Vec<Vec<usize>>,
+    lens: &[usize],
+    token_budget: usize,
+) -> Vec<Vec<Vec<usize>>> {
     let mut out: Vec<Vec<Vec<usize>>> = Vec::new();
     let mut cur: Vec<Vec<usize>> = Vec::new();
     let mut longest = 0;
@@ -260,7 +264,13 @@ mod tests {
             group_rows(rows.clone(), &lens, 50),
             vec![vec![vec![2]], vec![vec![0, 1], vec![3]]]
         );
-        assert_eq!(group_rows(rows.clone(), &lens, 10), vec![vec![vec![2]], vec![vec![0, 1]], vec![vec![3]]]);
-        assert_eq!(group_rows(rows, &lens, 90), vec![vec![vec![2], vec![0, 1], vec![3]]]);
+        assert_eq!(
+            group_rows(rows.clone(), &lens, 10),
+            vec![vec![vec![2]], vec![vec![0, 1]], vec![vec![3]]]
+        );
+        assert_eq!(
+            group_rows(rows, &lens, 90),
+            vec![vec![vec![2], vec![0, 1], vec![3]]]
+        );
     }
 }

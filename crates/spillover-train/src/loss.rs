@@ -105,7 +105,7 @@ pub fn chunked_cross_entropy_hidden(
         .index_select(&Tensor::from_vec(rows, n, dev)?, 0)?;
     let targets = Tensor::from_vec(targets, (n, 1), dev)?;
     if model.unembedding().track_op() {
-        return Ok(summed_logp(model, &picked, &targets)?.affine(-1.0 / n as f64, 0.0)?);
+        return summed_logp(model, &picked, &targets)?.affine(-1.0 / n as f64, 0.0);
     }
     let track = picked.track_op();
     let mut sum = 0f64;
@@ -122,9 +122,9 @@ pub fn chunked_cross_entropy_hidden(
         let s = summed_logp(model, h.as_tensor(), &tg)?;
         sum -= s.to_scalar::<f32>()? as f64;
         let g = s.backward()?;
-        let gh = g
-            .get(h.as_tensor())
-            .ok_or_else(|| candle_core::Error::Msg("no gradient reached the hidden states".into()))?;
+        let gh = g.get(h.as_tensor()).ok_or_else(|| {
+            candle_core::Error::Msg("no gradient reached the hidden states".into())
+        })?;
         grads.push(gh.clone());
     }
     let mean = Tensor::new((sum / n as f64) as f32, dev)?;
@@ -133,12 +133,18 @@ pub fn chunked_cross_entropy_hidden(
     }
     // d(mean)/d(picked) = −(1/n) · d(Σ log p)/d(picked).
     let grad = Tensor::cat(&grads, 0)?.affine(-1.0 / n as f64, 0.0)?;
-    let s = (&picked * &grad)?.sum_all()?.to_dtype(candle_core::DType::F32)?;
+    let s = (&picked * &grad)?
+        .sum_all()?
+        .to_dtype(candle_core::DType::F32)?;
     (&s - &s.detach())? + mean
 }
 
 /// Σ log p(target) over the rows of `hidden` [n, d], in f32.
-fn summed_logp(model: &spillover_model::Model, hidden: &Tensor, targets: &Tensor) -> Result<Tensor> {
+fn summed_logp(
+    model: &spillover_model::Model,
+    hidden: &Tensor,
+    targets: &Tensor,
+) -> Result<Tensor> {
     let (n, d) = hidden.dims2()?;
     let logits = model
         .unembed(&hidden.reshape((1, n, d))?)?

@@ -4,7 +4,9 @@
 //! clipping, the learning-rate schedule, AdamW, checkpoints every N steps and exact resume.
 
 use crate::adamw::{clip_factor, AdamW, AdamWConfig};
-use crate::batch::{collate, collate_packed, group_rows, micro_batches, pack_rows, shuffled, Example};
+use crate::batch::{
+    collate, collate_packed, group_rows, micro_batches, pack_rows, shuffled, Example,
+};
 use crate::checkpoint::{self, Progress};
 use crate::loss::masked_cross_entropy_hidden;
 use crate::params::Trainable;
@@ -57,7 +59,7 @@ pub struct RunOptions {
 /// training's memory (the loss's [positions, vocabulary] logits are computed a chunk at a time,
 /// so the vocabulary does not). Chosen from measured peak memory (docs/performance.md, "Training
 /// memory").
-pub const DEFAULT_TOKEN_BUDGET: usize = 1024;
+pub const DEFAULT_TOKEN_BUDGET: usize = 256;
 
 /// How the examples of an optimizer step are laid out in its forward passes. Both layouts give
 /// the same loss and gradients up to rounding (tests/packing.rs).
@@ -177,8 +179,15 @@ pub fn train_with(
     let start = Instant::now();
     let mut count = Counts::default();
     for (k, step_batches) in steps.iter().enumerate().skip(progress.step as usize) {
-        let (loss, grads) =
-            accumulate(model, &opt, examples, step_batches, layout, run.pad_id, &mut count)?;
+        let (loss, grads) = accumulate(
+            model,
+            &opt,
+            examples,
+            step_batches,
+            layout,
+            run.pad_id,
+            &mut count,
+        )?;
         let (_norm, clip) = clip_factor(&grads, cfg.max_grad_norm)?;
         opt.step(&grads, schedule.lr(k as u64), clip)?;
         progress.step = k as u64 + 1;

@@ -28,7 +28,11 @@ fn model(name: &str) -> Option<Model> {
         ..LoadOptions::default()
     };
     Some(match name.strip_prefix("fixture-") {
-        Some(arch) => load_path(&fixtures_dir()?.join("tiny").join(arch), &opts).ok()?.model,
+        Some(arch) => {
+            load_path(&fixtures_dir()?.join("tiny").join(arch), &opts)
+                .ok()?
+                .model
+        }
         None => load(name, &opts).unwrap().model,
     })
 }
@@ -132,7 +136,10 @@ fn check_packed_equals_padded(name: &str) {
     let dg = rel_diff(&ga, &gb);
     println!("{name}: loss padded {la} packed {lb} (relative {dl:e}); gradients relative {dg:e}");
     assert!(dl < 1e-5, "{name}: loss {la} padded vs {lb} packed");
-    assert!(dg < 1e-5, "{name}: LoRA gradients differ by {dg} (relative)");
+    assert!(
+        dg < 1e-5,
+        "{name}: LoRA gradients differ by {dg} (relative)"
+    );
 }
 
 #[test]
@@ -198,8 +205,9 @@ fn run(cfg: &TrainConfig, layout: Option<Layout>) -> (Vec<f64>, Vec<Vec<f32>>, u
     (r.losses, w, r.padded_tokens)
 }
 
-/// Steps of 3 examples, padded (one micro-batch per step) and packed into 24-token rows, one
-/// row per micro-batch (a 24-token budget): the same steps, so the same losses and weights.
+/// Steps of 3 examples, padded (one micro-batch per step) and packed (rows of at most 24 tokens,
+/// forward passes of at most 24: several per step): the same steps, so the same losses and
+/// weights.
 #[test]
 fn packed_training_follows_padded_training() {
     let (la, wa, pa) = run(&config(3), None);
@@ -212,10 +220,17 @@ fn packed_training_follows_padded_training() {
     assert_eq!(la.len(), lb.len());
     assert!(pb < pa, "packing computed {pb} positions, padding {pa}");
     for (k, (a, b)) in la.iter().zip(&lb).enumerate() {
-        assert!(((a - b) / a).abs() < 1e-5, "step {k}: loss {a} padded vs {b} packed");
+        assert!(
+            ((a - b) / a).abs() < 1e-5,
+            "step {k}: loss {a} padded vs {b} packed"
+        );
     }
     for (a, b) in wa.iter().zip(&wb) {
-        let d = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        let d = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
         assert!(d < 1e-5, "final LoRA weights differ by {d}");
     }
 }
@@ -236,7 +251,11 @@ fn check_chunked_equals_full(name: &str) {
         .map(|v| gf.get(v.as_tensor()).unwrap().clone())
         .collect();
     let lf: f32 = full.to_scalar().unwrap();
-    assert!(b.target_tokens > 40, "{} labelled positions", b.target_tokens);
+    assert!(
+        b.target_tokens > 40,
+        "{} labelled positions",
+        b.target_tokens
+    );
     for chunk in [1, 7, 16, b.target_tokens] {
         let hidden = m.forward_hidden(&b.step, None, None).unwrap();
         let loss = chunked_cross_entropy_hidden(&m, &hidden, &b.labels, chunk).unwrap();
@@ -249,8 +268,14 @@ fn check_chunked_equals_full(name: &str) {
             .collect();
         let dg = rel_diff(&gf, &gc);
         println!("{name}, chunks of {chunk}: loss {l} vs full {lf}; gradients relative {dg:e}");
-        assert!(((l - lf) / lf).abs() < 1e-6, "chunks of {chunk}: loss {l} vs {lf}");
-        assert!(dg < 1e-5, "chunks of {chunk}: gradients differ by {dg} (relative)");
+        assert!(
+            ((l - lf) / lf).abs() < 1e-6,
+            "chunks of {chunk}: loss {l} vs {lf}"
+        );
+        assert!(
+            dg < 1e-5,
+            "chunks of {chunk}: gradients differ by {dg} (relative)"
+        );
     }
     // Without autograd (hidden states of a forward with nothing to train) only the value is made.
     let h = m.forward_hidden(&b.step, None, None).unwrap().detach();
@@ -285,7 +310,12 @@ fn chunked_gradient_of_the_hidden_states() {
     let full = masked_cross_entropy(&m.unembed(h.as_tensor()).unwrap(), &b.labels).unwrap();
     let chunked = chunked_cross_entropy_hidden(&m, h.as_tensor(), &b.labels, 9).unwrap();
     let ga = full.backward().unwrap().get(h.as_tensor()).unwrap().clone();
-    let gb = chunked.backward().unwrap().get(h.as_tensor()).unwrap().clone();
+    let gb = chunked
+        .backward()
+        .unwrap()
+        .get(h.as_tensor())
+        .unwrap()
+        .clone();
     let d = rel_diff(&[ga], &[gb]);
     assert!(d < 1e-5, "hidden-state gradients differ by {d} (relative)");
 }

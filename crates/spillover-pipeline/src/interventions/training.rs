@@ -179,7 +179,14 @@ pub fn train_intervention(
         stop_after: None,
         pad_id: lm.pad_id(),
     };
-    let report = train_with(&mut lm.model, &trainable, &examples, &s.train, &run, s.layout)?;
+    let report = train_with(
+        &mut lm.model,
+        &trainable,
+        &examples,
+        &s.train,
+        &run,
+        s.layout,
+    )?;
     match &lora {
         Some(cfg) => save_peft(&mut lm.model, cfg, model_spec, out)?,
         None => crate::adapters::save_full(&trainable, model_spec, out)?,
