@@ -268,6 +268,13 @@ fn accumulate(
         let w = b.target_tokens as f64 / total.max(1) as f64;
         let hidden = model.forward_hidden(&b.step, None, None)?;
         let loss = masked_cross_entropy_hidden(model, &hidden, &b.labels)?;
+        if !loss.track_op() {
+            candle_core::bail!(
+                "no trainable tensor takes part in the loss: the model does not use these \
+                 variables (training detaches them when it ends; make a new Trainable to train \
+                 the model again)"
+            );
+        }
         loss_sum += w * loss.to_scalar::<f32>()? as f64;
         let g = opt.grads_of(&loss.backward()?)?;
         sum = Some(match sum {

@@ -55,8 +55,7 @@ impl TrainSettings {
                 max_grad_norm: Some(1.0),
                 batch_size: per_step,
                 // Each step's examples are packed into rows of up to max_len tokens, and the rows
-                // into forward passes of at most this many tokens (the default experiment's
-                // 8-example steps are one forward pass each).
+                // into forward passes of at most this many tokens (spillover train's default).
                 token_budget: DEFAULT_TOKEN_BUDGET,
                 grad_accum: 1,
                 seed,
