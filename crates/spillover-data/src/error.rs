@@ -97,14 +97,18 @@ pub enum AssetError {
     },
     /// A hub model is neither in the local HF cache nor downloadable from here.
     #[error(
-        "model hf:{repo} is not in the local Hugging Face cache and could not be downloaded ({cause}). \
-         On a machine with internet access run `huggingface-cli download {repo}` (or use the same \
-         --model there once), or download the folder elsewhere and pass --model PATH"
+        "model hf:{repo}{} is not in the local Hugging Face cache and could not be downloaded \
+         ({cause}). On a machine with internet access run `huggingface-cli download {repo}{}` \
+         (or use the same --model there once), or download the folder elsewhere and pass --model PATH",
+        revision.as_ref().map_or(String::new(), |r| format!("@{r}")),
+        revision.as_ref().map_or(String::new(), |r| format!(" --revision {r}"))
     )]
     HubUnavailable {
         /// ORG/NAME.
         repo: String,
-        /// What the hub client reported.
+        /// The branch, tag or commit asked for (`hf:ORG/NAME@REVISION`), None for `main`.
+        revision: Option<String>,
+        /// What the hub client reported, or what the cache holds when offline.
         cause: String,
     },
     /// A local path given by the user does not exist.

@@ -37,7 +37,7 @@ pub use error::{AssetError, Result};
 pub use fetch::Fetcher;
 pub use hash::sha256_file;
 pub use local::resolve_local;
-pub use registry::{lookup, registry};
+pub use registry::{hub_repo, lookup, registry};
 pub use resolve::{resolve, resolve_cached, resolve_spec};
 pub use resolved::{CachedEntry, LocalAsset, ResolvedAsset, ResolvedFile};
 pub use spec::{is_hex64, AssetKind, AssetSpec, Layout, WheelPart};

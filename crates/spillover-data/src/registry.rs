@@ -47,6 +47,16 @@ pub fn lookup(id: &str) -> Result<&'static AssetSpec> {
     })
 }
 
+/// The Hugging Face hub repo a packaged model was converted from: the name Python's
+/// `from_pretrained` (and so PEFT's `base_model_name_or_path`) resolves. None for other assets.
+pub fn hub_repo(id: &str) -> Option<&'static str> {
+    match id {
+        "smollm2-135m-instruct" => Some("HuggingFaceTB/SmolLM2-135M-Instruct"),
+        "gemma-3-270m" => Some("google/gemma-3-270m"),
+        _ => None,
+    }
+}
+
 /// Builds one spec (keeps the table below compact).
 fn spec(
     id: &str,
@@ -232,6 +242,19 @@ mod tests {
                 s.id
             );
         }
+    }
+
+    #[test]
+    fn every_packaged_model_names_its_hub_repo() {
+        for s in registry().iter().filter(|s| s.kind == AssetKind::Model) {
+            let repo = hub_repo(&s.id).unwrap_or_else(|| panic!("{} has no hub repo", s.id));
+            assert_eq!(repo.split('/').count(), 2, "{repo}");
+        }
+        assert_eq!(
+            hub_repo("smollm2-135m-instruct"),
+            Some("HuggingFaceTB/SmolLM2-135M-Instruct")
+        );
+        assert_eq!(hub_repo("advbench"), None);
     }
 
     #[test]

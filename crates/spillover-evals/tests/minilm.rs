@@ -110,3 +110,18 @@ fn long_texts_are_cut_to_max_tokens_ending_in_sep() {
     assert_eq!(ids.len(), 64);
     assert_eq!((ids[0], ids[63]), (101, 102));
 }
+
+#[test]
+fn packed_and_candle_matmul_give_the_same_embeddings() {
+    let Some((packed, r)) = load() else { return };
+    let dir = common::cached(ASSET_ID).unwrap();
+    let candle = MiniLm::load_with_candle_matmul(&dir, &Device::Cpu).unwrap();
+    let a = packed.embed_ids(&r.input_ids).unwrap();
+    let b = candle.embed_ids(&r.input_ids).unwrap();
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        let d = max_diff(x, y);
+        assert!(d < 1e-5, "sentence {i}: packed vs candle differ by {d}");
+        let w = max_diff(y, &r.embeddings[i]);
+        assert!(w < 1e-4, "sentence {i}: candle matmul vs reference {w}");
+    }
+}

@@ -27,6 +27,6 @@ pub use config::{Arch, ModelConfig};
 pub use error::{Error, Result};
 pub use hooks::Hooks;
 pub use layers::KvCache;
-pub use load::{load, load_path, LoadOptions, LoadedModel};
+pub use load::{load, load_header, load_path, LoadOptions, LoadedModel};
 pub use model::{FinalNorm, Model, Step};
 pub use weights::Weights;

@@ -110,6 +110,32 @@ pub fn load_path(path: &Path, opts: &LoadOptions) -> Result<LoadedModel> {
     ))
 }
 
+/// A model's config and tokenizer (None for a bare weight folder) without its weights: what
+/// [`load`] would give, for checks that must not load a whole model.
+pub fn load_header(spec: &str) -> Result<(ModelConfig, Option<Tokenizer>)> {
+    if TINY_MODELS.contains(&spec) {
+        return Ok((tiny_config(spec)?, Some(tiny_tokenizer()?)));
+    }
+    let path = Path::new(spec);
+    if !path.exists() {
+        return Err(Error::bad_input(path, "no such file or folder"));
+    }
+    if path.is_dir() {
+        return hf_header(path);
+    }
+    if is_gguf(path) {
+        let file = GgufFile::open(path)?;
+        return Ok((
+            file.config()?,
+            Some(Tokenizer::from_gguf(path, &file.content)?),
+        ));
+    }
+    Err(Error::bad_input(
+        path,
+        "expected an HF model folder (config.json + model.safetensors) or a GGUF file",
+    ))
+}
+
 fn is_gguf(path: &Path) -> bool {
     use std::io::Read;
     let mut magic = [0u8; 4];
@@ -119,20 +145,26 @@ fn is_gguf(path: &Path) -> bool {
     (ok && &magic == b"GGUF") || path.extension().is_some_and(|e| e == "gguf")
 }
 
-fn load_hf_dir(dir: &Path, opts: &LoadOptions) -> Result<LoadedModel> {
+/// The config and tokenizer (when `tokenizer.json` is there) of an HF folder.
+fn hf_header(dir: &Path) -> Result<(ModelConfig, Option<Tokenizer>)> {
     let config = dir.join("config.json");
     if !config.exists() {
         return Err(Error::bad_input(dir, "no config.json in this folder"));
     }
     let cfg = ModelConfig::from_hf_file(&config)?;
-    let weights = Weights::from_hf_dir(dir, opts.dtype, &opts.device)?;
-    let model = Model::from_weights(cfg, &weights)?;
     let tok_path = dir.join("tokenizer.json");
     let tokenizer = if tok_path.exists() {
         Some(Tokenizer::from_file(&tok_path)?)
     } else {
         None
     };
+    Ok((cfg, tokenizer))
+}
+
+fn load_hf_dir(dir: &Path, opts: &LoadOptions) -> Result<LoadedModel> {
+    let (cfg, tokenizer) = hf_header(dir)?;
+    let weights = Weights::from_hf_dir(dir, opts.dtype, &opts.device)?;
+    let model = Model::from_weights(cfg, &weights)?;
     let chat = chat_for(tokenizer.as_ref())?;
     Ok(LoadedModel {
         model,

@@ -275,8 +275,26 @@ pub fn lora_tensors(model: &mut Model) -> Result<Vec<(String, Tensor)>> {
     Ok(out)
 }
 
+/// The base model as `adapter_config.json` names it, so Python PEFT can load the adapter:
+/// `base_model_name_or_path` (a hub repo id or a path) and the base's `revision` on the hub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeftBase {
+    pub name_or_path: String,
+    pub revision: Option<String>,
+}
+
+impl PeftBase {
+    /// A base known by `name` alone (no revision).
+    pub fn named(name: impl Into<String>) -> PeftBase {
+        PeftBase {
+            name_or_path: name.into(),
+            revision: None,
+        }
+    }
+}
+
 /// Writes the model's adapters as a PEFT adapter folder (files written atomically).
-pub fn save_peft(model: &mut Model, cfg: &LoraConfig, base_model: &str, dir: &Path) -> Result<()> {
+pub fn save_peft(model: &mut Model, cfg: &LoraConfig, base: &PeftBase, dir: &Path) -> Result<()> {
     let io = |e: std::io::Error| Error::internal(format!("{}: {e}", dir.display()));
     std::fs::create_dir_all(dir).map_err(io)?;
     let tensors = lora_tensors(model)?;
@@ -289,12 +307,12 @@ pub fn save_peft(model: &mut Model, cfg: &LoraConfig, base_model: &str, dir: &Pa
         .filter_map(|n| n.rsplit('.').next().map(String::from))
         .collect();
     let config = json!({
-        "peft_type": "LORA", "task_type": "CAUSAL_LM", "base_model_name_or_path": base_model,
+        "peft_type": "LORA", "task_type": "CAUSAL_LM", "base_model_name_or_path": base.name_or_path,
         "r": cfg.r, "lora_alpha": cfg.alpha, "lora_dropout": cfg.dropout, "use_rslora": cfg.use_rslora,
         "target_modules": modules, "bias": "none", "fan_in_fan_out": model.config().arch == Arch::Gpt2,
         "use_dora": false, "init_lora_weights": true, "inference_mode": true, "modules_to_save": null,
         "layers_to_transform": null, "layers_pattern": null, "rank_pattern": {}, "alpha_pattern": {},
-        "revision": null,
+        "revision": base.revision,
     });
     let tmp = dir.join("adapter_config.json.tmp");
     std::fs::write(&tmp, serde_json::to_string_pretty(&config).expect("json")).map_err(io)?;

@@ -34,6 +34,11 @@ impl Weights {
         self.tensors.keys()
     }
 
+    /// The tensors by name (to write them elsewhere).
+    pub fn into_tensors(self) -> HashMap<String, Tensor> {
+        self.tensors
+    }
+
     pub fn contains(&self, name: &str) -> bool {
         self.tensors.contains_key(name)
     }

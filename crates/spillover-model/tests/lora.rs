@@ -5,7 +5,7 @@ use candle_core::Tensor;
 use spillover_errors::UserFixable;
 use spillover_model::fixtures::{fixtures_dir, max_abs_diff, test_device};
 use spillover_model::lora::{
-    add_lora, load_peft, lora_tensors, save_peft, set_enabled, set_merged, LoraConfig,
+    add_lora, load_peft, lora_tensors, save_peft, set_enabled, set_merged, LoraConfig, PeftBase,
 };
 use spillover_model::{load, load_path, LoadOptions, Model, Step};
 
@@ -157,12 +157,13 @@ fn saved_adapter_reloads_to_the_same_outputs() {
         let want = logits(&m);
         let dir =
             std::env::temp_dir().join(format!("spillover-lora-{name}-{}", std::process::id()));
-        save_peft(&mut m, &c, name, &dir).unwrap();
+        save_peft(&mut m, &c, &PeftBase::named(name), &dir).unwrap();
         let cfg_json: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(dir.join("adapter_config.json")).unwrap(),
         )
         .unwrap();
         assert_eq!(cfg_json["peft_type"], "LORA");
+        assert_eq!(cfg_json["base_model_name_or_path"], name);
         assert_eq!(cfg_json["fan_in_fan_out"], name == "tiny-gpt2");
         let mut fresh = tiny(name);
         let loaded = load_peft(&mut fresh, &dir).unwrap();
@@ -205,7 +206,7 @@ fn adapter_for_another_model_is_bad_input() {
     let c = cfg(&["q_proj"]);
     add_lora(&mut m, &c, 4).unwrap();
     let dir = std::env::temp_dir().join(format!("spillover-lora-mismatch-{}", std::process::id()));
-    save_peft(&mut m, &c, "tiny-llama", &dir).unwrap();
+    save_peft(&mut m, &c, &PeftBase::named("tiny-llama"), &dir).unwrap();
     let mut other = tiny("tiny-gpt2");
     let err = load_peft(&mut other, &dir).unwrap_err();
     assert!(

@@ -2,9 +2,14 @@
 //!
 //! ```text
 //! data ─▶ baseline (shared) ─┬─▶ seed-S/intervention ─▶ seed-S/after ─▶ seed-S/compare ─┐
-//!                            │   (training or direction stages shared between runs)      │
-//!                            └────────────────────────────────────────────────────────────┴─▶ explain ─▶ results.json
+//!                            │   (training or direction stages shared between runs)      ├─▶ tables (CSV, Parquet)
+//!                            └────────────────────────────────────────────────────────────┴─▶ across-seeds ─▶ explain ─▶ results.json
 //! ```
+//!
+//! Each seed S draws its own training prompts (the data stage's `seed-S/` split) and is evaluated
+//! and compared on the baseline's items minus the near-duplicates of those prompts. With several
+//! seeds, `across-seeds` pools the seeds' comparisons into one table (see
+//! [`crate::compare::across_seeds`]).
 //!
 //! Stages live in the run folder `<runs>/<name>-<hash>/`; the baseline evaluation, training runs
 //! and refusal directions live in `<runs>/_shared/` under the hash of their own inputs, so every
@@ -14,6 +19,7 @@
 
 use crate::compare::TaxRow;
 use crate::config::{digest, Experiment, InterventionKind};
+use crate::interventions::external::External;
 use crate::interventions::{self, direction, training, Recipe};
 use crate::judge::make_judge;
 use crate::keys::{shared_dir, ModelKey, SharedStage};
@@ -22,6 +28,7 @@ use crate::results::{self, Results};
 use crate::rundir::{read_json, write_atomic, StageResult, Stages};
 use crate::stages::evaluate::EvalSummary;
 use crate::stages::{compare, data, evaluate, explain};
+use crate::tables;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use spillover_data::datasets::DatasetError;
@@ -84,13 +91,19 @@ pub(crate) fn load_fresh(exp: &Experiment) -> Result<LoadedModel> {
 /// `results.json`, `report.md` and `report.html` into the run folder.
 pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<Results> {
     let root = run_dir(exp, &opts.runs_dir);
-    let stages = Stages::open(&root)?;
-    let resolved = toml::to_string(exp).context("serialising the resolved config")?;
-    write_atomic(&root.join("config.resolved.toml"), resolved.as_bytes())?;
     let mut progress = Progress::new(opts.progress, plan_len(exp));
     progress.note(&format!("run folder {}", root.display()));
     progress.stage("load model");
     let mut base = Base::load(exp)?;
+    // An external tuned model is resolved and checked against the base before anything runs
+    // (a refused one leaves no run folder).
+    let external = match exp.intervention.kind {
+        InterventionKind::External => Some(External::prepare(exp, &base)?),
+        _ => None,
+    };
+    let stages = Stages::open(&root)?;
+    let resolved = toml::to_string(exp).context("serialising the resolved config")?;
+    write_atomic(&root.join("config.resolved.toml"), resolved.as_bytes())?;
     base.lm.model.use_inference_layout()?;
     let judge = make_judge(exp.judge.kind)?;
     let sandbox = if exp.benchmarks.contains_key("humaneval") {
@@ -114,14 +127,17 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<Results> {
         &exp.profile,
         &exp.benchmarks,
         benign_model(exp, &base),
+        exp.seed_list(),
     );
     let data_stage = stages.run("data", &data_inputs, |out, _| {
         let mut gen = |p: &[String]| self_distill(&base, p).map_err(DatasetError::generation);
         data::build(exp, out, &mut gen)
     })?;
     // Loud, even with --quiet and when the stage is reused: the run is not all that was asked.
-    for w in &data_stage.summary.refusal_set.warnings {
-        eprintln!("warning: {w}");
+    for split in &data_stage.summary.splits {
+        for w in &split.refusal_set.warnings {
+            eprintln!("warning: seed {}: {w}", split.seed);
+        }
     }
     let items_hash = crate::rundir::tree_digest(&data_stage.dir.join("items"))?;
 
@@ -146,59 +162,118 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<Results> {
 
     // Intervention, after-evaluation and comparison, per seed.
     let mut per_seed = Vec::new();
-    for k in 0..exp.seeds {
-        let seed = exp.seed.wrapping_add(k as u64);
+    for split in &data_stage.summary.splits {
+        let seed = split.seed;
+        let split_dir = data::split_dir(&data_stage.dir, seed);
         let tag = format!("seed-{seed}");
         progress.stage(&format!(
             "{tag}: intervention ({})",
             exp.intervention.kind.as_str()
         ));
-        let recipe = intervene(exp, &base, &data_stage, &stages, &shared, seed, &tag, opts)?;
+        let recipe = intervene(
+            exp,
+            &base,
+            external.as_ref(),
+            &data_stage,
+            split,
+            &stages,
+            &shared,
+            &tag,
+            opts,
+        )?;
         progress.stage(&format!("{tag}: evaluation after"));
-        let after_inputs = (&base_inputs, &recipe.inputs_hash);
+        let split_items = crate::rundir::tree_digest(&split_dir.join("items"))?;
+        let after_inputs = (&base_inputs, &recipe.inputs_hash, &split_items);
         let after = stages.run(&format!("{tag}/after"), &after_inputs, |out, _| {
-            let tuned = interventions::apply(load_fresh(exp)?, &recipe.summary)?;
+            let tuned = interventions::load_after(exp, &recipe.summary)?;
             let mut tuned_lm = tuned.lm;
             tuned_lm.model.use_inference_layout()?;
-            let mut subject = Subject::from_loaded(&tuned_lm, "after")?;
+            // The base's tokenizer and chat template: the same items are the same tokens after
+            // (an external model's own tokenizer was checked to be the base's).
+            let mut subject = Subject::new(
+                &tuned_lm.model,
+                base.lm.tokenizer()?,
+                base.lm.chat.as_ref(),
+                "after",
+            );
             if let Some(h) = tuned.hooks.as_deref() {
                 subject = subject.with_hooks(h);
             }
             let base_subject = base.subject("base")?;
-            evaluate::evaluate(
-                exp,
-                &data_stage.dir,
-                &subject,
-                Some(&base_subject),
-                &tools,
-                out,
-            )
+            evaluate::evaluate(exp, &split_dir, &subject, Some(&base_subject), &tools, out)
         })?;
         progress.stage(&format!("{tag}: comparison"));
         let cmp_inputs = (&base_inputs, &after_inputs, &exp.stats);
         let table = stages.run(&format!("{tag}/compare"), &cmp_inputs, |out, _| {
-            compare::compare(exp, &baseline.dir, &after.dir, seed, out)
+            compare::compare(exp, &baseline.dir, &after.dir, &split_dir, seed, out)
         })?;
+        let cmp_inputs = crate::keys::stage_hash(&cmp_inputs);
         per_seed.push(SeedRun {
             seed,
             recipe,
             after,
             table,
+            split_dir,
+            cmp_inputs,
         });
     }
+
+    // Per-item and metrics tables (CSV and Parquet) of every seed.
+    progress.stage("tables");
+    let seed_tables: Vec<tables::SeedTables> = per_seed
+        .iter()
+        .map(|s| tables::SeedTables {
+            seed: s.seed,
+            compare: &s.table,
+            after_dir: &s.after.dir,
+            split_dir: &s.split_dir,
+        })
+        .collect();
+    let tables_stage = tables::stage(exp, &stages, &baseline.dir, &seed_tables)?;
+
+    // The change over seeds, with a seed × item interval and a test stratified by seed.
+    let across = if per_seed.len() > 1 {
+        progress.stage("across seeds");
+        let inputs: Vec<&str> = per_seed.iter().map(|s| s.cmp_inputs.as_str()).collect();
+        Some(
+            stages.run("across-seeds", &(&inputs, &exp.stats), |out, _| {
+                let seeds: Vec<compare::SeedDirs> = per_seed
+                    .iter()
+                    .map(|s| compare::SeedDirs {
+                        seed: s.seed,
+                        after: &s.after.dir,
+                        split: &s.split_dir,
+                        table: &s.table.summary,
+                    })
+                    .collect();
+                compare::across(exp, &baseline.dir, &seeds, out)
+            })?,
+        )
+    } else {
+        None
+    };
 
     // Mechanistic analysis of the first seed's intervention.
     let mri = if exp.analysis.mri {
         progress.stage("explain (MRI)");
-        let recipe = &per_seed[0].recipe;
-        let inputs = (&base.key, &recipe.inputs_hash, &items_hash, &exp.analysis);
+        let first = &per_seed[0];
+        let recipe = &first.recipe;
+        let split_items = crate::rundir::tree_digest(&first.split_dir.join("items"))?;
+        let inputs = (
+            &base.key,
+            &recipe.inputs_hash,
+            &items_hash,
+            &split_items,
+            &exp.analysis,
+        );
         Some(stages.run("explain", &inputs, |out, _| {
-            let benign = &data_stage.summary.refusal_set.benign_ids;
+            let benign = &data_stage.summary.splits[0].refusal_set.benign_ids;
             explain::explain(
                 exp,
                 &base,
                 &recipe.summary,
                 &data_stage.dir,
+                &first.split_dir,
                 benign,
                 out,
                 opts.progress,
@@ -209,15 +284,21 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<Results> {
     };
 
     progress.stage("results");
-    let results = results::assemble(
+    let mut results = results::assemble(
         exp,
         &root,
         &data_stage,
         &baseline,
         &per_seed,
+        across.as_ref(),
         mri.as_ref(),
         &stages,
     )?;
+    results.timings.push(results::timing(
+        tables::DIR,
+        tables_stage.seconds,
+        tables_stage.reused,
+    ));
     results::write(&root, &results)?;
     progress.done(&root);
     Ok(results)
@@ -225,7 +306,8 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<Results> {
 
 /// Number of stage lines the progress display will print.
 fn plan_len(exp: &Experiment) -> usize {
-    4 + 3 * exp.seeds + usize::from(exp.analysis.mri) + 1
+    let seeds = exp.seed_count();
+    4 + 3 * seeds + 1 + usize::from(seeds > 1) + usize::from(exp.analysis.mri) + 1
 }
 
 fn progress_line(opts: &RunOptions, msg: &str) {
@@ -279,6 +361,10 @@ pub(crate) struct SeedRun {
     pub recipe: RecipeStage,
     pub after: StageResult<EvalSummary>,
     pub table: StageResult<Vec<TaxRow>>,
+    /// The seed's split of the data stage (its items and training set).
+    pub split_dir: PathBuf,
+    /// The hash of the comparison's inputs (everything the seed's table depends on).
+    pub cmp_inputs: String,
 }
 
 /// The intervention stage's result with the hash that identifies it downstream.
@@ -287,7 +373,8 @@ pub(crate) struct RecipeStage {
     pub inputs_hash: String,
     pub seconds: f64,
     pub reused: bool,
-    /// The shared stage that did the work ("train" or "direction"), its time and reuse.
+    /// The shared stage that did the work ("train" or "direction"; empty for an external
+    /// intervention, which computes nothing), its time and reuse.
     pub work_stage: String,
     pub work_seconds: f64,
     pub work_reused: bool,
@@ -299,18 +386,34 @@ pub(crate) struct RecipeStage {
 fn intervene(
     exp: &Experiment,
     base: &Base,
+    external: Option<&External>,
     data_stage: &StageResult<data::DataSummary>,
+    split: &data::SeedSplit,
     stages: &Stages,
     shared: &Path,
-    seed: u64,
     tag: &str,
     opts: &RunOptions,
 ) -> Result<RecipeStage> {
     let section = &exp.intervention;
-    let train_file = data_stage
-        .dir
-        .join(spillover_data::datasets::REFUSAL_TRAIN_FILE);
+    let seed = split.seed;
+    // The seed's own draw of training prompts: its hash is part of the training and direction
+    // keys.
+    let train_file =
+        data::split_dir(&data_stage.dir, seed).join(spillover_data::datasets::REFUSAL_TRAIN_FILE);
     let data_hash = spillover_data::sha256_file(&train_file)?.0;
+    if let Some(ext) = external {
+        // Nothing to compute: the recipe is the tuned model, keyed by its content.
+        let recipe = interventions::external_recipe(ext);
+        let r_inputs = (&base.key, section.kind, &ext.content);
+        return record_recipe(
+            stages,
+            tag,
+            &r_inputs,
+            recipe,
+            ext.detail.clone(),
+            ("", 0.0, false),
+        );
+    }
     if section.kind.trains() {
         let settings = training::TrainSettings::resolve(section, seed);
         let t_inputs = (&base.key, &data_hash, &settings);
@@ -337,14 +440,15 @@ fn intervene(
             direction: None,
             layer: None,
             coeff: None,
+            model: None,
         };
         let r_inputs = (&t_inputs, recipe.alpha, section.kind);
         let detail = serde_json::to_value(&trained.summary)?;
         let work = ("train", trained.seconds, trained.reused);
         return record_recipe(stages, tag, &r_inputs, recipe, detail, work);
     }
-    // Direction kinds: shared direction stage (independent of the seed).
-    let benign = &data_stage.summary.refusal_set.benign_ids;
+    // Direction kinds: shared direction stage (the seed enters through its draw of prompts).
+    let benign = &split.refusal_set.benign_ids;
     let harmful = tokenized_prompts(base, &train_file, "prompt", benign)?;
     let harmless = tokenized_prompts(base, &data_stage.dir.join("harmless.jsonl"), "text", &[])?;
     let n = section.direction_prompts.unwrap_or(64);

@@ -4,7 +4,8 @@
 //! experiment.toml ─▶ config ─▶ data (splits, dedup, refusal set)
 //!                           ─▶ baseline (benchmarks on the base model; shared between runs)
 //!                           ─▶ intervention (per seed) ─▶ after (same benchmarks, same items)
-//!                           ─▶ compare (the alignment-tax table) ─▶ explain (MRI) ─▶ results.json
+//!                           ─▶ compare (the alignment-tax table) ─▶ tables (items and metrics,
+//!                              CSV and Parquet) ─▶ explain (MRI) ─▶ results.json
 //! ```
 //!
 //! Every stage is cached in the run folder by the hash of its inputs ([`rundir`]).
@@ -23,6 +24,7 @@ pub mod results;
 pub mod rundir;
 pub mod stages;
 pub mod sweep;
+pub mod tables;
 
 pub use error::{ConfigError, RunInUse};
 pub use experiment::{run, run_dir, RunOptions};

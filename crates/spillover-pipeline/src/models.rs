@@ -4,9 +4,10 @@
 use crate::error::ConfigError;
 use anyhow::{Context, Result};
 use candle_core::{DType, Device};
+use spillover_model::lora::PeftBase;
 use spillover_model::tiny::TINY_MODELS;
 use spillover_model::{load, load_path, LoadOptions, LoadedModel};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Packaged model names (each an asset id of the registry).
 pub const PACKAGED_MODELS: &[&str] = &["smollm2-135m-instruct", "gemma-3-270m"];
@@ -97,4 +98,94 @@ pub fn fingerprint(spec: &str) -> Result<String> {
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_secs());
     Ok(format!("{}@{}:{mtime}", path.display(), meta.len()))
+}
+
+/// How Python names the model `spec` as a PEFT base (`base_model_name_or_path`, `revision`):
+/// a packaged model by the hub repo it was converted from, `hf:ORG/NAME@REV` as `ORG/NAME` at
+/// `REV`, a local path as its absolute path, anything else (tiny-*) by its name.
+pub fn peft_base(spec: &str) -> PeftBase {
+    if let Some(repo) = spillover_data::hub_repo(spec) {
+        return PeftBase::named(repo);
+    }
+    if let Some(m) = spec
+        .strip_prefix("hf:")
+        .and_then(|s| spillover_data::hub::HubModel::parse(s).ok())
+    {
+        return PeftBase {
+            name_or_path: m.repo,
+            revision: m.revision,
+        };
+    }
+    let path = Path::new(spec);
+    if path.exists() {
+        let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        return PeftBase::named(abs.display().to_string());
+    }
+    PeftBase::named(spec)
+}
+
+/// A digest of the content of the model or adapter at `path`: the sha256 of a file, or of every
+/// file of a folder that Spillover reads (`*.json`, `*.safetensors`, `*.jinja`, `*.gguf`), with
+/// their names. Two different adapters or checkpoints never share it, wherever they live.
+pub fn content_fingerprint(path: &Path) -> Result<String> {
+    let read = |p: &Path| spillover_data::sha256_file(p).with_context(|| p.display().to_string());
+    if path.is_file() {
+        return Ok(format!("sha256:{}", read(path)?.0));
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        .with_context(|| path.display().to_string())?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| matches!(e, "json" | "safetensors" | "jinja" | "gguf"))
+        })
+        .collect();
+    files.sort();
+    let mut parts = Vec::with_capacity(files.len());
+    for f in &files {
+        let name = f.file_name().map(|n| n.to_string_lossy().into_owned());
+        parts.push((name, read(f)?.0));
+    }
+    Ok(format!("files:{}", crate::config::digest(&parts)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peft_bases_are_names_python_resolves() {
+        let smol = peft_base("smollm2-135m-instruct");
+        assert_eq!(smol.name_or_path, "HuggingFaceTB/SmolLM2-135M-Instruct");
+        assert_eq!(smol.revision, None);
+        let hub = peft_base("hf:org/model@v1.2");
+        assert_eq!(
+            (hub.name_or_path.as_str(), hub.revision.as_deref()),
+            ("org/model", Some("v1.2"))
+        );
+        assert_eq!(peft_base("hf:org/model").revision, None);
+        let here = peft_base("Cargo.toml");
+        assert!(Path::new(&here.name_or_path).is_absolute(), "{here:?}");
+        assert_eq!(peft_base("tiny-llama").name_or_path, "tiny-llama");
+    }
+
+    #[test]
+    fn content_fingerprints_follow_the_bytes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+        for d in [&a, &b] {
+            std::fs::create_dir_all(d).unwrap();
+            std::fs::write(d.join("adapter_config.json"), "{}").unwrap();
+            std::fs::write(d.join("adapter_model.safetensors"), "weights").unwrap();
+            std::fs::write(d.join("README.md"), "ignored").unwrap();
+        }
+        std::fs::write(b.join("README.md"), "other text").unwrap();
+        let fp = |p: &Path| content_fingerprint(p).unwrap();
+        assert_eq!(fp(&a), fp(&b), "same files read, same fingerprint");
+        std::fs::write(b.join("adapter_model.safetensors"), "weightz").unwrap();
+        assert_ne!(fp(&a), fp(&b), "one byte of the weights changes it");
+        assert_ne!(fp(&a.join("adapter_config.json")), fp(&a));
+    }
 }

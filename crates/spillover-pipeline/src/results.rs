@@ -1,7 +1,7 @@
 //! `results.json`: everything a run measured, with provenance. The schema is versioned
 //! ([`crate::SCHEMA_VERSION`]) and documented in `docs/results-schema.md`.
 
-use crate::compare::{aggregate, SeedRow, TaxRow};
+use crate::compare::{aggregate, AcrossRow, SeedRow, TaxRow};
 use crate::config::Experiment;
 use crate::experiment::SeedRun;
 use crate::rundir::{read_jsonl, write_json, StageResult, Stages};
@@ -19,7 +19,7 @@ pub struct Results {
     pub provenance: Provenance,
     /// The resolved experiment.
     pub config: Experiment,
-    /// The seed-style summary, computed from the data.
+    /// The seed-style summary, computed from the data (from `across_seeds` with several seeds).
     pub headline: Vec<HeadlineRow>,
     /// The alignment-tax table of the first seed.
     pub table: Vec<TaxRow>,
@@ -27,6 +27,10 @@ pub struct Results {
     pub seeds: Vec<SeedResult>,
     /// Mean ± sd of each metric's change over seeds (empty with one seed).
     pub seed_summary: Vec<SeedRow>,
+    /// The table over seeds: seed × item bootstrap intervals, the stratified test, verdicts and
+    /// their stability (empty with one seed).
+    #[serde(default)]
+    pub across_seeds: Vec<AcrossRow>,
     /// Benchmark summaries of the base model.
     pub baseline: EvalSummary,
     /// Datasets (sources, sha256, item ids), dedup report, refusal set.
@@ -99,6 +103,7 @@ pub(crate) fn assemble(
     data: &StageResult<DataSummary>,
     baseline: &StageResult<EvalSummary>,
     per_seed: &[SeedRun],
+    across: Option<&StageResult<Vec<AcrossRow>>>,
     mri: Option<&StageResult<serde_json::Value>>,
     _stages: &Stages,
 ) -> Result<Results> {
@@ -119,16 +124,20 @@ pub(crate) fn assemble(
         recipe,
         after,
         table,
+        ..
     } in per_seed
     {
-        timings.push(Timing {
-            training: crate::interventions::training::Throughput::of(&recipe.detail),
-            ..timing(
-                &format!("seed-{seed}/{} (shared)", recipe.work_stage),
-                recipe.work_seconds,
-                recipe.work_reused,
-            )
-        });
+        // An external intervention has no shared work stage.
+        if !recipe.work_stage.is_empty() {
+            timings.push(Timing {
+                training: crate::interventions::training::Throughput::of(&recipe.detail),
+                ..timing(
+                    &format!("seed-{seed}/{} (shared)", recipe.work_stage),
+                    recipe.work_seconds,
+                    recipe.work_reused,
+                )
+            });
+        }
         timings.push(timing(
             &format!("seed-{seed}/intervention"),
             recipe.seconds,
@@ -154,6 +163,9 @@ pub(crate) fn assemble(
             table: table.summary.clone(),
         });
     }
+    if let Some(a) = across {
+        timings.push(timing("across-seeds", a.seconds, a.reused));
+    }
     if let Some(m) = mri {
         timings.push(timing("explain", m.seconds, m.reused));
     }
@@ -164,7 +176,18 @@ pub(crate) fn assemble(
         Vec::new()
     };
     let first = &per_seed[0];
-    let headline = headline(&first.table.summary, &baseline.dir, &first.after.dir)?;
+    let across_seeds = across.map(|a| a.summary.clone()).unwrap_or_default();
+    let rows: Vec<HeadlineSource> = if across_seeds.is_empty() {
+        first
+            .table
+            .summary
+            .iter()
+            .map(HeadlineSource::of_table)
+            .collect()
+    } else {
+        across_seeds.iter().map(HeadlineSource::of_seeds).collect()
+    };
+    let headline = headline(&rows, &baseline.dir, &first.after.dir)?;
     Ok(Results {
         schema_version: crate::SCHEMA_VERSION,
         provenance: provenance(exp, root, &data.summary)?,
@@ -173,6 +196,7 @@ pub(crate) fn assemble(
         table: first.table.summary.clone(),
         seeds,
         seed_summary,
+        across_seeds,
         baseline: baseline.summary.clone(),
         data: data.summary.clone(),
         mri: mri.map(|m| m.summary.clone()),
@@ -180,7 +204,7 @@ pub(crate) fn assemble(
     })
 }
 
-fn timing(stage: &str, seconds: f64, reused: bool) -> Timing {
+pub(crate) fn timing(stage: &str, seconds: f64, reused: bool) -> Timing {
     Timing {
         stage: stage.into(),
         seconds,
@@ -252,9 +276,53 @@ fn machine() -> Machine {
     }
 }
 
+/// What the summary reads of a table row: the first seed's table, or the table over seeds.
+struct HeadlineSource<'a> {
+    benchmark: &'a str,
+    metric: &'a str,
+    before: f64,
+    after: f64,
+    /// `(n=…)` after the value before.
+    n: String,
+    verdict: String,
+}
+
+impl<'a> HeadlineSource<'a> {
+    fn of_table(r: &'a TaxRow) -> Self {
+        HeadlineSource {
+            benchmark: &r.benchmark,
+            metric: &r.metric,
+            before: r.before.estimate,
+            after: r.after.estimate,
+            n: format!("n={}", r.n),
+            verdict: r.verdict.as_str().into(),
+        }
+    }
+    /// Means over seeds; the verdict says whether every seed agreed with it.
+    fn of_seeds(r: &'a AcrossRow) -> Self {
+        let verdict = match r.stable {
+            Some(true) => format!("{}, stable over {} seeds", r.verdict.as_str(), r.n_seeds),
+            Some(false) => format!("{}, unstable over {} seeds", r.verdict.as_str(), r.n_seeds),
+            None => format!("{} over {} seeds", r.verdict.as_str(), r.n_seeds),
+        };
+        HeadlineSource {
+            benchmark: &r.benchmark,
+            metric: &r.metric,
+            before: r.before.estimate,
+            after: r.after.estimate,
+            n: format!("mean of {} seeds, n={}", r.n_seeds, r.n),
+            verdict,
+        }
+    }
+}
+
 /// The seed-style summary: safety, over-refusal, the arithmetic probe, coding, computed from the
-/// table and the probe's records.
-fn headline(table: &[TaxRow], before_dir: &Path, after_dir: &Path) -> Result<Vec<HeadlineRow>> {
+/// table and the probe's records (of the first seed).
+fn headline(
+    table: &[HeadlineSource],
+    before_dir: &Path,
+    after_dir: &Path,
+) -> Result<Vec<HeadlineRow>> {
     let mut out = Vec::new();
     let pct = |v: f64| format!("{:.0}%", 100.0 * v);
     let mut from_row = |topic: &str, bench: &str, metric: &str, fmt: &dyn Fn(f64) -> String| {
@@ -264,10 +332,10 @@ fn headline(table: &[TaxRow], before_dir: &Path, after_dir: &Path) -> Result<Vec
         {
             out.push(HeadlineRow {
                 topic: topic.into(),
-                before: format!("{} (n={})", fmt(r.before.estimate), r.n),
-                after: fmt(r.after.estimate),
+                before: format!("{} ({})", fmt(r.before), r.n),
+                after: fmt(r.after),
                 source: format!("{bench}/{metric}"),
-                verdict: r.verdict.as_str().into(),
+                verdict: r.verdict.clone(),
             });
         }
     };

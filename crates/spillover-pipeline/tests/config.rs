@@ -201,3 +201,28 @@ fn the_resolved_config_spells_out_every_default() {
     assert_eq!(d.intervention.direction_prompts, Some(64));
     assert_eq!(d.intervention.lora, None);
 }
+
+#[test]
+fn standard_and_full_default_to_three_seeds_and_an_explicit_count_wins() {
+    let seeds = |overrides: &[&str]| {
+        let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        let exp = config::load(None, &o).unwrap();
+        let resolved: toml::Table = toml::from_str(&toml::to_string(&exp).unwrap()).unwrap();
+        // config.resolved.toml shows the count in force.
+        assert_eq!(
+            resolved["seeds"].as_integer(),
+            Some(exp.seed_count() as i64),
+            "{overrides:?}"
+        );
+        exp.seed_count()
+    };
+    assert_eq!(seeds(&[]), 1);
+    assert_eq!(seeds(&["profile=standard"]), 3);
+    assert_eq!(seeds(&["profile=full"]), 3);
+    assert_eq!(seeds(&["profile=standard", "seeds=1"]), 1);
+    assert_eq!(seeds(&["seeds=2"]), 2);
+    let exp = config::load(None, &["seeds=3".to_string(), "seed=7".to_string()]).unwrap();
+    assert_eq!(exp.seed_list(), [7, 8, 9]);
+    // Resolving twice changes nothing (the resolved file runs the same experiment).
+    assert_eq!(exp.clone().resolved(), exp);
+}

@@ -15,7 +15,7 @@ pub const CAPABILITY: &[(&str, &str)] = &[
     ("mmlu", "correct"),
 ];
 
-fn moved(r: &Row) -> String {
+pub(crate) fn moved(r: &Row) -> String {
     let word = if r.change.estimate > 0.0 {
         "rose from"
     } else if r.change.estimate < 0.0 {
@@ -40,7 +40,7 @@ fn moved(r: &Row) -> String {
     s
 }
 
-fn list(keys: &[String]) -> String {
+pub(crate) fn list(keys: &[String]) -> String {
     match keys.len() {
         0 => String::new(),
         1 => keys[0].clone(),
@@ -64,6 +64,13 @@ fn warnings(r: &Results) -> Vec<String> {
             .collect()
     };
     let mut out = strings(&r.data["refusal_set"]["warnings"]);
+    for split in r.data["splits"].as_array().into_iter().flatten() {
+        for w in strings(&split["refusal_set"]["warnings"]) {
+            if !out.contains(&w) {
+                out.push(w);
+            }
+        }
+    }
     for s in &r.seeds {
         for w in strings(&s.intervention_detail["warnings"]) {
             if !out.contains(&w) {
@@ -74,10 +81,41 @@ fn warnings(r: &Results) -> Vec<String> {
     out
 }
 
+/// Notes on how the run was made that a reader needs (an external intervention: no training
+/// seed, the MRI's prompts from the experiment's own split), each once.
+fn notes(r: &Results) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in &r.seeds {
+        for n in s.intervention_detail["notes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            if let Some(n) = n.as_str().map(|n| format!("Note: {n}")) {
+                if !out.contains(&n) {
+                    out.push(n);
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The findings of a run, in reading order.
 pub fn findings(r: &Results) -> Vec<String> {
     let alpha = r.alpha();
     let mut out = warnings(r);
+    out.extend(notes(r));
+    // With several seeds, the table over seeds first; the sentences below are the first seed's.
+    out.extend(crate::across::findings(r));
+    let own = if r.across_seeds.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "In seed {}'s own table: ",
+            r.first_seed().map_or("?".into(), |s| s.to_string())
+        )
+    };
     let t = &r.table;
     if t.is_empty() {
         out.push("The table has no rows: nothing was compared.".into());
@@ -94,7 +132,8 @@ pub fn findings(r: &Results) -> Vec<String> {
     };
     let (equivalent, inconclusive) = (keys("equivalent"), keys("inconclusive"));
     out.push(format!(
-        "Of {tested} tested metrics, {} got significantly worse and {} significantly better (paired tests, Holm-corrected across the table, α={alpha}); {} were shown equivalent within their margins and {} are inconclusive; {} more are descriptive.",
+        "{own}{}f {tested} tested metrics, {} got significantly worse and {} significantly better (paired tests, Holm-corrected across the table, α={alpha}); {} were shown equivalent within their margins and {} are inconclusive; {} more are descriptive.",
+        if own.is_empty() { "O" } else { "o" },
         losses.len(),
         gains.len(),
         equivalent.len(),

@@ -11,6 +11,7 @@
 //! files, `explain/` (the MRI) and `sweep.json`; a missing or corrupt input is a
 //! [`ReportError`] naming the file. Every output is written atomically.
 
+mod across;
 mod compare;
 mod config_diff;
 pub mod error;
@@ -20,6 +21,7 @@ mod html;
 pub mod io;
 mod markdown;
 pub mod mri;
+pub mod readme;
 mod run;
 pub mod samples;
 pub mod schema;

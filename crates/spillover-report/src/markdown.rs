@@ -52,9 +52,19 @@ pub fn run(d: &RunDoc) -> String {
     for f in &d.findings {
         let _ = writeln!(s, "- {f}");
     }
+    if let Some(t) = crate::across::table(r) {
+        let _ = writeln!(
+            s,
+            "\n## The alignment-tax table over {} seeds\n\n{}\n\n{}",
+            r.seeds.len(),
+            crate::across::note(r),
+            table(&t)
+        );
+    }
     let _ = writeln!(
         s,
-        "\n## The alignment-tax table\n\n{}\n\n{}",
+        "\n## {}\n\n{}\n\n{}",
+        sections::tax_title(r),
         sections::tax_note(r),
         table(&sections::tax(&r.table))
     );

@@ -124,9 +124,23 @@ fn page(d: &RunDoc) -> String {
         "<h2 id=\"findings\">Findings</h2>\n{}",
         html::list(&d.findings, "findings")
     );
+    // With several seeds the table over seeds comes first (the "Table" link), then the first
+    // seed's own.
+    let mut own_id = "table";
+    if let Some(t) = crate::across::table(r) {
+        let _ = writeln!(
+            b,
+            "<h2 id=\"table\">The alignment-tax table over {} seeds</h2>\n<p class=\"note\">{}</p>\n{}",
+            r.seeds.len(),
+            esc(&crate::across::note(r)),
+            html::table(&t, "across-table")
+        );
+        own_id = "seed-table";
+    }
     let _ = writeln!(
         b,
-        "<h2 id=\"table\">The alignment-tax table</h2>\n<p class=\"note\">{}</p>\n{}",
+        "<h2 id=\"{own_id}\">{}</h2>\n<p class=\"note\">{}</p>\n{}",
+        esc(&sections::tax_title(r)),
         esc(&sections::tax_note(r)),
         html::table(&sections::tax(&r.table), "tax-table")
     );

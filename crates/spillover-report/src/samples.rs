@@ -286,10 +286,16 @@ pub fn load(run_dir: &Path, r: &Results) -> Result<SampleSet> {
                 _ => Ok(Vec::new()),
             }
         };
-        let before = read(&before_dir)?;
+        let mut before = read(&before_dir)?;
         let after = read(&Some(after_dir.clone()))?;
         if before.is_empty() && after.is_empty() {
             continue;
+        }
+        // The baseline holds every seed's items; this seed was compared on the ones it kept
+        // (the others duplicate its training prompts).
+        if !after.is_empty() {
+            let kept: BTreeSet<&str> = after.iter().map(|r| r.id.as_str()).collect();
+            before.retain(|r| kept.contains(r.id.as_str()));
         }
         let mut paired = pair(&bench, &before, &after, &binary, &mut cuts);
         set.totals.insert(bench.clone(), paired.len());

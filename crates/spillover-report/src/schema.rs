@@ -179,6 +179,31 @@ pub struct VerdictCounts {
     pub descriptive: usize,
 }
 
+/// One seed's own change on a row of the table over seeds.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SeedChange {
+    pub seed: u64,
+    pub n: usize,
+    #[serde(deserialize_with = "nan_if_null")]
+    pub change: f64,
+    #[serde(default)]
+    pub verdict: Option<String>,
+}
+
+/// A row of the table over seeds: the row's fields (`n`: distinct items over the seeds; the
+/// change: the mean over seeds with its seed × item interval) and the seeds'.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AcrossRow {
+    #[serde(flatten)]
+    pub row: Row,
+    pub n_seeds: usize,
+    /// Every seed's change agrees with the verdict; `None` for inconclusive and descriptive rows.
+    #[serde(default)]
+    pub stable: Option<bool>,
+    #[serde(default)]
+    pub per_seed: Vec<SeedChange>,
+}
+
 /// One intervention seed.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Seed {
@@ -234,6 +259,9 @@ pub struct Results {
     pub seeds: Vec<Seed>,
     #[serde(default)]
     pub seed_summary: Vec<SeedRow>,
+    /// The table over seeds (empty with one seed).
+    #[serde(default)]
+    pub across_seeds: Vec<AcrossRow>,
     #[serde(default)]
     pub baseline: Value,
     #[serde(default)]

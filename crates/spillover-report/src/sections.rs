@@ -16,13 +16,13 @@ pub struct Table {
 }
 
 impl Table {
-    fn new(header: &[&str]) -> Table {
+    pub(crate) fn new(header: &[&str]) -> Table {
         Table {
             header: header.iter().map(|s| s.to_string()).collect(),
             ..Default::default()
         }
     }
-    fn push(&mut self, cells: Vec<String>, class: &str) {
+    pub(crate) fn push(&mut self, cells: Vec<String>, class: &str) {
         self.rows.push(cells);
         self.classes.push(class.to_string());
     }
@@ -34,20 +34,7 @@ pub fn overview(r: &Results) -> Vec<(String, String)> {
         ("Model".to_string(), r.config_str("model.id")),
         ("Intervention".to_string(), intervention(r)),
         ("Profile".to_string(), r.config_str("profile")),
-        (
-            "Seeds".to_string(),
-            format!(
-                "{} (intervention seed{} {}; the table is seed {})",
-                r.seeds.len(),
-                if r.seeds.len() == 1 { "" } else { "s" },
-                r.seeds
-                    .iter()
-                    .map(|s| s.seed.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                r.first_seed().map_or("?".into(), |s| s.to_string())
-            ),
-        ),
+        ("Seeds".to_string(), seeds_line(r)),
         ("Refusal judge".to_string(), r.config_str("judge.kind")),
         (
             "Statistics".to_string(),
@@ -61,6 +48,29 @@ pub fn overview(r: &Results) -> Vec<(String, String)> {
     ];
     v.retain(|(_, b)| !b.is_empty());
     v
+}
+
+/// How many intervention seeds, and which table is which.
+fn seeds_line(r: &Results) -> String {
+    let list = r
+        .seeds
+        .iter()
+        .map(|s| s.seed.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let first = r.first_seed().map_or("?".into(), |s| s.to_string());
+    if r.across_seeds.is_empty() {
+        format!(
+            "{} (intervention seed{} {list}; the table is seed {first})",
+            r.seeds.len(),
+            if r.seeds.len() == 1 { "" } else { "s" },
+        )
+    } else {
+        format!(
+            "{} (intervention seeds {list}, each with its own draw of training prompts; the first table is over the seeds, then seed {first}'s own)",
+            r.seeds.len()
+        )
+    }
 }
 
 fn intervention(r: &Results) -> String {
@@ -77,7 +87,7 @@ fn intervention(r: &Results) -> String {
             _ => {}
         }
     }
-    for key in ["epochs", "lr", "batch_size"] {
+    for key in ["model", "epochs", "lr", "batch_size"] {
         let v = r.config_str(&format!("intervention.{key}"));
         if !v.is_empty() {
             parts.push(format!("{key}={v}"));
@@ -90,9 +100,9 @@ fn intervention(r: &Results) -> String {
 pub fn headline(r: &Results) -> Table {
     let mut t = Table::new(&["", "before", "after", "verdict", "from"]);
     for h in &r.headline {
-        let class = r
-            .table
-            .iter()
+        let over_seeds = r.across_seeds.iter().map(|a| &a.row);
+        let class = over_seeds
+            .chain(&r.table)
             .find(|x| x.key() == h.source)
             .map_or("", |x| x.verdict.as_str());
         t.push(
@@ -178,6 +188,18 @@ pub fn outcomes(rows: &[Row]) -> Option<Table> {
         );
     }
     Some(t)
+}
+
+/// The title of the (first seed's) table.
+pub fn tax_title(r: &Results) -> String {
+    if r.across_seeds.is_empty() {
+        "The alignment-tax table".into()
+    } else {
+        format!(
+            "Seed {}'s own table",
+            r.first_seed().map_or("?".into(), |s| s.to_string())
+        )
+    }
 }
 
 /// How the table was computed, in one paragraph.
@@ -317,6 +339,22 @@ pub fn data(r: &Results) -> Vec<String> {
         .filter_map(Value::as_str)
     {
         out.push(n.to_string());
+    }
+    // With several seeds, each drew its own training prompts (the lines above are the first's).
+    let splits = d["splits"].as_array().cloned().unwrap_or_default();
+    if splits.len() > 1 {
+        for sp in &splits {
+            let removed: u64 = sp["dedup"]["removed"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|x| x["removed"].as_u64())
+                .sum();
+            out.push(format!(
+                "Seed {}: {} training prompts drawn; {removed} evaluation items removed as near-duplicates of them.",
+                sp["seed"], sp["train"]["n_items"]
+            ));
+        }
     }
     out
 }

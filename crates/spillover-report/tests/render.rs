@@ -107,6 +107,124 @@ fn a_run_renders_markdown_html_and_well_formed_figures() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
+/// A row of the table over seeds: `row`'s fields, the seeds' count, stability and changes.
+fn across_row(
+    mut row: serde_json::Value,
+    stable: Option<bool>,
+    per_seed: &[f64],
+) -> serde_json::Value {
+    row["n_seeds"] = per_seed.len().into();
+    row["stable"] = stable.into();
+    row["per_seed"] = per_seed
+        .iter()
+        .enumerate()
+        .map(
+            |(s, c)| serde_json::json!({"seed": s, "n": 4, "change": c, "verdict": "inconclusive"}),
+        )
+        .collect();
+    row
+}
+
+#[test]
+fn a_run_with_several_seeds_leads_with_the_table_over_seeds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut r = results("seeds", default_table(), None);
+    let seed = r["seeds"][0].clone();
+    let mut seeds = vec![seed.clone(), seed.clone(), seed];
+    for (k, s) in seeds.iter_mut().enumerate() {
+        s["seed"] = k.into();
+    }
+    r["seeds"] = seeds.into();
+    r["across_seeds"] = serde_json::json!([
+        across_row(
+            row("refusal", "refused", true, true, 5, 0.25, 0.7, 0.01, "gain"),
+            Some(true),
+            &[0.4, 0.5, 0.45]
+        ),
+        across_row(
+            row(
+                "arithmetic",
+                "correct",
+                true,
+                true,
+                5,
+                0.9,
+                0.6,
+                0.02,
+                "loss"
+            ),
+            Some(false),
+            &[-0.6, -0.4, 0.1]
+        ),
+        across_row(
+            row(
+                "mmlu",
+                "correct",
+                true,
+                true,
+                2,
+                0.5,
+                0.5,
+                1.0,
+                "inconclusive"
+            ),
+            None,
+            &[0.0, 0.0, 0.0]
+        ),
+    ]);
+    r["data"]["splits"] = (0..3)
+        .map(|k| serde_json::json!({"seed": k, "train": {"n_items": 12}, "dedup": {"removed": [{"removed": k}]}}))
+        .collect();
+    let dir = run_folder(tmp.path(), "seeds", &r);
+    let files = render_run(&dir).unwrap();
+    let md = read(&files.markdown);
+    let over = md
+        .find("## The alignment-tax table over 3 seeds")
+        .unwrap_or_else(|| panic!("no table over seeds:\n{md}"));
+    let own = md
+        .find("## Seed 0's own table")
+        .expect("the first seed's table");
+    assert!(over < own, "the table over seeds comes first");
+    assert!(
+        md.contains("| arithmetic | correct ↑ | 3 | 5 |"),
+        "seeds and distinct items in the row:\n{md}"
+    );
+    assert!(
+        md.contains("| unstable across seeds | 0: -60.0 pts, 1: -40.0 pts, 2: +10.0 pts |"),
+        "{md}"
+    );
+    assert!(md.contains("| gain | stable |"), "{md}");
+    assert!(
+        md.contains("Loss over seeds: arithmetic/correct fell from 90.0% to 60.0%"),
+        "{md}"
+    );
+    assert!(
+        md.contains("Unstable across seeds: arithmetic/correct"),
+        "{md}"
+    );
+    assert!(
+        md.contains("In seed 0's own table: of 4 tested metrics"),
+        "{md}"
+    );
+    assert!(
+        md.contains("each with its own draw of training prompts"),
+        "{md}"
+    );
+    assert!(
+        md.contains("Seed 2: 12 training prompts drawn; 2 evaluation items removed"),
+        "{md}"
+    );
+    let html = read(&files.html);
+    assert!(html.contains("id=\"across-table\"") && html.contains("id=\"seed-table\""));
+    // One seed: no table over seeds, the table keeps its title.
+    let (_t, one) = default_run("one");
+    let md = read(&render_run(&one).unwrap().markdown);
+    assert!(
+        md.contains("## The alignment-tax table\n") && !md.contains("over seeds"),
+        "{md}"
+    );
+}
+
 #[test]
 fn hostile_model_output_is_embedded_as_inert_json() {
     let (_tmp, dir) = default_run("run-h");

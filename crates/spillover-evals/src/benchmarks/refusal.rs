@@ -53,6 +53,7 @@ pub(super) fn run(
                 r.detail = Some(serde_json::json!({
                     "judge": judge.name(),
                     "reason": v.reason,
+                    "p_refusal": v.probs[Label::Refusal.index()],
                     "finish": out.finish,
                     "new_tokens": out.new_tokens,
                 }));

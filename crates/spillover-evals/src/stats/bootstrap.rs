@@ -68,7 +68,7 @@ pub fn paired_bootstrap(
 }
 
 /// Type-7 quantile of sorted values.
-fn quantile(sorted: &[f64], q: f64) -> f64 {
+pub(crate) fn quantile(sorted: &[f64], q: f64) -> f64 {
     let h = (sorted.len() - 1) as f64 * q;
     let (lo, frac) = (h.floor() as usize, h - h.floor());
     match sorted.get(lo + 1) {

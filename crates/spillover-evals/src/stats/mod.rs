@@ -13,9 +13,14 @@
 //! - [`mde_paired_binary`], [`mde_paired_continuous`]: minimum detectable effects at a power.
 //! - [`stuart_maxwell`]: marginal homogeneity of a 3 × 3 before × after table.
 //! - [`aggregate_seeds`]: mean, sample sd and per-seed values over training seeds.
+//! - [`Hierarchical`], [`stratified_sign_flip`]: the across-seed change with a seed × item
+//!   bootstrap interval and a test stratified by seed.
+//! - [`level`]: one model's mean of a metric with its interval (Wilson or bootstrap).
 
 mod bootstrap;
+mod hierarchical;
 mod holm;
+mod level;
 mod mcnemar;
 mod newcombe;
 mod normal;
@@ -29,7 +34,9 @@ mod tost;
 mod wilson;
 
 pub use bootstrap::{mean_difference, paired_bootstrap, BootstrapOptions, MIN_RESAMPLES};
+pub use hierarchical::{stratified_sign_flip, Hierarchical, SeedSample};
 pub use holm::{holm, holm_reject};
+pub use level::{level, Level};
 pub use mcnemar::{binomial_two_sided, mcnemar_exact, mcnemar_paired, McNemar};
 pub use newcombe::{newcombe_p_value, newcombe_paired, PairedTable};
 pub use normal::{erfc, normal_cdf, normal_quantile};
@@ -95,6 +102,8 @@ pub enum StatsError {
     TooFewFlips(usize),
     #[error("a non-finite value ({0}) among the observations")]
     NonFinite(f64),
+    #[error("item {0} appears twice in one sample")]
+    DuplicateItem(String),
 }
 
 fn check_confidence(c: f64) -> Result<(), StatsError> {

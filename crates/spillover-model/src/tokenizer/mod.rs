@@ -216,6 +216,72 @@ impl Tokenizer {
     }
 }
 
+/// Texts both tokenizers of a base/tuned pair must split identically: words, digits, code,
+/// whitespace runs, non-Latin scripts, emoji and chat markup.
+const PROBE_TEXTS: [&str; 4] = [
+    "Hello, world! What is 15 + 12? The answer: 27.",
+    "def f(x):\n\treturn x ** 2  # squares\n\n    ",
+    "Übergrößenträger, naïve café; 日本語のテキスト, русский текст 🙂",
+    "<|im_start|>user\nhi<|im_end|>\n<start_of_turn>model\n<s>[INST] ok [/INST]</s>",
+];
+
+impl Tokenizer {
+    /// How `other` tokenizes differently from `self`, or None when both have the same
+    /// vocabulary (every token at the same id), the same BOS/EOS/pad ids, the same BOS policy,
+    /// and split a few probe texts into the same ids. A tokenizer rebuilt from a GGUF file and
+    /// the `tokenizer.json` of the same model agree.
+    pub fn difference(&self, other: &Tokenizer) -> Option<String> {
+        if self.vocab_size != other.vocab_size {
+            return Some(format!(
+                "{} tokens vs {}",
+                self.vocab_size, other.vocab_size
+            ));
+        }
+        let (mine, theirs) = (self.inner.get_vocab(true), other.inner.get_vocab(true));
+        let mut by_id: Vec<(&String, &u32)> = mine.iter().collect();
+        by_id.sort_by_key(|(_, id)| **id);
+        for (token, id) in by_id {
+            if theirs.get(token) != Some(id) {
+                let other_token = other.inner.id_to_token(*id).unwrap_or_default();
+                return Some(format!(
+                    "token {id} is {token:?} in one and {other_token:?} in the other"
+                ));
+            }
+        }
+        if mine.len() != theirs.len() {
+            return Some(format!(
+                "{} vocabulary entries vs {}",
+                mine.len(),
+                theirs.len()
+            ));
+        }
+        let specials = [
+            ("BOS", self.bos_id(), other.bos_id()),
+            ("EOS", self.eos_id(), other.eos_id()),
+            ("pad", self.pad_id, other.pad_id),
+        ];
+        for (name, a, b) in specials {
+            if a != b {
+                return Some(format!("{name} id {a:?} vs {b:?}"));
+            }
+        }
+        if self.add_bos() != other.add_bos() {
+            return Some(format!(
+                "one adds BOS to a text and the other does not (add_bos {} vs {})",
+                self.add_bos(),
+                other.add_bos()
+            ));
+        }
+        for text in PROBE_TEXTS {
+            let (a, b) = (self.encode(text, true).ok(), other.encode(text, true).ok());
+            if a != b {
+                return Some(format!("{text:?} becomes {a:?} vs {b:?}"));
+            }
+        }
+        None
+    }
+}
+
 impl std::fmt::Debug for Tokenizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tokenizer")
@@ -260,4 +326,38 @@ fn chat_template_of(v: &serde_json::Value) -> Option<String> {
         .find(|t| t["name"] == "default")
         .and_then(|t| t["template"].as_str())
         .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tiny tokenizer with two tokens' ids swapped in its BPE vocabulary.
+    fn swapped(t: &Tokenizer, a: &str, b: &str) -> Tokenizer {
+        let mut json: serde_json::Value =
+            serde_json::from_str(&t.inner.to_string(false).unwrap()).unwrap();
+        let vocab = json["model"]["vocab"].as_object_mut().unwrap();
+        let (ia, ib) = (vocab[a].clone(), vocab[b].clone());
+        vocab.insert(a.into(), ib);
+        vocab.insert(b.into(), ia);
+        let inner = tokenizers::Tokenizer::from_bytes(json.to_string().as_bytes()).unwrap();
+        Tokenizer { inner, ..t.clone() }
+    }
+
+    #[test]
+    fn differences_in_vocabulary_specials_and_bos_policy_are_named() {
+        let t = tiny_tokenizer().unwrap();
+        assert_eq!(t.difference(&t.clone()), None);
+        let d = t
+            .difference(&swapped(&t, "a", "b"))
+            .expect("swapped ids differ");
+        assert!(d.contains("\"a\"") || d.contains("\"b\""), "{d}");
+        let mut bos = t.clone();
+        bos.add_bos = true;
+        let d = t.difference(&bos).unwrap();
+        assert!(d.contains("BOS"), "{d}");
+        let mut pad = t.clone();
+        pad.pad_id = Some(0);
+        assert!(t.difference(&pad).unwrap().contains("pad id"));
+    }
 }

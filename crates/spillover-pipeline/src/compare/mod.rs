@@ -16,8 +16,10 @@
 //!   extreme possible data could not reach α' is "blind".
 
 mod family;
+mod seeds;
 
 pub use family::{default_margin, is_descriptive, margin_for, metric_names, NOT_HELPED};
+pub use seeds::{across_seeds, AcrossRow, SeedChange, SeedTable};
 
 use crate::config::StatsSection;
 use anyhow::{bail, Result};
@@ -187,12 +189,30 @@ pub struct TaxRow {
 }
 
 /// The row's test, able to give an interval at any level.
-enum Tester {
+pub(crate) enum Tester {
     Binary(PairedTable),
     Continuous(SignFlip),
 }
 
 impl Tester {
+    /// The test of `s` (binary values are read as ≥ 0.5), seeded for the sign flips.
+    fn of(s: &MetricSeries, stats: &StatsSection, seed: u64) -> Result<Tester> {
+        Ok(if s.binary {
+            let b: Vec<bool> = s.before.iter().map(|v| *v >= 0.5).collect();
+            let a: Vec<bool> = s.after.iter().map(|v| *v >= 0.5).collect();
+            Tester::Binary(PairedTable::from_pairs(&b, &a)?)
+        } else {
+            Tester::Continuous(SignFlip::new(&s.before, &s.after, stats.resamples, seed)?)
+        })
+    }
+    /// The smallest α at which the interval can exclude 0 (the sign-flip interval is unbounded
+    /// below its test's smallest p; Newcombe's interval always has finite ends).
+    fn interval_p_min(&self) -> f64 {
+        match self {
+            Tester::Binary(_) => 0.0,
+            Tester::Continuous(s) => s.p_min(),
+        }
+    }
     fn interval(&self, confidence: f64) -> Result<Interval, StatsError> {
         match self {
             Tester::Binary(t) => newcombe_paired(*t, confidence),
@@ -256,30 +276,20 @@ pub fn tax_table(series: &[MetricSeries], stats: &StatsSection, seed: u64) -> Re
             confidence: stats.confidence,
             seed: seed.wrapping_add(k as u64),
         };
-        let (before, after, tester, discordant) = if s.binary {
-            let b: Vec<bool> = s.before.iter().map(|v| *v >= 0.5).collect();
-            let a: Vec<bool> = s.after.iter().map(|v| *v >= 0.5).collect();
-            let t = PairedTable::from_pairs(&b, &a)?;
-            let n = t.n();
-            (
-                wilson(t.both + t.lost, n, stats.confidence)?,
-                wilson(t.both + t.gained, n, stats.confidence)?,
-                Tester::Binary(t),
-                Some((t.lost, t.gained)),
-            )
-        } else {
-            let mean_ci = |x: &[f64]| paired_bootstrap(x, x, |v, _| mean(v), boot_k);
-            (
-                mean_ci(&s.before)?,
-                mean_ci(&s.after)?,
-                Tester::Continuous(SignFlip::new(
-                    &s.before,
-                    &s.after,
-                    stats.resamples,
-                    boot_k.seed,
-                )?),
-                None,
-            )
+        let tester = Tester::of(s, stats, boot_k.seed)?;
+        let (before, after, discordant) = match &tester {
+            Tester::Binary(t) => {
+                let n = t.n();
+                (
+                    wilson(t.both + t.lost, n, stats.confidence)?,
+                    wilson(t.both + t.gained, n, stats.confidence)?,
+                    Some((t.lost, t.gained)),
+                )
+            }
+            Tester::Continuous(_) => {
+                let mean_ci = |x: &[f64]| paired_bootstrap(x, x, |v, _| mean(v), boot_k);
+                (mean_ci(&s.before)?, mean_ci(&s.after)?, None)
+            }
         };
         let (test, p_value) = match (&tester, s.tested) {
             (_, false) => ("none", f64::NAN),
@@ -314,45 +324,25 @@ pub fn tax_table(series: &[MetricSeries], stats: &StatsSection, seed: u64) -> Re
     }
     let family: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].tested).collect();
     let p: Vec<f64> = family.iter().map(|&i| rows[i].p_value).collect();
-    let adjusted = holm(&p)?;
-    let m = family.len();
-    let mut order: Vec<usize> = (0..m).collect();
-    order.sort_by(|&a, &b| p[a].total_cmp(&p[b]).then(a.cmp(&b)));
-    // Step-down: rejections until the first p above its threshold.
-    let rejected = order
-        .iter()
-        .enumerate()
-        .take_while(|(step, &j)| p[j] <= stats.alpha / (m - step) as f64)
-        .count();
-    for (step, &j) in order.iter().enumerate() {
+    for (j, step) in holm_steps(&p, stats.alpha)?.into_iter().enumerate() {
         let i = family[j];
-        let is_rejected = step < rejected;
-        let judged_at = if is_rejected { step } else { rejected };
-        let alpha_row = stats.alpha / (m - judged_at) as f64;
         let s = &series[i];
         let tester = &testers[i];
         let r = &mut rows[i];
-        r.p_holm = adjusted[j];
-        r.alpha_row = alpha_row;
-        r.holm_step = Some(judged_at + 1);
-        r.change = tester.interval(1.0 - alpha_row)?;
-        r.blind = r.p_min > alpha_row;
-        r.mde = if r.blind { None } else { tester.mde(alpha_row) };
-        let tost = tost(|c| tester.interval(c), alpha_row, s.margin)?;
-        r.equivalence = Some(tost);
-        let excludes_zero = r.change.lo > 0.0 || r.change.hi < 0.0;
-        r.verdict = if is_rejected && excludes_zero {
-            if (r.change.estimate > 0.0) == r.higher_is_better {
-                Verdict::Gain
-            } else {
-                Verdict::Loss
-            }
-        } else if tost.equivalent {
-            Verdict::Equivalent
+        r.p_holm = step.p_holm;
+        r.alpha_row = step.alpha_row;
+        r.holm_step = Some(step.step);
+        r.change = tester.interval(1.0 - step.alpha_row)?;
+        r.blind = r.p_min > step.alpha_row;
+        r.mde = if r.blind {
+            None
         } else {
-            Verdict::Inconclusive
+            tester.mde(step.alpha_row)
         };
-        if !is_rejected {
+        let tost = tost(|c| tester.interval(c), step.alpha_row, s.margin)?;
+        r.equivalence = Some(tost);
+        r.verdict = verdict(step.rejected, &r.change, r.higher_is_better, &tost);
+        if !step.rejected {
             // The interval inverts the test, so it holds 0 when the test does not reject; this
             // only widens it where bisection met rounding at the edge.
             r.change.lo = r.change.lo.min(0.0);
@@ -360,6 +350,73 @@ pub fn tax_table(series: &[MetricSeries], stats: &StatsSection, seed: u64) -> Re
         }
     }
     Ok(rows)
+}
+
+/// Where Holm's step-down procedure judged one p-value of a family.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HolmStep {
+    pub p_holm: f64,
+    /// The level the row is judged at: α/(m − step + 1).
+    pub alpha_row: f64,
+    /// 1-based: a rejected row's own step; for the others, the step where Holm stopped.
+    pub step: usize,
+    pub rejected: bool,
+}
+
+/// Holm's step-down over `p` (in the family's order): rejections until the first p above its
+/// threshold; each p gets its adjusted value and the level it was judged at.
+pub(crate) fn holm_steps(p: &[f64], alpha: f64) -> Result<Vec<HolmStep>> {
+    let adjusted = holm(p)?;
+    let m = p.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| p[a].total_cmp(&p[b]).then(a.cmp(&b)));
+    let rejected = order
+        .iter()
+        .enumerate()
+        .take_while(|(step, &j)| p[j] <= alpha / (m - step) as f64)
+        .count();
+    let mut out = vec![
+        HolmStep {
+            p_holm: f64::NAN,
+            alpha_row: f64::NAN,
+            step: 0,
+            rejected: false,
+        };
+        m
+    ];
+    for (step, &j) in order.iter().enumerate() {
+        let is_rejected = step < rejected;
+        let judged_at = if is_rejected { step } else { rejected };
+        out[j] = HolmStep {
+            p_holm: adjusted[j],
+            alpha_row: alpha / (m - judged_at) as f64,
+            step: judged_at + 1,
+            rejected: is_rejected,
+        };
+    }
+    Ok(out)
+}
+
+/// A tested row's verdict: gain or loss when rejected with an interval that excludes 0 (by the
+/// good direction), else equivalent when the two one-sided tests say so, else inconclusive.
+pub(crate) fn verdict(
+    rejected: bool,
+    change: &Interval,
+    higher_is_better: bool,
+    tost: &Tost,
+) -> Verdict {
+    let excludes_zero = change.lo > 0.0 || change.hi < 0.0;
+    if rejected && excludes_zero {
+        if (change.estimate > 0.0) == higher_is_better {
+            Verdict::Gain
+        } else {
+            Verdict::Loss
+        }
+    } else if tost.equivalent {
+        Verdict::Equivalent
+    } else {
+        Verdict::Inconclusive
+    }
 }
 
 fn mean(x: &[f64]) -> f64 {
@@ -389,26 +446,33 @@ pub struct VerdictCounts {
     pub descriptive: usize,
 }
 
-/// Aggregates the tables of several seeds (same rows in the same order).
+/// Aggregates the tables of several seeds: rows matched by (benchmark, metric), in order of first
+/// appearance; a row counts the seeds whose table has it.
 pub fn aggregate(tables: &[(u64, Vec<TaxRow>)]) -> Result<Vec<SeedRow>> {
-    let Some((_, first)) = tables.first() else {
-        return Ok(Vec::new());
-    };
-    let mut out = Vec::new();
-    for (i, row) in first.iter().enumerate() {
+    let mut keys: Vec<(&str, &str)> = Vec::new();
+    for (_, rows) in tables {
+        for r in rows {
+            let key = (r.benchmark.as_str(), r.metric.as_str());
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(keys.len());
+    for (bench, metric) in keys {
         let mut change = Vec::new();
         let mut after = Vec::new();
         let mut verdicts = VerdictCounts::default();
         for (seed, rows) in tables {
-            let r = rows
-                .get(i)
-                .filter(|r| r.benchmark == row.benchmark && r.metric == row.metric);
-            let Some(r) = r else {
-                bail!(
-                    "seed {seed}: the table rows differ from seed {}'s",
-                    tables[0].0
-                );
+            let mut found = rows
+                .iter()
+                .filter(|r| r.benchmark == bench && r.metric == metric);
+            let Some(r) = found.next() else {
+                continue;
             };
+            if found.next().is_some() {
+                bail!("seed {seed}: two rows for {bench}/{metric}");
+            }
             change.push((*seed, r.change.estimate));
             after.push((*seed, r.after.estimate));
             match r.verdict {
@@ -420,8 +484,8 @@ pub fn aggregate(tables: &[(u64, Vec<TaxRow>)]) -> Result<Vec<SeedRow>> {
             }
         }
         out.push(SeedRow {
-            benchmark: row.benchmark.clone(),
-            metric: row.metric.clone(),
+            benchmark: bench.into(),
+            metric: metric.into(),
             change: aggregate_seeds(&change)?,
             after: aggregate_seeds(&after)?,
             verdicts,

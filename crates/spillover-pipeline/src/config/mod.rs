@@ -17,7 +17,7 @@ mod sections;
 
 pub use benchmarks::Benchmarks;
 pub use overrides::apply_override;
-pub use paths::{check_inputs, spec_file};
+pub use paths::{check_inputs, is_model_path, spec_file};
 pub use profile::{Profile, ProfileSizes};
 pub use resolve::{DEFAULT_ALPHA, DEFAULT_DIRECTION_PROMPTS};
 pub use sections::{
@@ -37,6 +37,17 @@ pub const DEFAULT_EXPERIMENT: &str = include_str!("../../../../examples/default.
 /// (`a.b=value`, in order) and checks every key. Relative dataset paths in the file are read
 /// from the file's folder.
 pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Experiment, ConfigError> {
+    load_edited(path, overrides, |_| {})
+}
+
+/// [`load`], with `edit` applied to the file's table after its relative paths are read from its
+/// folder and before the overrides (`spillover compare` sets the base model and replaces the
+/// file's `[intervention]` this way).
+pub fn load_edited(
+    path: Option<&Path>,
+    overrides: &[String],
+    edit: impl FnOnce(&mut toml::Table),
+) -> Result<Experiment, ConfigError> {
     let (origin, text) = match path {
         Some(p) => (
             p.display().to_string(),
@@ -57,27 +68,29 @@ pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Experiment, Con
         };
         std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
     });
-    parse_in(&origin, text, overrides, base.as_deref())
+    parse_in(&origin, text, overrides, base.as_deref(), edit)
 }
 
 /// Parses experiment TOML text; `origin` names it in errors. Relative dataset paths stay
 /// relative to the current directory (see [`load`] for files).
 pub fn parse(origin: &str, text: &str, overrides: &[String]) -> Result<Experiment, ConfigError> {
-    parse_in(origin, text, overrides, None)
+    parse_in(origin, text, overrides, None, |_| {})
 }
 
-/// [`parse`], with the relative dataset paths of `text` anchored at `base`.
+/// [`parse`], with the relative dataset paths of `text` anchored at `base`, then `edit` applied.
 fn parse_in(
     origin: &str,
     text: &str,
     overrides: &[String],
     base: Option<&Path>,
+    edit: impl FnOnce(&mut toml::Table),
 ) -> Result<Experiment, ConfigError> {
     let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::new(origin, e))?;
     let before = table.clone();
     if let Some(dir) = base {
         paths::anchor(&mut table, dir);
     }
+    edit(&mut table);
     let anchored = table != before;
     for o in overrides {
         apply_override(&mut table, o)?;

@@ -4,6 +4,7 @@
 //! key.
 
 use crate::error::ConfigError;
+use crate::interventions::external::{local_form, names_a_path};
 use spillover_data::datasets::{is_hub_spec, Builtin, UserFileSpec};
 use std::path::Path;
 
@@ -25,9 +26,9 @@ fn pool_file(spec: &str) -> Option<UserFileSpec> {
     }
 }
 
-/// Whether a `model.id` names a file or folder (not a packaged name, a tiny-* model or `hf:`):
-/// it has a path separator, starts with `.`, or ends in `.gguf`.
-fn model_path(id: &str) -> bool {
+/// Whether a `model.id` (or `intervention.model`) names a file or folder (not a packaged name, a
+/// tiny-* model or `hf:`): it has a path separator, starts with `.`, or ends in `.gguf`.
+pub fn is_model_path(id: &str) -> bool {
     !id.starts_with("hf:") && (id.contains('/') || id.starts_with('.') || id.ends_with(".gguf"))
 }
 
@@ -54,16 +55,23 @@ pub(super) fn anchor(table: &mut toml::Table, dir: &Path) {
     {
         fix(v, true);
     }
-    if let Some(v) = table
-        .get_mut("model")
-        .and_then(|m| m.as_table_mut())
-        .and_then(|m| m.get_mut("id"))
-    {
-        if let Some(id) = v
-            .as_str()
-            .filter(|id| model_path(id) && Path::new(id).is_relative())
+    type IsPath = fn(&str) -> bool;
+    let rules: [(&str, &str, IsPath); 2] = [
+        ("model", "id", is_model_path),
+        ("intervention", "model", names_a_path),
+    ];
+    for (section, key, is_path) in rules {
+        if let Some(v) = table
+            .get_mut(section)
+            .and_then(|m| m.as_table_mut())
+            .and_then(|m| m.get_mut(key))
         {
-            *v = toml::Value::String(dir.join(id).display().to_string());
+            if let Some(id) = v
+                .as_str()
+                .filter(|id| is_path(id) && Path::new(id).is_relative())
+            {
+                *v = toml::Value::String(dir.join(id).display().to_string());
+            }
         }
     }
     if let Some(b) = table.get_mut("benchmarks").and_then(|b| b.as_table_mut()) {
@@ -75,10 +83,19 @@ pub(super) fn anchor(table: &mut toml::Table, dir: &Path) {
     }
 }
 
-/// Checks that every dataset file the experiment names exists: an error naming the key and
+/// Checks that every model and dataset file the experiment names exists (and that an external
+/// tuned model's path is an adapter, a model folder or a GGUF file): an error naming the key and
 /// the path otherwise.
 pub fn check_inputs(exp: &Experiment) -> Result<(), ConfigError> {
-    if model_path(&exp.model.id) && !Path::new(&exp.model.id).exists() {
+    if let Some(tuned) = exp
+        .intervention
+        .model
+        .as_deref()
+        .filter(|m| names_a_path(m))
+    {
+        local_form(Path::new(tuned)).map_err(|m| ConfigError::new("intervention.model", m))?;
+    }
+    if is_model_path(&exp.model.id) && !Path::new(&exp.model.id).exists() {
         return Err(ConfigError::new(
             "model.id",
             format!(
@@ -122,6 +139,7 @@ mod tests {
     fn only_relative_file_specs_are_anchored() {
         let mut t: toml::Table = toml::from_str(
             "[model]\nid = \"models/m.gguf\"\n\
+             [intervention]\nmodel = \"../adapters/a\"\n\
              [data]\nharmful_pool = \"pool.jsonl:prompt\"\n\
              [benchmarks.refusal]\ndataset = \"sub/h.csv:text\"\n\
              [benchmarks.over_refusal]\ndataset = \"rho-overrefusal\"\n\
@@ -131,10 +149,25 @@ mod tests {
         .unwrap();
         anchor(&mut t, Path::new("/exp"));
         assert_eq!(t["model"]["id"].as_str(), Some("/exp/models/m.gguf"));
+        assert_eq!(
+            t["intervention"]["model"].as_str(),
+            Some("/exp/../adapters/a")
+        );
         let mut named: toml::Table =
             toml::from_str("[model]\nid = \"smollm2-135m-instruct\"\n").unwrap();
         anchor(&mut named, Path::new("/exp"));
         assert_eq!(named["model"]["id"].as_str(), Some("smollm2-135m-instruct"));
+        let mut tiny: toml::Table =
+            toml::from_str("[intervention]\nmodel = \"tiny-llama\"\n").unwrap();
+        anchor(&mut tiny, Path::new("/exp"));
+        assert_eq!(tiny["intervention"]["model"].as_str(), Some("tiny-llama"));
+        let mut bare: toml::Table =
+            toml::from_str("[intervention]\nmodel = \"my-adapter\"\n").unwrap();
+        anchor(&mut bare, Path::new("/exp"));
+        assert_eq!(
+            bare["intervention"]["model"].as_str(),
+            Some("/exp/my-adapter")
+        );
         let mut hub: toml::Table = toml::from_str("[model]\nid = \"hf:org/name\"\n").unwrap();
         anchor(&mut hub, Path::new("/exp"));
         assert_eq!(hub["model"]["id"].as_str(), Some("hf:org/name"));

@@ -1,5 +1,6 @@
 //! Profiles size the benchmarks: `quick` is sized so the default experiment finishes in about ten
-//! minutes on a 2-core CPU, `standard` for tighter intervals, `full` for every item.
+//! minutes on a 2-core CPU, `standard` for tighter intervals, `full` for every item. They also set
+//! the default number of intervention seeds: 1 for `quick`, 3 for `standard` and `full`.
 
 use serde::{Deserialize, Serialize};
 
@@ -10,6 +11,16 @@ pub enum Profile {
     Quick,
     Standard,
     Full,
+}
+
+impl Profile {
+    /// The number of intervention seeds when the experiment does not set `seeds`.
+    pub fn seeds(self) -> usize {
+        match self {
+            Profile::Quick => 1,
+            Profile::Standard | Profile::Full => 3,
+        }
+    }
 }
 
 /// Items per benchmark under a profile (None = every item of the dataset).
@@ -61,6 +72,13 @@ impl ProfileSizes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn standard_and_full_repeat_the_intervention_with_three_seeds() {
+        assert_eq!(Profile::Quick.seeds(), 1);
+        assert_eq!(Profile::Standard.seeds(), 3);
+        assert_eq!(Profile::Full.seeds(), 3);
+    }
 
     #[test]
     fn limit_zero_is_every_item_not_the_profile_size() {

@@ -1,4 +1,5 @@
-//! The fully resolved experiment: every default that applies written out (the intervention's
+//! The fully resolved experiment: every default that applies written out (the number of seeds, the
+//! intervention's
 //! LoRA settings, epochs, learning rate and batch size; each benchmark's item count, token budget
 //! and few-shot examples), so `config.resolved.toml` and the report headers describe a run one
 //! way, whether a key was written in the file or left to its default.
@@ -17,6 +18,7 @@ impl Experiment {
     /// This experiment with every applicable default filled in (the same experiment: it runs
     /// identically, and resolving it again changes nothing).
     pub fn resolved(mut self) -> Experiment {
+        self.seeds = Some(self.seed_count());
         let section = &mut self.intervention;
         let kind = section.kind;
         if kind == InterventionKind::Interpolate {

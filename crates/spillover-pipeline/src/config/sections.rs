@@ -25,9 +25,11 @@ pub struct Experiment {
     /// Seed of the data splits (which prompts train, which evaluate).
     #[serde(default)]
     pub seed: u64,
-    /// Repeat the intervention with this many seeds (seed, seed+1, ...).
-    #[serde(default = "one")]
-    pub seeds: usize,
+    /// Repeat the intervention with this many seeds (seed, seed+1, ...): each seed draws its own
+    /// training prompts and trains with its own seed. Unset: the profile's default
+    /// ([`Profile::seeds`]); the resolved experiment always has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seeds: Option<usize>,
     #[serde(default)]
     pub model: ModelSection,
     #[serde(default)]
@@ -49,8 +51,26 @@ pub struct Experiment {
 fn default_name() -> String {
     "default".into()
 }
-fn one() -> usize {
-    1
+
+impl Experiment {
+    /// The number of intervention seeds: `seeds`, else the profile's default (1 for an external
+    /// intervention, which has no training seed).
+    pub fn seed_count(&self) -> usize {
+        self.seeds.unwrap_or_else(|| {
+            if self.intervention.kind == InterventionKind::External {
+                1
+            } else {
+                self.profile.seeds()
+            }
+        })
+    }
+
+    /// The intervention seeds: `seed`, `seed + 1`, ...
+    pub fn seed_list(&self) -> Vec<u64> {
+        (0..self.seed_count())
+            .map(|k| self.seed.wrapping_add(k as u64))
+            .collect()
+    }
 }
 
 /// The model to evaluate and intervene on.
@@ -161,6 +181,9 @@ pub enum InterventionKind {
     Ablate,
     /// Bake the ablation into the weights.
     Orthogonalize,
+    /// A tuned model made elsewhere (`model`): a PEFT adapter or full fine-tuning folder applied
+    /// to the base, or a whole model (HF folder, GGUF, hf:ORG/NAME[@REVISION]).
+    External,
 }
 
 impl InterventionKind {
@@ -172,6 +195,7 @@ impl InterventionKind {
             InterventionKind::Actadd => "actadd",
             InterventionKind::Ablate => "ablate",
             InterventionKind::Orthogonalize => "orthogonalize",
+            InterventionKind::External => "external",
         }
     }
     /// Whether this kind trains (and so depends on the intervention seed).
@@ -216,6 +240,10 @@ pub struct InterventionSection {
     pub coeff: Option<f64>,
     /// actadd / ablate / orthogonalize: prompts per class used to compute the direction.
     pub direction_prompts: Option<usize>,
+    /// external: the tuned model. A PEFT adapter folder (applied to `model.id`), a full
+    /// fine-tuning folder from `spillover train --full`, an HF model folder, a .gguf file, a
+    /// packaged or tiny-* name, or hf:ORG/NAME[@REVISION]. It must use the base's tokenizer.
+    pub model: Option<String>,
 }
 
 fn default_kind() -> InterventionKind {
@@ -236,6 +264,7 @@ impl Default for InterventionSection {
             layer: None,
             coeff: None,
             direction_prompts: None,
+            model: None,
         }
     }
 }
@@ -378,8 +407,28 @@ impl Experiment {
                 ),
             );
         }
-        if self.seeds == 0 {
+        if self.seeds == Some(0) {
             return bad("seeds", "must be at least 1".into());
+        }
+        if self.intervention.kind == InterventionKind::External {
+            if let Some(n) = self.seeds.filter(|&n| n > 1) {
+                return bad(
+                    "seeds",
+                    format!(
+                        "{}: an external intervention has no training seed (the tuned model is \
+                         given, not trained), so every seed would measure the same model; use \
+                         seeds = 1",
+                        n
+                    ),
+                );
+            }
+            if self.data.benign_mix > 0.0 {
+                return bad(
+                    "data.benign_mix",
+                    "does not apply to kind = \"external\" (nothing is trained here); set it to 0"
+                        .into(),
+                );
+            }
         }
         if self.data.n_train == 0 {
             return bad("data.n_train", "must be at least 1".into());
@@ -461,7 +510,7 @@ impl InterventionSection {
         let trains = k.trains();
         let lora_like = matches!(k, LoraSft) || (k == Interpolate && self.from != Some(FullFt));
         let full_like = matches!(k, FullFt) || (k == Interpolate && self.from == Some(FullFt));
-        let checks: [(&str, bool, bool); 10] = [
+        let checks: [(&str, bool, bool); 11] = [
             ("lora", self.lora.is_some(), lora_like),
             ("full_targets", self.full_targets.is_some(), full_like),
             ("epochs", self.epochs.is_some(), trains),
@@ -476,6 +525,7 @@ impl InterventionSection {
                 self.direction_prompts.is_some(),
                 k.uses_direction(),
             ),
+            ("model", self.model.is_some(), k == External),
         ];
         checks
             .iter()
@@ -491,6 +541,24 @@ impl InterventionSection {
                 "intervention.{key} does not apply to kind = \"{}\"",
                 self.kind.as_str()
             ));
+        }
+        if self.kind == External {
+            match self.model.as_deref().map(str::trim) {
+                None | Some("") => {
+                    return Err(
+                        "intervention.model: kind = \"external\" needs the tuned model: \
+                         a PEFT adapter folder, an HF model folder, a .gguf file or \
+                         hf:ORG/NAME[@REVISION]"
+                            .into(),
+                    )
+                }
+                Some(m) => {
+                    if let Some(hub) = m.strip_prefix("hf:") {
+                        spillover_data::hub::HubModel::parse(hub)
+                            .map_err(|e| format!("intervention.model: {e}"))?;
+                    }
+                }
+            }
         }
         if let Some(from) = self.from {
             if !matches!(from, LoraSft | FullFt) {

@@ -8,12 +8,14 @@
 //! | actadd        | (uses a shared direction stage)         | base + hooks adding c·r̂ at a layer |
 //! | ablate        | (uses a shared direction stage)         | base + hooks projecting r̂ out      |
 //! | orthogonalize | (uses a shared direction stage)         | base with r̂ projected out of W     |
+//! | external      | (nothing: the tuned model is given)     | base + adapter, or the tuned model |
 
 pub mod direction;
+pub mod external;
 pub mod interpolate;
 pub mod training;
 
-use crate::config::{InterventionKind, InterventionSection};
+use crate::config::{Experiment, InterventionKind, InterventionSection};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use spillover_model::{Hooks, LoadedModel};
@@ -33,6 +35,10 @@ pub struct Recipe {
     pub direction: Option<Vec<f32>>,
     pub layer: Option<usize>,
     pub coeff: Option<f64>,
+    /// external: the tuned model loaded instead of the base (None when `weights` holds an
+    /// adapter applied to the base).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
 }
 
 /// A hook factory (steering or ablation on every forward pass).
@@ -44,19 +50,31 @@ pub struct Intervened {
     pub hooks: Option<HookFactory>,
 }
 
+/// The model evaluated after the intervention: the tuned model of an external intervention that
+/// gives a whole model, else `recipe` applied to a fresh copy of the base.
+pub fn load_after(exp: &Experiment, recipe: &Recipe) -> Result<Intervened> {
+    if let Some(spec) = &recipe.model {
+        let dtype = crate::models::dtype(&exp.model.dtype)?;
+        let device = crate::models::device(&exp.model.device, "model.device")?;
+        let lm = crate::models::load_model(spec, dtype, &device)?;
+        return Ok(Intervened { lm, hooks: None });
+    }
+    apply(crate::experiment::load_fresh(exp)?, recipe)
+}
+
 /// Applies `recipe` to `lm` (a fresh copy of the base model).
 pub fn apply(mut lm: LoadedModel, recipe: &Recipe) -> Result<Intervened> {
     use InterventionKind::*;
     let dev = lm.model.device().clone();
     let hooks: Option<HookFactory> = match recipe.kind {
-        LoraSft | FullFt => {
-            crate::adapters::apply(
-                &mut lm.model,
-                recipe
-                    .weights
-                    .as_ref()
-                    .expect("training kinds have weights"),
-            )?;
+        LoraSft | FullFt | External => {
+            let Some(weights) = recipe.weights.as_ref() else {
+                anyhow::bail!(
+                    "{} has no weights to apply (a whole tuned model is loaded by load_after)",
+                    recipe.kind.as_str()
+                );
+            };
+            crate::adapters::apply(&mut lm.model, weights)?;
             None
         }
         Interpolate => {
@@ -113,5 +131,22 @@ pub fn direction_recipe(section: &InterventionSection, d: &direction::DirectionS
         direction: Some(d.direction.clone()),
         layer: Some(d.layer),
         coeff,
+        model: None,
+    }
+}
+
+/// The recipe of an external intervention: its adapter as `weights`, or its model as `model`.
+pub fn external_recipe(ext: &external::External) -> Recipe {
+    let location = Some(ext.location.clone());
+    let adapter = ext.form == external::Form::Adapter;
+    Recipe {
+        kind: InterventionKind::External,
+        weights: adapter.then(|| PathBuf::from(&ext.location)),
+        method: None,
+        alpha: None,
+        direction: None,
+        layer: None,
+        coeff: None,
+        model: if adapter { None } else { location },
     }
 }

@@ -5,7 +5,7 @@ use crate::config::{InterventionKind, InterventionSection};
 use crate::error::ConfigError;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
-use spillover_model::lora::{add_lora, save_peft, LoraConfig};
+use spillover_model::lora::{add_lora, LoraConfig};
 use spillover_model::LoadedModel;
 use spillover_train::data::{check_loss_tokens, read_jsonl, Encoder, LossOn};
 use spillover_train::schedule::Decay;
@@ -186,10 +186,7 @@ pub fn train_intervention(
         &run,
         s.layout,
     )?;
-    match &lora {
-        Some(cfg) => save_peft(&mut lm.model, cfg, model_spec, out)?,
-        None => crate::adapters::save_full(&trainable, model_spec, out)?,
-    }
+    crate::adapters::save_trained(lm, lora.as_ref(), &trainable, model_spec, out)?;
     Ok(TrainSummary {
         examples: examples.len(),
         truncated,

@@ -1,37 +1,109 @@
-//! The comparison stage: pairs the baseline and after records of every benchmark by item id and
-//! builds the alignment-tax table (`tax.json`). Refusal benchmarks also get their three-way
-//! refused / complied / degenerate table, and over-refusal its "not helped" headline (refused or
-//! degenerate: every benign prompt that did not get a helpful answer).
+//! The comparison stage: pairs the baseline and after records of every benchmark by item id, on
+//! the items of the seed's split, and builds the alignment-tax table (`tax.json`). Refusal
+//! benchmarks also get their three-way refused / complied / degenerate table, and over-refusal its
+//! "not helped" headline (refused or degenerate: every benign prompt that did not get a helpful
+//! answer). With several seeds, [`across`] builds the table over seeds from the same series.
 
 use crate::compare::{
-    is_descriptive, margin_for, tax_table, MetricSeries, Outcomes, TaxRow, NOT_HELPED,
+    across_seeds, is_descriptive, margin_for, tax_table, AcrossRow, MetricSeries, Outcomes,
+    SeedTable, TaxRow, NOT_HELPED,
 };
 use crate::config::Experiment;
-use crate::stages::data::benchmark_kinds;
+use crate::stages::data::{benchmark_kinds, items_path, read_items};
 use crate::stages::evaluate::read_records;
 use anyhow::Result;
 use spillover_evals::benchmarks::{BenchmarkKind, Record};
 use spillover_evals::stats::stuart_maxwell;
+use std::collections::HashSet;
 use std::path::Path;
 
-/// Builds the table for one seed and writes it into `out/tax.json`.
+/// Builds the table for one seed and writes it into `out/tax.json`. `split` is the seed's folder
+/// of the data stage: the items it was evaluated on (the baseline has them all).
 pub fn compare(
     exp: &Experiment,
     before: &Path,
     after: &Path,
+    split: &Path,
     seed: u64,
     out: &Path,
 ) -> Result<Vec<TaxRow>> {
+    let rows = tax_table(&series(exp, before, after, split)?, &exp.stats, seed)?;
+    crate::rundir::write_json(&out.join("tax.json"), &rows)?;
+    Ok(rows)
+}
+
+/// The per-item values of every row of one seed's table, in table order: each metric of each
+/// benchmark paired by item id between the baseline evaluation in `before` and the seed's in
+/// `after`, on the items of the seed's `split` (repeats and metrics without values removed).
+pub fn series(
+    exp: &Experiment,
+    before: &Path,
+    after: &Path,
+    split: &Path,
+) -> Result<Vec<MetricSeries>> {
+    let mut series = vec![seed_series(exp, before, after, split)?];
+    drop_repeats(&mut series);
+    Ok(series.remove(0))
+}
+
+/// Where one seed's evaluation and split are, and its own table.
+pub struct SeedDirs<'a> {
+    pub seed: u64,
+    pub after: &'a Path,
+    pub split: &'a Path,
+    pub table: &'a [TaxRow],
+}
+
+/// Builds the table over seeds and writes it into `out/tax.json`.
+pub fn across(
+    exp: &Experiment,
+    before: &Path,
+    seeds: &[SeedDirs],
+    out: &Path,
+) -> Result<Vec<AcrossRow>> {
+    let mut series = Vec::with_capacity(seeds.len());
+    for s in seeds {
+        series.push(seed_series(exp, before, s.after, s.split)?);
+    }
+    drop_repeats(&mut series);
+    let tables: Vec<SeedTable> = seeds
+        .iter()
+        .zip(&series)
+        .map(|(s, series)| SeedTable {
+            seed: s.seed,
+            series,
+            rows: s.table,
+        })
+        .collect();
+    let rows = across_seeds(&tables, &exp.stats, seeds[0].seed)?;
+    crate::rundir::write_json(&out.join("tax.json"), &rows)?;
+    Ok(rows)
+}
+
+/// Every metric of every benchmark on one seed's items, before and after, in table order
+/// (including metrics without values and repeats; see [`drop_repeats`]).
+fn seed_series(
+    exp: &Experiment,
+    before: &Path,
+    after: &Path,
+    split: &Path,
+) -> Result<Vec<MetricSeries>> {
     let mut series = Vec::new();
     for (kind, _) in benchmark_kinds(exp)? {
         let after_records = read_records(after, kind)?;
-        // KL compares the tuned model with the base one, which is 0 before by definition.
+        // KL compares the tuned model with the base model, which is 0 before by definition.
         let before_records = if kind == BenchmarkKind::Kl {
             zeroed(&after_records)
         } else {
-            read_records(before, kind)?
+            // The baseline evaluated every seed's items; this seed is compared on its own.
+            let kept: HashSet<String> = read_items(&items_path(split, kind))?
+                .into_iter()
+                .map(|i| i.id)
+                .collect();
+            let mut records = read_records(before, kind)?;
+            records.retain(|r| kept.contains(&r.id));
+            records
         };
-        let mut seen: Vec<(Scores, Scores)> = Vec::new();
         let refusal_kind = matches!(kind, BenchmarkKind::Refusal | BenchmarkKind::OverRefusal);
         let outcomes = if refusal_kind {
             Some(outcomes(&before_records, &after_records)?)
@@ -56,12 +128,6 @@ pub fn compare(
         for m in kind.metrics() {
             let b = values(&before_records, &m.key);
             let a = values(&after_records, &m.key);
-            // Absent, or the same numbers as an earlier metric (MMLU's acc_norm with equal-length
-            // letters, pass@1 under greedy decoding): one row, not two tests of one thing.
-            if (b.is_empty() && a.is_empty()) || seen.iter().any(|(sb, sa)| *sb == b && *sa == a) {
-                continue;
-            }
-            seen.push((b.clone(), a.clone()));
             let mut s = MetricSeries::paired(
                 kind.name(),
                 &m.key,
@@ -79,9 +145,54 @@ pub fn compare(
             series.push(s);
         }
     }
-    let rows = tax_table(&series, &exp.stats, seed)?;
-    crate::rundir::write_json(&out.join("tax.json"), &rows)?;
-    Ok(rows)
+    Ok(series)
+}
+
+/// Removes the metrics without values, and the repeats: a metric with the same numbers as an
+/// earlier one of its benchmark (MMLU's acc_norm with equal-length letters, pass@1 under greedy
+/// decoding) is one row, not two tests of one thing. Over seeds (`per_seed`, each in the order of
+/// [`seed_series`]) a metric is a repeat only when it is one on every seed, so every seed keeps the
+/// same rows.
+fn drop_repeats(per_seed: &mut [Vec<MetricSeries>]) {
+    let Some(first) = per_seed.first() else {
+        return;
+    };
+    let keys: Vec<(String, String)> = first
+        .iter()
+        .map(|s| (s.benchmark.clone(), s.metric.clone()))
+        .collect();
+    let find = |seed: &[MetricSeries], (b, m): &(String, String)| {
+        seed.iter()
+            .position(|s| &s.benchmark == b && &s.metric == m)
+    };
+    let same = |x: &MetricSeries, y: &MetricSeries| {
+        x.ids == y.ids && x.before == y.before && x.after == y.after
+    };
+    let mut drop: HashSet<(String, String)> = HashSet::new();
+    let mut kept: Vec<(String, String)> = Vec::new();
+    for key in &keys {
+        let repeat_everywhere = key.1 != NOT_HELPED
+            && per_seed.iter().all(|seed| {
+                let Some(i) = find(seed, key) else {
+                    return true;
+                };
+                seed[i].ids.is_empty()
+                    || kept
+                        .iter()
+                        .filter(|k| k.0 == key.0 && k.1 != NOT_HELPED)
+                        .any(|k| find(seed, k).is_some_and(|j| same(&seed[j], &seed[i])))
+            });
+        if repeat_everywhere {
+            drop.insert(key.clone());
+        } else {
+            kept.push(key.clone());
+        }
+    }
+    for seed in per_seed.iter_mut() {
+        seed.retain(|s| {
+            !s.ids.is_empty() && !drop.contains(&(s.benchmark.clone(), s.metric.clone()))
+        });
+    }
 }
 
 /// (item id, value) pairs of one metric.

@@ -1,11 +1,16 @@
-//! The data stage: every evaluation set, the harmful training prompts drawn from their pool,
-//! near-duplicates between training and evaluation removed (and counted), the profile's sizes
-//! applied, a harmless prompt set for refusal directions and benign mixing, and the refusal
-//! training set written as JSONL.
+//! The data stage: every evaluation set, the harmful training prompts drawn from their pool for
+//! each intervention seed, near-duplicates between a seed's training prompts and the evaluation
+//! items removed from that seed's items (and counted), the profile's sizes applied, a harmless
+//! prompt set for refusal directions and benign mixing, and each seed's refusal training set
+//! written as JSONL.
 //!
-//! Output files: `items/<benchmark>.jsonl` (the evaluated items, in order), `harmless.jsonl`,
-//! `refusal_train.jsonl` (+ its meta file), and the stage summary with every dataset's source,
-//! sha256 and item ids, and the dedup report.
+//! Output files: `items/<benchmark>.jsonl` (the items the baseline evaluates: every item the
+//! profile's sizing chose, so the baseline does not depend on any draw of training prompts and is
+//! shared by runs and sweep points that differ in seeds or `n_train`), `harmless.jsonl`, and per
+//! seed `seed-<S>/items/<benchmark>.jsonl` (the items that seed is evaluated and compared on: the
+//! baseline's items minus the near-duplicates of its training prompts) and
+//! `seed-<S>/refusal_train.jsonl` (+ its meta file). The stage summary holds every dataset's source,
+//! sha256 and item ids, and each seed's dedup report.
 
 use crate::config::{Experiment, ProfileSizes, ReplyChoice};
 use crate::error::ConfigError;
@@ -23,18 +28,39 @@ use std::path::{Path, PathBuf};
 /// The stage summary.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DataSummary {
-    /// The evaluated sets (after dedup and sizing), in benchmark order.
+    /// The sets the baseline evaluates (after sizing; each seed's items are these minus the
+    /// near-duplicates of its training prompts, see `splits`), in benchmark order.
     pub eval_sets: Vec<DatasetRecord>,
-    /// The harmful training prompts.
+    /// The first seed's harmful training prompts (every seed's: `splits`).
     pub train: DatasetRecord,
     /// The harmless prompts (refusal directions, benign mixing).
     pub harmless: DatasetRecord,
-    /// Overlaps found between training and evaluation sets, and what was removed.
+    /// The first seed's overlaps between training and evaluation sets, and what was removed.
     pub dedup: DedupReport,
-    /// The refusal training set's provenance and counts.
+    /// The first seed's refusal training set: provenance and counts.
     pub refusal_set: RefusalSet,
     /// Items loaded per benchmark (after the profile's sizing, before dedup).
     pub available: Vec<(String, usize)>,
+    /// The first seed's notes (items removed as near-duplicates).
+    pub notes: Vec<String>,
+    /// Per intervention seed (`seed`, `seed + 1`, ...): its draw of training prompts, the
+    /// near-duplicates removed from its items, its refusal set and its evaluated sets.
+    #[serde(default)]
+    pub splits: Vec<SeedSplit>,
+}
+
+/// One intervention seed's data: which prompts train it and which items it is compared on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SeedSplit {
+    pub seed: u64,
+    /// The harmful training prompts drawn with this seed.
+    pub train: DatasetRecord,
+    /// Overlaps between these prompts and the evaluation items, and what was removed.
+    pub dedup: DedupReport,
+    /// The refusal training set built from them.
+    pub refusal_set: RefusalSet,
+    /// The evaluated sets of this seed (the baseline's items minus near-duplicates).
+    pub eval_sets: Vec<DatasetRecord>,
     pub notes: Vec<String>,
 }
 
@@ -42,10 +68,9 @@ pub struct DataSummary {
 const HARMLESS_COUNT: usize = 256;
 
 /// Builds every set and writes them into `out`. `generate` answers benign prompts for the
-/// self-distilled benign mix (called only when `data.benign_mix > 0`).
+/// self-distilled benign mix (called only when `data.benign_mix > 0`, once per seed).
 pub fn build(exp: &Experiment, out: &Path, generate: &mut GenerateFn) -> Result<DataSummary> {
     let root = spillover_data::cache_root();
-    let mut notes = Vec::new();
     let pool = harmful_pool(&exp.data.harmful_pool, &root)?;
     let kinds = benchmark_kinds(exp)?;
     let mut evals = Vec::new();
@@ -55,19 +80,10 @@ pub fn build(exp: &Experiment, out: &Path, generate: &mut GenerateFn) -> Result<
             Some(spec) => benchmarks::dataset_from_file(*kind, spec, &root, limit, exp.seed)?,
             None => benchmarks::default_dataset(*kind, &root, limit, exp.seed)?,
         };
-        evals.push(ds);
+        evals.push((*kind, ds));
     }
-    let loaded: Vec<usize> = evals.iter().map(Dataset::len).collect();
     // The harmless pool: MMLU questions, kept apart from the evaluated MMLU items below.
     let harmless_all = Builtin::Mmlu.load(&root)?;
-    let split = SplitConfig {
-        n_train: exp.data.n_train,
-        seed: exp.seed,
-        dedup: DedupConfig {
-            threshold: exp.data.dedup_threshold,
-            ..DedupConfig::default()
-        },
-    };
     if exp.data.n_train > pool.len() {
         return Err(ConfigError::new(
             "data.n_train",
@@ -80,66 +96,96 @@ pub fn build(exp: &Experiment, out: &Path, generate: &mut GenerateFn) -> Result<
         )
         .into());
     }
-    // Evaluation items are deduplicated against the whole pool, not only the drawn prompts, so
-    // they do not depend on n_train or on which prompts were drawn (sweeps share the baseline).
-    let splits = make_splits(&pool, evals, std::slice::from_ref(&pool), &split)?;
-    let mut available = Vec::new();
-    let mut sized = Vec::new();
-    for (((kind, _), ds), n) in kinds.iter().zip(splits.evals).zip(loaded) {
-        if ds.len() < n {
+    let harmless = harmless_pool(harmless_all, &evals, exp.seed)?;
+    for (kind, ds) in &evals {
+        write_jsonl(&items_path(out, *kind), &ds.items)?;
+    }
+    write_jsonl(&out.join("harmless.jsonl"), &harmless.items)?;
+    let mut splits = Vec::new();
+    for seed in exp.seed_list() {
+        let dir = split_dir(out, seed);
+        splits.push(split(exp, &pool, &evals, &harmless, seed, &dir, generate)?);
+    }
+    let first = &splits[0];
+    Ok(DataSummary {
+        eval_sets: evals.iter().map(|(_, ds)| ds.record()).collect(),
+        train: first.train.clone(),
+        harmless: harmless.record(),
+        dedup: first.dedup.clone(),
+        refusal_set: first.refusal_set.clone(),
+        available: evals
+            .iter()
+            .map(|(k, ds)| (k.name().to_string(), ds.len()))
+            .collect(),
+        notes: first.notes.clone(),
+        splits,
+    })
+}
+
+/// One seed's draw of `n_train` training prompts, its evaluation items (the near-duplicates of
+/// those prompts removed) and its refusal training set, written into `dir`.
+fn split(
+    exp: &Experiment,
+    pool: &Dataset,
+    evals: &[(BenchmarkKind, Dataset)],
+    harmless: &Dataset,
+    seed: u64,
+    dir: &Path,
+    generate: &mut GenerateFn,
+) -> Result<SeedSplit> {
+    let cfg = SplitConfig {
+        n_train: exp.data.n_train,
+        seed,
+        dedup: DedupConfig {
+            threshold: exp.data.dedup_threshold,
+            ..DedupConfig::default()
+        },
+    };
+    // Evaluation items are deduplicated against this seed's drawn prompts: the other prompts of
+    // the pool do not train this seed's model.
+    let loaded: Vec<Dataset> = evals.iter().map(|(_, ds)| ds.clone()).collect();
+    let splits = make_splits(pool, loaded, &[], &cfg)?;
+    let mut notes = Vec::new();
+    for ((kind, all), kept) in evals.iter().zip(&splits.evals) {
+        let n = all.len();
+        if kept.len() < n {
             notes.push(format!(
-                "{}: {} of {n} items removed as near-duplicates of training prompts",
+                "{}: {} of {n} items removed as near-duplicates of seed {seed}'s training prompts",
                 kind.name(),
-                n - ds.len()
+                n - kept.len()
             ));
         }
-        if ds.is_empty() {
+        if kept.is_empty() {
             return Err(ConfigError::new(
                 format!("benchmarks.{}", kind.name()),
-                "no items left after removing duplicates of the training pool",
+                format!(
+                    "no items left for seed {seed} after removing near-duplicates of its {} \
+                     training prompts drawn from `{}`",
+                    exp.data.n_train, pool.name
+                ),
             )
             .into());
         }
-        available.push((kind.name().to_string(), n));
-        sized.push(Sized {
-            name_key: kind.name().to_string(),
-            data: ds,
-        });
+        write_jsonl(&items_path(dir, *kind), &kept.items)?;
     }
-    let harmless = harmless_pool(harmless_all, &sized, exp.seed)?;
     let refusal_cfg = RefusalSetConfig {
         replies: match exp.data.replies {
             ReplyChoice::Fixed => ReplyMode::Fixed,
             ReplyChoice::Pool => ReplyMode::Pool,
         },
-        seed: exp.seed,
+        seed,
         benign_ratio: exp.data.benign_mix,
     };
-    let refusal_set = build_refusal_set(&splits.train, Some(&harmless), &refusal_cfg, generate)?;
-    refusal_set.write_jsonl(out)?;
-    let items_dir = out.join("items");
-    for ds in &sized {
-        write_jsonl(
-            &items_dir.join(format!("{}.jsonl", ds.name_key)),
-            &ds.data.items,
-        )?;
-    }
-    write_jsonl(&out.join("harmless.jsonl"), &harmless.items)?;
-    Ok(DataSummary {
-        eval_sets: sized.iter().map(|s| s.data.record()).collect(),
+    let refusal_set = build_refusal_set(&splits.train, Some(harmless), &refusal_cfg, generate)?;
+    refusal_set.write_jsonl(dir)?;
+    Ok(SeedSplit {
+        seed,
         train: splits.train.record(),
-        harmless: harmless.record(),
         dedup: splits.report,
         refusal_set,
-        available,
+        eval_sets: splits.evals.iter().map(Dataset::record).collect(),
         notes,
     })
-}
-
-/// A benchmark's evaluated items, under the benchmark's name.
-struct Sized {
-    name_key: String,
-    data: Dataset,
 }
 
 /// The benchmarks of the experiment with their sections, in the canonical order.
@@ -174,10 +220,10 @@ fn harmful_pool(spec: &str, root: &Path) -> Result<Dataset> {
 }
 
 /// MMLU questions that are not among the evaluated MMLU items, as plain prompts.
-fn harmless_pool(all: Dataset, sized: &[Sized], seed: u64) -> Result<Dataset> {
+fn harmless_pool(all: Dataset, sized: &[(BenchmarkKind, Dataset)], seed: u64) -> Result<Dataset> {
     let used: std::collections::HashSet<&str> = sized
         .iter()
-        .flat_map(|s| s.data.items.iter().map(|i| i.text.as_str()))
+        .flat_map(|(_, ds)| ds.items.iter().map(|i| i.text.as_str()))
         .collect();
     let mut ds = all;
     ds.items.retain(|i| !used.contains(i.text.as_str()));
@@ -193,7 +239,14 @@ pub fn read_items(path: &Path) -> Result<Vec<Item>> {
     read_jsonl(path)
 }
 
-/// Where the data stage put a benchmark's items.
+/// The folder of one seed's split: its items (`items/`, read through [`items_path`]) and its
+/// refusal training set.
+pub fn split_dir(data_dir: &Path, seed: u64) -> PathBuf {
+    data_dir.join(format!("seed-{seed}"))
+}
+
+/// Where the data stage put a benchmark's items (in the data folder: the baseline's; in a
+/// [`split_dir`]: that seed's).
 pub fn items_path(data_dir: &Path, kind: BenchmarkKind) -> PathBuf {
     data_dir
         .join("items")

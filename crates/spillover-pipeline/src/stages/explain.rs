@@ -4,11 +4,12 @@
 //! `spillover_mri::export`) and returns the JSON summary.
 //!
 //! Inputs from the run: the probes (`analysis.probes`, else the arithmetic probe and the first
-//! held-out harmful prompt), the harmful training prompts and the harmless prompts of the data
-//! stage for the refusal direction, and the evaluated arithmetic items as capability checks.
+//! held-out harmful prompt), the harmful training prompts (the first seed's split) and the
+//! harmless prompts of the data stage for the refusal direction, and the first seed's evaluated
+//! arithmetic items as capability checks.
 
 use crate::config::Experiment;
-use crate::experiment::{load_fresh, Base};
+use crate::experiment::Base;
 use crate::interventions::{self, Recipe};
 use crate::rundir::read_jsonl;
 use crate::stages::data::{items_path, read_items};
@@ -28,18 +29,21 @@ const CAPABILITY_ITEMS: usize = 24;
 /// Tokens generated for probes and validation items (SmolLM2 explains before it answers).
 const MAX_NEW_TOKENS: usize = 40;
 
-/// Runs the MRI and writes its files into `out`; returns its JSON summary.
+/// Runs the MRI and writes its files into `out`; returns its JSON summary. `split_dir` is the
+/// data stage's folder of the seed whose `recipe` this is (its training prompts and items).
+#[allow(clippy::too_many_arguments)]
 pub fn explain(
     exp: &Experiment,
     base: &Base,
     recipe: &Recipe,
     data_dir: &Path,
+    split_dir: &Path,
     benign_ids: &[String],
     out: &Path,
     progress: bool,
 ) -> Result<serde_json::Value> {
-    let after = interventions::apply(load_fresh(exp)?, recipe)?;
-    let texts = texts(exp, data_dir, benign_ids)?;
+    let after = interventions::load_after(exp, recipe)?;
+    let texts = texts(exp, data_dir, split_dir, benign_ids)?;
     let enc = Encoder {
         tok: base.lm.tokenizer()?,
         chat: base.lm.chat.as_ref(),
@@ -67,8 +71,13 @@ pub fn explain(
     Ok(serde_json::to_value(&result)?)
 }
 
-fn texts(exp: &Experiment, data_dir: &Path, benign_ids: &[String]) -> Result<TextInputs> {
-    let train: Vec<serde_json::Value> = read_jsonl(&data_dir.join(REFUSAL_TRAIN_FILE))?;
+fn texts(
+    exp: &Experiment,
+    data_dir: &Path,
+    split_dir: &Path,
+    benign_ids: &[String],
+) -> Result<TextInputs> {
+    let train: Vec<serde_json::Value> = read_jsonl(&split_dir.join(REFUSAL_TRAIN_FILE))?;
     let harmful: Vec<String> = train
         .iter()
         .filter(|r| !benign_ids.iter().any(|b| r["id"].as_str() == Some(b)))
@@ -82,7 +91,7 @@ fn texts(exp: &Experiment, data_dir: &Path, benign_ids: &[String]) -> Result<Tex
         .collect();
     // A benchmark the experiment does not run has no items file; a file that exists must parse.
     let items = |k: BenchmarkKind| -> Result<Vec<Item>> {
-        let path = items_path(data_dir, k);
+        let path = items_path(split_dir, k);
         if path.exists() {
             read_items(&path)
         } else {

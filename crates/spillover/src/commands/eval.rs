@@ -20,6 +20,7 @@ use spillover_evals::benchmarks::{
 use spillover_evals::judge::{
     head::Head, locate, minilm, KeywordJudge, LearnedJudge, RefusalJudge,
 };
+use spillover_evals::stats::{level, BootstrapOptions};
 use spillover_model::LoadedModel;
 use spillover_sandbox::{Sandbox, SandboxConfig};
 
@@ -69,6 +70,11 @@ pub struct EvalArgs {
     /// No progress bars.
     #[arg(long)]
     pub quiet: bool,
+    /// Print one JSON document on stdout at the end (the output paths and every metric with its
+    /// 95% interval and n; see docs/pandas.md) and nothing else; the per-benchmark lines go to
+    /// stderr.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -89,10 +95,11 @@ pub fn about() -> String {
         "Run benchmarks on a model and write one record per item and the scores.\n\n\
 Output (--out DIR): DIR/<bench>/samples.jsonl, one JSON record per item (id, prompt as given to the model, \
 output, extracted answer, gold, per-item scores, judge label, detail), and DIR/scores.json: per benchmark the \
-summary (means of the per-item scores and corpus-level values), the metric specs (binary or continuous, which \
-direction is better), the prompt format (chat or plain, few-shot k, token budget, stop strings, sampling) and \
-the dataset (source with hashes, item ids). The folder is written under a temporary name and renamed at the \
-end: a failed run leaves nothing half-written.\n\nBenchmarks (metrics, headline first):\n",
+summary (means of the per-item scores and corpus-level values), each metric's mean with its 95% interval and n \
+(`intervals`: Wilson for 0/1 metrics, a percentile bootstrap of the mean otherwise), the metric specs (binary \
+or continuous, which direction is better), the prompt format (chat or plain, few-shot k, token budget, stop \
+strings, sampling) and the dataset (source with hashes, item ids). The folder is written under a temporary \
+name and renamed at the end: a failed run leaves nothing half-written.\n\nBenchmarks (metrics, headline first):\n",
     );
     for k in BenchmarkKind::ALL {
         let metrics: Vec<String> = k
@@ -181,6 +188,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
     };
     let subject = Subject::from_loaded(&lm, label).map_err(user)?;
     let tmp = temp_sibling(&a.out)?;
+    let mut json_doc = None;
     let result = (|| -> Result<serde_json::Value> {
         let mut scores = serde_json::Map::new();
         for ((&kind, ds), o) in kinds.iter().zip(&sets).zip(&opts) {
@@ -202,10 +210,10 @@ pub fn run(a: EvalArgs) -> Result<()> {
             }
             .map_err(user)?;
             write_samples(&tmp, &out)?;
-            print_summary(&out);
+            print_summary(&out, a.json);
             scores.insert(
                 kind.name().into(),
-                entry(&out, ds, start.elapsed().as_secs_f64()),
+                entry(&out, ds, start.elapsed().as_secs_f64(), a.seed)?,
             );
         }
         Ok(serde_json::json!({
@@ -223,6 +231,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
             &tmp.join("scores.json"),
             &serde_json::to_string_pretty(&scores)?,
         )?;
+        json_doc = Some(summary_json(&a.out, &scores));
         if a.out.is_dir() {
             // Empty, or replaced under --force.
             std::fs::remove_dir_all(&a.out).with_context(|| a.out.display().to_string())?;
@@ -234,8 +243,35 @@ pub fn run(a: EvalArgs) -> Result<()> {
         let _ = std::fs::remove_dir_all(&tmp);
     } else {
         eprintln!("wrote {}", a.out.display());
+        if let (true, Some(doc)) = (a.json, json_doc) {
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
     }
     finish
+}
+
+/// What `eval --json` prints: the output paths and, per benchmark, its samples file, n, summary
+/// and the metrics with their intervals (as in scores.json).
+fn summary_json(out: &Path, scores: &serde_json::Value) -> serde_json::Value {
+    let mut benches = serde_json::Map::new();
+    if let Some(b) = scores["benchmarks"].as_object() {
+        for (name, e) in b {
+            benches.insert(
+                name.clone(),
+                serde_json::json!({
+                    "samples": out.join(name).join("samples.jsonl"),
+                    "n": e["summary"]["n"].as_f64().map(|n| n as u64),
+                    "summary": e["summary"],
+                    "intervals": e["intervals"],
+                }),
+            );
+        }
+    }
+    serde_json::json!({
+        "out": out,
+        "scores_json": out.join("scores.json"),
+        "benchmarks": benches,
+    })
 }
 
 /// The benchmarks in the order given, each once.
@@ -366,18 +402,54 @@ fn write_file(path: &Path, text: &str) -> Result<()> {
 }
 
 /// What scores.json keeps of one benchmark.
-fn entry(out: &BenchOutput, ds: &Dataset, seconds: f64) -> serde_json::Value {
-    serde_json::json!({
+fn entry(out: &BenchOutput, ds: &Dataset, seconds: f64, seed: u64) -> Result<serde_json::Value> {
+    Ok(serde_json::json!({
         "subject": out.subject,
         "summary": out.summary,
+        "intervals": intervals(out, seed)?,
         "metrics": out.metrics,
         "format": out.format,
         "dataset": ds.record(),
         "seconds": seconds,
-    })
+    }))
 }
 
-fn print_summary(out: &BenchOutput) {
+/// Each metric's mean over the items that have it, with its 95% interval and n
+/// ([`spillover_evals::stats::level`]; the bootstrap is seeded by `seed` and the metric's
+/// position). A metric whose values admit no interval gets its n and the reason instead.
+fn intervals(out: &BenchOutput, seed: u64) -> Result<serde_json::Map<String, serde_json::Value>> {
+    let mut m = serde_json::Map::new();
+    for (k, spec) in out.metrics.iter().enumerate() {
+        let values: Vec<f64> = out
+            .records
+            .iter()
+            .filter_map(|r| r.scores.get(&spec.key).copied())
+            .collect();
+        if values.is_empty() {
+            continue;
+        }
+        let opts = BootstrapOptions {
+            seed: seed.wrapping_add(k as u64),
+            ..BootstrapOptions::default()
+        };
+        let v = match level(&values, spec.binary, opts) {
+            Ok(l) => serde_json::to_value(l)?,
+            Err(e) => {
+                eprintln!(
+                    "warning: {}/{}: no interval ({e})",
+                    out.benchmark.name(),
+                    spec.key
+                );
+                serde_json::json!({ "n": values.len(), "error": e.to_string() })
+            }
+        };
+        m.insert(spec.key.clone(), v);
+    }
+    Ok(m)
+}
+
+/// One line per benchmark: on stdout, or on stderr when stdout is for `--json`.
+fn print_summary(out: &BenchOutput, to_stderr: bool) {
     let mut parts: Vec<String> = out
         .metrics
         .iter()
@@ -388,10 +460,15 @@ fn print_summary(out: &BenchOutput) {
             parts.push(format!("{k} {v:.4}"));
         }
     }
-    println!(
+    let line = format!(
         "{:<13} n={:<5} {}",
         out.benchmark.name(),
         out.records.len(),
         parts.join("  ")
     );
+    if to_stderr {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
+    }
 }

@@ -4,6 +4,7 @@ pub mod bench;
 mod bench_run;
 mod bench_train;
 pub mod cache;
+pub mod compare;
 pub mod eval;
 mod fetch;
 mod generate;
@@ -30,6 +31,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Judge(a) => judge::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Run(a) => run::run(a),
+        Command::Compare(a) => compare::run(a),
         Command::Sweep(a) => sweep::run(a),
         Command::Mri(a) => mri::run(a),
         Command::Report(a) => report::run(a),

@@ -15,6 +15,11 @@ after and judge labels, up to 150 items per benchmark) and RUN_DIR/figures/*.svg
 With a sweep folder (one holding sweep.json, from `spillover sweep`): the same files there, with the Pareto frontier \
 and one dose-response chart per grid axis.\n\n\
 With several RUN_DIRs: a side-by-side comparison written to --out (default ./comparison).\n\n\
+With --readme FILE: rewrites the generated result section of FILE (between a line starting \
+`<!-- BEGIN generated result` and the line `<!-- END generated result -->`) from RUN_DIR/results.json, \
+and writes RUN_DIR/changes.svg (the chart it links); with --check as well, changes nothing and exits 1 \
+when FILE or the chart differ from what RUN_DIR/results.json renders to. This is how the project's \
+README shows the default experiment's result (scripts/readme-result.sh).\n\n\
 A missing or corrupt results.json / sweep.json / samples.jsonl exits with code 2 and names the file.";
 
 #[derive(Args)]
@@ -28,9 +33,27 @@ pub struct ReportArgs {
     pub out: Option<PathBuf>,
     #[arg(long, help = crate::out::FORCE_HELP)]
     pub force: bool,
+    /// Rewrite this Markdown file's generated result section from RUN_DIR/results.json.
+    #[arg(long, value_name = "FILE")]
+    pub readme: Option<PathBuf>,
+    /// With --readme: only check that the section and chart are up to date (exit 1 if not).
+    #[arg(long, requires = "readme")]
+    pub check: bool,
 }
 
 pub fn run(a: ReportArgs) -> Result<()> {
+    if let Some(readme) = &a.readme {
+        let [dir] = a.runs.as_slice() else {
+            return Err(UsageError("--readme takes exactly one RUN_DIR".into()).into());
+        };
+        if a.check {
+            return spillover_report::readme::check(readme, dir);
+        }
+        spillover_report::readme::update(readme, dir)?;
+        println!("{}", readme.display());
+        println!("{}", dir.join(spillover_report::readme::FIGURE).display());
+        return Ok(());
+    }
     let files = match a.runs.as_slice() {
         [one] => {
             if a.out.is_some() {

@@ -2,7 +2,8 @@
 
 use anyhow::Result;
 use clap::Args;
-use spillover_pipeline::{config, RunOptions};
+use spillover_pipeline::config::{self, Experiment};
+use spillover_pipeline::RunOptions;
 use std::path::PathBuf;
 
 pub const RUN_ABOUT: &str = "Run an experiment: baseline evaluation → intervention → the same evaluation \
@@ -22,9 +23,12 @@ Profiles: quick (about 10 minutes for the default experiment on a 2-core CPU), s
 full (every item of every benchmark). Sample sizes and interval widths are printed in the report.\n\n\
 Interventions (intervention.kind): lora_sft, full_ft, interpolate (θ = (1−α)·θ_base + α·θ_tuned), actadd \
 (add the refusal direction at one layer), ablate (project it out at every layer), orthogonalize (bake the \
-ablation into the weights).\n\n\
+ablation into the weights), external (a tuned model made elsewhere, intervention.model: a PEFT adapter folder \
+applied to model.id, an HF folder, a .gguf file or hf:ORG/NAME[@REVISION]; `spillover compare` is the \
+shortcut).\n\n\
 The run folder is RUNS_DIR/<name>-<config hash>/: config.resolved.toml, one folder per stage (each written \
-atomically with the hash of its inputs), results.json, report.md, report.html. A rerun skips finished stages, so \
+atomically with the hash of its inputs), tables/ (items and metrics as CSV and Parquet, docs/pandas.md), \
+results.json, report.md, report.html. A rerun skips finished stages, so \
 a killed run (even kill -9) continues where it stopped and ends with the same results. The baseline evaluation, \
 training runs and refusal directions are shared between runs under RUNS_DIR/_shared/. Two processes on one run \
 folder are refused.\n\n\
@@ -37,7 +41,9 @@ pub struct RunArgs {
     /// Override a key of the experiment, e.g. `intervention.epochs=1` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
-    /// Repeat the intervention with N seeds and report mean ± sd (same as --set seeds=N).
+    /// Repeat the intervention with N seeds, each with its own draw of training prompts, and
+    /// report the change over seeds (same as --set seeds=N; default: 1 for the quick profile, 3
+    /// for standard and full).
     #[arg(long)]
     pub seeds: Option<usize>,
     /// Where run folders are created.
@@ -50,21 +56,45 @@ pub struct RunArgs {
     /// No progress output.
     #[arg(long)]
     pub quiet: bool,
+    /// Print one JSON document on stdout at the end (the run folder, results.json, the reports,
+    /// the tables and the headline rows; see docs/pandas.md) instead of the report; progress
+    /// stays on stderr.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub json: bool,
+}
+
+impl RunArgs {
+    /// The --set overrides, with --seeds as `seeds=N`.
+    pub fn overrides(&self) -> Vec<String> {
+        let mut overrides = self.set.clone();
+        if let Some(n) = self.seeds {
+            overrides.push(format!("seeds={n}"));
+        }
+        overrides
+    }
 }
 
 pub fn run(a: RunArgs) -> Result<()> {
-    let mut overrides = a.set.clone();
-    if let Some(n) = a.seeds {
-        overrides.push(format!("seeds={n}"));
-    }
-    let exp = config::load(a.config.as_deref(), &overrides)?;
+    let exp = config::load(a.config.as_deref(), &a.overrides())?;
+    execute(exp, a)
+}
+
+/// Checks the inputs of `exp`, then prints it (--dry-run) or runs it and prints its report.
+pub fn execute(exp: Experiment, a: RunArgs) -> Result<()> {
     // Every input file exists before anything runs (or --dry-run says all is well).
     config::check_inputs(&exp)?;
     let dir = spillover_pipeline::run_dir(&exp, &a.runs_dir);
-    let plan = format!("benchmarks: {}", exp.benchmarks.describe(exp.profile));
+    let seeds: Vec<String> = exp.seed_list().iter().map(u64::to_string).collect();
+    let plan = format!(
+        "benchmarks: {}\nintervention seeds: {} (each draws its own training prompts)",
+        exp.benchmarks.describe(exp.profile),
+        seeds.join(", ")
+    );
     if a.dry_run {
         print!("{}", toml::to_string(&exp)?);
-        println!("# {plan}");
+        for line in plan.lines() {
+            println!("# {line}");
+        }
         println!("# run folder: {}", dir.display());
         return Ok(());
     }
@@ -78,6 +108,13 @@ pub fn run(a: RunArgs) -> Result<()> {
             progress: !a.quiet,
         },
     )?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&run_json(&dir, &results))?
+        );
+        return Ok(());
+    }
     let report = dir.join("report.md");
     let text = std::fs::read_to_string(&report)
         .map_err(|e| anyhow::anyhow!("reading {}: {e}", report.display()))?;
@@ -89,6 +126,22 @@ pub fn run(a: RunArgs) -> Result<()> {
         headline(&results, "refusal").1
     );
     Ok(())
+}
+
+/// What `run --json` prints.
+pub fn run_json(
+    dir: &std::path::Path,
+    r: &spillover_pipeline::results::Results,
+) -> serde_json::Value {
+    serde_json::json!({
+        "run_dir": dir,
+        "results_json": dir.join("results.json"),
+        "report_md": dir.join("report.md"),
+        "report_html": dir.join("report.html"),
+        "tables": spillover_pipeline::tables::paths(dir),
+        "seeds": r.seeds.iter().map(|s| s.seed).collect::<Vec<_>>(),
+        "headline": r.headline,
+    })
 }
 
 /// The before and after text of the headline row that comes from `benchmark`.

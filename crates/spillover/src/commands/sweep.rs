@@ -73,6 +73,11 @@ pub struct SweepArgs {
     /// model.device=cuda with --set as well.
     #[arg(long, requires = "slurm", value_name = "G")]
     pub gpus_per_task: Option<String>,
+    /// Print one JSON document on stdout at the end and nothing else: the sweep folder and every
+    /// point with its run folder, status, tables and position (see docs/pandas.md); with --plan
+    /// the planned points, with --point that point, with --slurm the scripts.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(a: SweepArgs) -> Result<()> {
@@ -83,10 +88,12 @@ pub fn run(a: SweepArgs) -> Result<()> {
     let config = a.config.as_deref();
     if !(a.plan || a.point.is_some() || a.collect || a.slurm) {
         let (dir, result) = sweep::sweep(config, &a.set, &a.grid, &opts, a.keep_going)?;
-        return report(&dir, &result);
+        return report(&dir, &result, a.json);
     }
     let plan = sweep::plan(config, &a.set, &a.grid, &a.runs_dir)?;
-    if a.plan {
+    if a.plan && a.json {
+        println!("{}", pretty(&plan_json(&plan))?);
+    } else if a.plan {
         print!("{}", plan.listing());
         println!("sweep folder: {}", plan.dir.display());
     } else if let Some(sel) = &a.point {
@@ -100,10 +107,14 @@ pub fn run(a: SweepArgs) -> Result<()> {
             );
         }
         let pt = sweep::run_point(&plan, p, &opts)?;
-        println!("{}", line(&pt));
+        if a.json {
+            println!("{}", pretty(&point_json(&pt, false))?);
+        } else {
+            println!("{}", line(&pt));
+        }
     } else if a.collect {
         let result = sweep::collect(&plan)?;
-        return report(&plan.dir, &result);
+        return report(&plan.dir, &result, a.json);
     } else {
         let opts = SlurmOptions {
             partition: a.partition,
@@ -113,6 +124,22 @@ pub fn run(a: SweepArgs) -> Result<()> {
         };
         let exe = std::env::current_exe()?;
         let files = slurm::write_scripts(&plan, &exe, &std::env::current_dir()?, &opts)?;
+        if a.json {
+            let submitted = if a.submit {
+                Some(slurm::submit(&files)?)
+            } else {
+                None
+            };
+            let doc = serde_json::json!({
+                "sweep_dir": plan.dir,
+                "array_script": files.points,
+                "collect_script": files.collect,
+                "submit_script": files.submit,
+                "submitted": submitted,
+            });
+            println!("{}", pretty(&doc)?);
+            return Ok(());
+        }
         println!("array script: {}", files.points.display());
         println!("collect script: {}", files.collect.display());
         if a.submit {
@@ -136,12 +163,73 @@ fn line(p: &sweep::Point) -> String {
     )
 }
 
+fn pretty(v: &serde_json::Value) -> Result<String> {
+    Ok(serde_json::to_string_pretty(v)?)
+}
+
+/// A finished point in `--json` output; `on_frontier` is null for a point run alone (`--point`:
+/// the frontier is known once the sweep is collected).
+fn point_json(p: &sweep::Point, collected: bool) -> serde_json::Value {
+    let id = p.run_dir.file_name().map(|n| n.to_string_lossy());
+    serde_json::json!({
+        "id": id,
+        "overrides": p.overrides,
+        "kind": p.kind,
+        "status": "done",
+        "run_dir": p.run_dir,
+        "results_json": p.run_dir.join("results.json"),
+        "tables": spillover_pipeline::tables::paths(&p.run_dir),
+        "safety_gain": p.safety_gain,
+        "capability_loss": p.capability_loss,
+        "on_frontier": collected.then_some(p.on_frontier),
+    })
+}
+
+/// `--plan --json`: the sweep folder and every planned point with its run folder.
+fn plan_json(plan: &sweep::Plan) -> serde_json::Value {
+    let points: Vec<serde_json::Value> = plan
+        .points
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "index": p.index,
+                "id": p.id,
+                "overrides": p.overrides,
+                "dropped": p.dropped,
+                "run_dir": spillover_pipeline::run_dir(&p.exp, &plan.runs_dir),
+            })
+        })
+        .collect();
+    serde_json::json!({ "sweep_dir": plan.dir, "points": points })
+}
+
+/// The whole sweep in `--json` output (finished points, unfinished ones, tax rates).
+fn sweep_json(dir: &std::path::Path, result: &SweepResult) -> serde_json::Value {
+    serde_json::json!({
+        "sweep_dir": dir,
+        "sweep_json": dir.join("sweep.json"),
+        "report_html": dir.join("report.html"),
+        "complete": result.incomplete.is_empty(),
+        "points": result
+            .points
+            .iter()
+            .map(|p| point_json(p, true))
+            .collect::<Vec<_>>(),
+        "incomplete": result.incomplete,
+        "tax_rates": result.tax_rates,
+    })
+}
+
 /// Prints the points; an incomplete sweep is an error (exit 1) after its reports are written.
-fn report(dir: &std::path::Path, result: &SweepResult) -> Result<()> {
-    for p in &result.points {
-        println!("{}", line(p));
+fn report(dir: &std::path::Path, result: &SweepResult, json: bool) -> Result<()> {
+    if json {
+        println!("{}", pretty(&sweep_json(dir, result))?);
+    } else {
+        for p in &result.points {
+            println!("{}", line(p));
+        }
+        println!("sweep folder: {}", dir.display());
     }
-    println!("sweep folder: {}", dir.display());
     if result.incomplete.is_empty() {
         return Ok(());
     }

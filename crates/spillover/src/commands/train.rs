@@ -5,7 +5,7 @@ use crate::exit::UsageError;
 use crate::models::load_model;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use spillover_model::lora::{add_lora, save_peft, LoraConfig};
+use spillover_model::lora::{add_lora, LoraConfig};
 use spillover_train::data::{check_loss_tokens, read_jsonl, Encoder, LossOn};
 use spillover_train::schedule::Decay;
 use spillover_train::trainer::{train_with, Layout, RunOptions, TrainConfig};
@@ -205,10 +205,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         pad_id: lm.pad_id(),
     };
     let report = train_with(&mut lm.model, &trainable, &examples, &cfg, &run, layout)?;
-    match &lora {
-        Some(l) => save_peft(&mut lm.model, l, &a.model.model, &a.out)?,
-        None => crate::adapters::save_full(&trainable, &a.model.model, &a.out)?,
-    }
+    crate::adapters::save_trained(&mut lm, lora.as_ref(), &trainable, &a.model.model, &a.out)?;
     let log = serde_json::json!({"setup": setup, "report": report, "examples": examples.len(), "truncated": truncated});
     let path = a.out.join("train_log.json");
     std::fs::write(&path, serde_json::to_string_pretty(&log)?)

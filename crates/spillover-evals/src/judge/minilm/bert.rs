@@ -8,6 +8,7 @@
 use candle_core::{DType, Module, Result, Tensor, D};
 use candle_nn::{embedding, layer_norm, linear, Embedding, LayerNorm, Linear, VarBuilder};
 use serde::Deserialize;
+use spillover_model::packed::{kernel_available, PackedWeight};
 
 /// The fields of an HF BERT `config.json` that the forward pass needs.
 #[derive(Debug, Clone, Deserialize)]
@@ -66,30 +67,65 @@ impl Embeddings {
     }
 }
 
+/// A linear layer. The encoder never trains, so on a CPU with the AVX-512 kernel its weight is
+/// packed once and served by spillover-model's prepacked product (as the language models'
+/// layers are); elsewhere candle's matmul. The two differ only in summation order.
+struct Proj {
+    linear: Linear,
+    packed: Option<PackedWeight>,
+}
+
+impl Proj {
+    fn load(inp: usize, out: usize, vb: VarBuilder, pack: bool) -> Result<Self> {
+        let linear = linear(inp, out, vb)?;
+        let w = linear.weight();
+        let packed = (pack && kernel_available() && w.device().is_cpu() && w.dtype() == DType::F32)
+            .then(|| PackedWeight::new(w))
+            .transpose()?;
+        Ok(Proj { linear, packed })
+    }
+
+    /// x (..., in) → (..., out).
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let Some(p) = &self.packed else {
+            return self.linear.forward(x);
+        };
+        let mut dims = x.dims().to_vec();
+        let inp = *dims.last().expect("a feature axis");
+        let y = p.forward(&x.reshape((x.elem_count() / inp, inp))?)?;
+        let y = match self.linear.bias() {
+            Some(b) => y.broadcast_add(b)?,
+            None => y,
+        };
+        *dims.last_mut().expect("a feature axis") = p.out_dim();
+        y.reshape(dims)
+    }
+}
+
 struct Layer {
-    query: Linear,
-    key: Linear,
-    value: Linear,
-    attn_out: Linear,
+    query: Proj,
+    key: Proj,
+    value: Proj,
+    attn_out: Proj,
     attn_norm: LayerNorm,
-    intermediate: Linear,
-    output: Linear,
+    intermediate: Proj,
+    output: Proj,
     out_norm: LayerNorm,
     heads: usize,
 }
 
 impl Layer {
-    fn load(cfg: &BertConfig, vb: VarBuilder) -> Result<Self> {
+    fn load(cfg: &BertConfig, vb: VarBuilder, pack: bool) -> Result<Self> {
         let (h, i) = (cfg.hidden_size, cfg.intermediate_size);
         let att = vb.pp("attention");
         Ok(Layer {
-            query: linear(h, h, att.pp("self").pp("query"))?,
-            key: linear(h, h, att.pp("self").pp("key"))?,
-            value: linear(h, h, att.pp("self").pp("value"))?,
-            attn_out: linear(h, h, att.pp("output").pp("dense"))?,
+            query: Proj::load(h, h, att.pp("self").pp("query"), pack)?,
+            key: Proj::load(h, h, att.pp("self").pp("key"), pack)?,
+            value: Proj::load(h, h, att.pp("self").pp("value"), pack)?,
+            attn_out: Proj::load(h, h, att.pp("output").pp("dense"), pack)?,
             attn_norm: layer_norm(h, cfg.layer_norm_eps, att.pp("output").pp("LayerNorm"))?,
-            intermediate: linear(h, i, vb.pp("intermediate").pp("dense"))?,
-            output: linear(i, h, vb.pp("output").pp("dense"))?,
+            intermediate: Proj::load(h, i, vb.pp("intermediate").pp("dense"), pack)?,
+            output: Proj::load(i, h, vb.pp("output").pp("dense"), pack)?,
             out_norm: layer_norm(h, cfg.layer_norm_eps, vb.pp("output").pp("LayerNorm"))?,
             heads: cfg.num_attention_heads,
         })
@@ -129,8 +165,9 @@ pub struct Bert {
 }
 
 impl Bert {
-    /// Builds the model from HF `BertModel` weights (no `bert.` prefix).
-    pub fn load(cfg: &BertConfig, vb: VarBuilder) -> Result<Self> {
+    /// Builds the model from HF `BertModel` weights (no `bert.` prefix). With `pack`, linear
+    /// layers use the prepacked product where the CPU has it (see `Proj`).
+    pub fn load(cfg: &BertConfig, vb: VarBuilder, pack: bool) -> Result<Self> {
         if cfg.hidden_act != "gelu" {
             candle_core::bail!(
                 "unsupported hidden_act {:?} (expected gelu)",
@@ -141,7 +178,7 @@ impl Bert {
             candle_core::bail!("hidden_size is not a multiple of num_attention_heads");
         }
         let layers = (0..cfg.num_hidden_layers)
-            .map(|i| Layer::load(cfg, vb.pp(format!("encoder.layer.{i}"))))
+            .map(|i| Layer::load(cfg, vb.pp(format!("encoder.layer.{i}")), pack))
             .collect::<Result<Vec<_>>>()?;
         Ok(Bert {
             embeddings: Embeddings::load(cfg, vb.pp("embeddings"))?,

@@ -34,6 +34,16 @@ pub struct MiniLm {
 impl MiniLm {
     /// Loads `config.json`, `tokenizer.json` and `model.safetensors` from `dir`.
     pub fn load(dir: &Path, device: &Device) -> Result<MiniLm> {
+        Self::load_with(dir, device, true)
+    }
+
+    /// [`MiniLm::load`] with every linear layer on candle's matmul (the reference the packed
+    /// product is checked and timed against).
+    pub fn load_with_candle_matmul(dir: &Path, device: &Device) -> Result<MiniLm> {
+        Self::load_with(dir, device, false)
+    }
+
+    fn load_with(dir: &Path, device: &Device, pack: bool) -> Result<MiniLm> {
         let cfg_path = dir.join("config.json");
         let text = std::fs::read_to_string(&cfg_path).map_err(|e| Error::io(&cfg_path, e))?;
         let cfg: BertConfig = serde_json::from_str(&text).map_err(|e| bad(&cfg_path, e))?;
@@ -48,7 +58,7 @@ impl MiniLm {
         let tensors =
             candle_core::safetensors::load(&w_path, device).map_err(|e| bad(&w_path, e))?;
         let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
-        let model = Bert::load(&cfg, vb).map_err(|e| bad(&w_path, e))?;
+        let model = Bert::load(&cfg, vb, pack).map_err(|e| bad(&w_path, e))?;
         Ok(MiniLm {
             tokenizer,
             model,
