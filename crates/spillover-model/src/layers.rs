@@ -137,7 +137,8 @@ pub struct MaskSpec {
 /// The layout of rows that pack a shared context (the trunk) and several continuations of it
 /// (branches) one after the other: a key is visible to a query when it comes no later in the row
 /// and lies on the trunk or on the query's own branch, so every branch sees exactly the sequence
-/// context + itself, as if it were alone.
+/// context + itself, as if it were alone. With no trunk (every real position on a branch j ≥ 1)
+/// the mask is block-diagonal: rows that pack whole sequences (`Step::packed`).
 pub struct Branches {
     /// [b][past + t]: 0 for the trunk, j ≥ 1 for the j-th branch (padding: anything).
     pub id: Vec<Vec<u32>>,

@@ -4,7 +4,7 @@
 use crate::arch::{decoder::Decoder, gpt2::Gpt2};
 use crate::config::{Arch, ModelConfig};
 use crate::hooks::Hooks;
-use crate::layers::{KvCache, LayerNorm, Linear, MaskSpec, RmsNorm};
+use crate::layers::{Branches, KvCache, LayerNorm, Linear, MaskSpec, RmsNorm};
 use crate::weights::Weights;
 use crate::Result;
 use candle_core::{Device, Tensor};
@@ -61,6 +61,55 @@ impl Step {
                 t,
                 branches: None,
             },
+        })
+    }
+
+    /// Rows that each hold several whole sequences one after the other (training's packing), with no
+    /// KV cache: every sequence's positions start at 0 and it attends to its own tokens only, so it
+    /// gives the same result as on its own, sliding windows included. This is the prefix-tree mask
+    /// of [`Branches`] with no trunk: sequence j of a row is branch j + 1, its keys' positions are
+    /// its own. Rows are right-padded with `pad_id` to the longest; padding (branch 0, invalid) is
+    /// never attended to.
+    pub fn packed(rows: &[Vec<&[u32]>], pad_id: u32, device: &Device) -> Result<Step> {
+        let t = rows
+            .iter()
+            .map(|r| r.iter().map(|s| s.len()).sum::<usize>())
+            .max()
+            .unwrap_or(0);
+        let n = rows.len();
+        let mut ids = Vec::with_capacity(n * t);
+        let (mut positions, mut valid, mut branch) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for row in rows {
+            let (mut pos, mut id) = (Vec::with_capacity(t), Vec::with_capacity(t));
+            for (j, s) in row.iter().enumerate() {
+                ids.extend_from_slice(s);
+                pos.extend(0..s.len() as u32);
+                id.extend(std::iter::repeat_n(j as u32 + 1, s.len()));
+            }
+            let real = pos.len();
+            ids.extend(std::iter::repeat_n(pad_id, t - real));
+            pos.resize(t, 0);
+            id.resize(t, 0);
+            valid.push((0..t).map(|k| k < real).collect());
+            positions.push(pos);
+            branch.push(id);
+        }
+        Ok(Step {
+            input_ids: Tensor::from_vec(ids, (n, t), device)?,
+            mask: MaskSpec {
+                key_valid: valid,
+                past: 0,
+                t,
+                branches: Some(Branches {
+                    id: branch,
+                    pos: positions.clone(),
+                }),
+            },
+            positions,
         })
     }
 

@@ -315,11 +315,11 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<Results> {
         mri_agreement,
         &stages,
     )?;
-    results.timings.push(results::Timing {
-        stage: tables::DIR.into(),
-        seconds: tables_stage.seconds,
-        reused: tables_stage.reused,
-    });
+    results.timings.push(results::timing(
+        tables::DIR,
+        tables_stage.seconds,
+        tables_stage.reused,
+    ));
     results::write(&root, &results)?;
     progress.done(&root);
     Ok(results)

@@ -71,6 +71,9 @@ pub struct Timing {
     pub stage: String,
     pub seconds: f64,
     pub reused: bool,
+    /// The training stage's token throughput (when reused: that of the run that trained).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training: Option<crate::interventions::training::Throughput>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -142,11 +145,14 @@ pub(crate) fn assemble(
     {
         // An external intervention has no shared work stage.
         if !recipe.work_stage.is_empty() {
-            timings.push(timing(
-                &format!("seed-{seed}/{} (shared)", recipe.work_stage),
-                recipe.work_seconds,
-                recipe.work_reused,
-            ));
+            timings.push(Timing {
+                training: crate::interventions::training::Throughput::of(&recipe.detail),
+                ..timing(
+                    &format!("seed-{seed}/{} (shared)", recipe.work_stage),
+                    recipe.work_seconds,
+                    recipe.work_reused,
+                )
+            });
         }
         timings.push(timing(
             &format!("seed-{seed}/intervention"),
@@ -222,11 +228,12 @@ pub(crate) fn assemble(
     })
 }
 
-fn timing(stage: &str, seconds: f64, reused: bool) -> Timing {
+pub(crate) fn timing(stage: &str, seconds: f64, reused: bool) -> Timing {
     Timing {
         stage: stage.into(),
         seconds,
         reused,
+        training: None,
     }
 }
 

@@ -37,7 +37,6 @@ pub fn bench_lora(
     steps: usize,
 ) -> candle_core::Result<TrainBench> {
     add_lora(model, lora, 0).map_err(candle_core::Error::wrap)?;
-    let trainable = Trainable::lora(model)?;
     let examples: Vec<Example> = ids
         .iter()
         .map(|s| Example {
@@ -66,7 +65,10 @@ pub fn bench_lora(
         stop_after: None,
         pad_id: 0,
     };
-    train(model, &trainable, &examples, &cfg(1), &run)?; // warm-up
+    // Training ends by detaching the adapter from its variables, so each run gets its own.
+    let warm_up = Trainable::lora(model)?;
+    train(model, &warm_up, &examples, &cfg(1), &run)?;
+    let trainable = Trainable::lora(model)?;
     let start = Instant::now();
     let report = train(model, &trainable, &examples, &cfg(steps), &run)?;
     let seconds = start.elapsed().as_secs_f64();

@@ -369,3 +369,59 @@ fn train_rejects_bad_data_with_exit_2() {
         "--lora",
     );
 }
+
+/// `spillover train` packs each step's examples into rows by default; `--no-packing` pads one
+/// example per row. The steps hold the same examples, so the losses agree to rounding, while
+/// packing computes fewer positions.
+#[test]
+fn packed_and_padded_training_give_the_same_losses() {
+    let dir = std::env::temp_dir().join(format!("spillover-packing-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = write_train_file(&dir);
+    let log = |extra: &[&str], name: &str| -> serde_json::Value {
+        let out = dir.join(name);
+        let mut args = vec![
+            "train",
+            "-m",
+            "tiny-gemma3",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--epochs",
+            "2",
+            "--batch-size",
+            "4",
+            "--lora",
+            "r=4,alpha=8,targets=q_proj,v_proj",
+            "--quiet",
+        ];
+        args.extend_from_slice(extra);
+        let o = spillover(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let text = std::fs::read_to_string(out.join("train_log.json")).unwrap();
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["report"].clone()
+    };
+    let packed = log(&["--row-tokens", "256"], "packed");
+    let padded = log(&["--no-packing"], "padded");
+    let losses = |r: &serde_json::Value| -> Vec<f64> {
+        r["losses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    let (a, b) = (losses(&packed), losses(&padded));
+    assert_eq!(a.len(), 12, "24 examples in steps of 4, 2 epochs");
+    assert_eq!(a.len(), b.len());
+    for (k, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert!(
+            ((x - y) / y).abs() < 1e-5,
+            "step {k}: packed {x} vs padded {y}"
+        );
+    }
+    assert_eq!(packed["processed_tokens"], padded["processed_tokens"]);
+    let positions = |r: &serde_json::Value| r["padded_tokens"].as_u64().unwrap();
+    assert!(positions(&packed) < positions(&padded));
+}

@@ -9,7 +9,9 @@ use spillover_model::lora::{add_lora, LoraConfig};
 use spillover_model::LoadedModel;
 use spillover_train::data::{check_loss_tokens, read_jsonl, Encoder, LossOn};
 use spillover_train::schedule::Decay;
-use spillover_train::trainer::{train, RunOptions, TrainConfig, TrainReport};
+use spillover_train::trainer::{
+    train_with, Layout, RunOptions, TrainConfig, TrainReport, DEFAULT_TOKEN_BUDGET,
+};
 use spillover_train::Trainable;
 use std::path::Path;
 
@@ -24,6 +26,8 @@ pub struct TrainSettings {
     pub lora: Option<String>,
     pub full_targets: Option<String>,
     pub train: TrainConfig,
+    /// How a step's examples are laid out in forward passes (packed rows).
+    pub layout: Layout,
     pub max_len: usize,
 }
 
@@ -36,7 +40,7 @@ impl TrainSettings {
         };
         let full = method == InterventionKind::FullFt;
         let per_step = section.batch_size.unwrap_or(8).max(1);
-        let micro = micro_batch(per_step);
+        let max_len = 256;
         TrainSettings {
             method,
             lora: (!full).then(|| section.lora.clone().unwrap_or_else(|| DEFAULT_LORA.into())),
@@ -49,32 +53,20 @@ impl TrainSettings {
                 decay: Decay::Linear,
                 weight_decay: 0.0,
                 max_grad_norm: Some(1.0),
-                batch_size: micro,
-                token_budget: 4096,
-                grad_accum: per_step / micro,
+                batch_size: per_step,
+                // Each step's examples are packed into rows of up to max_len tokens, and the rows
+                // into forward passes of at most this many tokens (spillover train's default).
+                token_budget: DEFAULT_TOKEN_BUDGET,
+                grad_accum: 1,
                 seed,
                 checkpoint_every: Some(5),
             },
-            max_len: 256,
+            layout: Layout::Packed {
+                row_tokens: max_len,
+            },
+            max_len,
         }
     }
-}
-
-/// Most examples in one micro-batch of an optimizer step.
-///
-/// Autograd keeps every activation of a micro-batch until its backward pass, so the micro-batch,
-/// not the step, sets training's memory: the default experiment's 8-example steps peaked at 5.0 GB
-/// RSS as one micro-batch and at 1.7 GB as four of 2, in the same time and with the same losses
-/// to 1e-6 (gradients are accumulated token-weighted, so only the summation order differs).
-pub const MICRO_BATCH: usize = 2;
-
-/// Examples per micro-batch for `per_step` examples per optimizer step: the largest divisor of
-/// `per_step` that is at most `MICRO_BATCH`, so every step still holds `per_step` examples.
-pub fn micro_batch(per_step: usize) -> usize {
-    (1..=MICRO_BATCH.min(per_step))
-        .rev()
-        .find(|&m| per_step.is_multiple_of(m))
-        .unwrap_or(1)
 }
 
 /// What training produced (the stage summary).
@@ -87,6 +79,37 @@ pub struct TrainSummary {
     pub warnings: Vec<String>,
     pub trainable_values: usize,
     pub report: TrainReport,
+}
+
+/// Training's token throughput, as `results.json` reports it with the training stage's timing.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Throughput {
+    /// Every real token of the forward passes (padding excluded), and per second of training.
+    pub tokens: usize,
+    pub tokens_per_second: f64,
+    /// The labelled tokens (those that carry loss), and per second.
+    pub loss_tokens: usize,
+    pub loss_tokens_per_second: f64,
+    /// Positions computed, padding included.
+    pub padded_tokens: usize,
+    /// Seconds of the training loop (without loading and saving).
+    pub seconds: f64,
+}
+
+impl Throughput {
+    /// From a training stage's summary (`TrainSummary` as JSON); `None` for other stages and for
+    /// summaries written before these counts were kept.
+    pub fn of(summary: &serde_json::Value) -> Option<Throughput> {
+        let r: TrainReport = serde_json::from_value(summary.get("report")?.clone()).ok()?;
+        (r.processed_tokens > 0).then_some(Throughput {
+            tokens: r.processed_tokens,
+            tokens_per_second: r.processed_tokens_per_second,
+            loss_tokens: r.trained_tokens,
+            loss_tokens_per_second: r.tokens_per_second,
+            padded_tokens: r.padded_tokens,
+            seconds: r.seconds,
+        })
+    }
 }
 
 /// Trains `lm` on `data` (JSONL prompt/completion) and writes the adapter (PEFT) or the
@@ -155,7 +178,14 @@ pub fn train_intervention(
         stop_after: None,
         pad_id: lm.pad_id(),
     };
-    let report = train(&mut lm.model, &trainable, &examples, &s.train, &run)?;
+    let report = train_with(
+        &mut lm.model,
+        &trainable,
+        &examples,
+        &s.train,
+        &run,
+        s.layout,
+    )?;
     crate::adapters::save_trained(lm, lora.as_ref(), &trainable, model_spec, out)?;
     Ok(TrainSummary {
         examples: examples.len(),
@@ -171,18 +201,49 @@ mod tests {
     use super::*;
 
     #[test]
-    fn steps_keep_their_examples_in_smaller_micro_batches() {
-        for (per_step, micro) in [(1, 1), (2, 2), (5, 1), (6, 2), (8, 2), (9, 1)] {
-            assert_eq!(micro_batch(per_step), micro, "{per_step} per step");
-        }
+    fn a_step_holds_the_configured_examples_packed() {
         let section = InterventionSection {
             batch_size: Some(8),
             ..InterventionSection::default()
         };
-        let t = TrainSettings::resolve(&section, 0).train;
-        assert_eq!((t.batch_size, t.grad_accum), (2, 4));
-        // Two examples of at most max_len tokens always fit the budget, so it never cuts a
-        // micro-batch (which would change what a step holds).
-        assert!(MICRO_BATCH * TrainSettings::resolve(&section, 0).max_len <= t.token_budget);
+        let s = TrainSettings::resolve(&section, 0);
+        let t = &s.train;
+        // Packed: a step is batch_size × grad_accum consecutive examples, whatever the budget.
+        assert_eq!((t.batch_size, t.grad_accum), (8, 1));
+        assert_eq!(
+            s.layout,
+            Layout::Packed {
+                row_tokens: s.max_len
+            }
+        );
+        // One longest row fits the budget, so no row is ever over it.
+        assert!(s.max_len <= t.token_budget);
+    }
+
+    #[test]
+    fn throughput_comes_from_the_training_report() {
+        let report = TrainReport {
+            steps: 2,
+            losses: vec![1.0, 0.5],
+            trained_tokens: 30,
+            tokens_per_second: 3.0,
+            resumed_from: None,
+            processed_tokens: 100,
+            processed_tokens_per_second: 10.0,
+            padded_tokens: 120,
+            seconds: 10.0,
+        };
+        let summary = TrainSummary {
+            examples: 4,
+            truncated: 0,
+            warnings: vec![],
+            trainable_values: 8,
+            report,
+        };
+        let t = Throughput::of(&serde_json::to_value(&summary).unwrap()).unwrap();
+        assert_eq!((t.tokens, t.loss_tokens, t.padded_tokens), (100, 30, 120));
+        assert_eq!((t.tokens_per_second, t.loss_tokens_per_second), (10.0, 3.0));
+        // A direction stage's summary has no training report.
+        assert!(Throughput::of(&serde_json::json!({"layer": 3})).is_none());
     }
 }

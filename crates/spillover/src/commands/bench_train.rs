@@ -1,10 +1,12 @@
-//! `spillover bench train`: LoRA training speed against PyTorch + PEFT on the same batch, in one run.
+//! `spillover bench train`: LoRA training speed against PyTorch + PEFT on the same batch, in one run,
+//! and (`--pipeline`) against the pipeline's own training of the default experiment.
 
-use crate::cli::ModelArgs;
+use crate::cli::{DTypeArg, ModelArgs};
 use crate::models::load_model;
 use anyhow::{Context, Result};
 use clap::Args;
 use spillover_model::lora::LoraConfig;
+use spillover_pipeline::interventions::training::Throughput;
 use spillover_train::bench::{bench_batch, bench_lora};
 use std::path::PathBuf;
 use std::process::Command;
@@ -31,6 +33,13 @@ pub struct TrainBenchArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Also run the default experiment's training inside the pipeline — the same model (id,
+    /// dtype, device) and --lora, its 100 refusal examples × 3 epochs, steps of 8 packed into forward passes of the
+    /// default token budget — and report its training tokens/s (every real token processed, from
+    /// results.json's timings) next to this benchmark's, with their ratio. The run evaluates only
+    /// 4 refusal items, skips the MRI and uses a fresh temporary runs folder (removed after).
+    #[arg(long)]
+    pub pipeline: bool,
 }
 
 pub fn run(a: TrainBenchArgs) -> Result<()> {
@@ -45,12 +54,23 @@ pub fn run(a: TrainBenchArgs) -> Result<()> {
         .ok()
         .and_then(|r| r["tokens_per_second"].as_f64())
         .map(|t| ours.tokens_per_second / t);
+    drop(lm);
+    let pipeline = if a.pipeline {
+        Some(pipeline_training(&a.model, &a.lora)?)
+    } else {
+        None
+    };
+    let pipeline_ratio = pipeline
+        .as_ref()
+        .map(|p| p.tokens_per_second / ours.tokens_per_second);
     let out = serde_json::json!({
         "workload": format!("LoRA r={} on {:?}, batch {} x {} tokens, {} steps", lora.r, lora.targets, a.batch, a.seq_len, a.steps),
         "spillover": ours,
         "pytorch_peft": reference.as_ref().ok(),
         "pytorch_peft_error": reference.as_ref().err().map(|e| format!("{e:#}")),
         "ratio": ratio,
+        "pipeline": pipeline,
+        "pipeline_over_bench": pipeline_ratio,
     });
     if a.json {
         println!("{out}");
@@ -68,7 +88,51 @@ pub fn run(a: TrainBenchArgs) -> Result<()> {
     if let Some(x) = ratio {
         println!("  ratio          {x:>10.2}x");
     }
+    if let (Some(p), Some(x)) = (&pipeline, pipeline_ratio) {
+        println!(
+            "pipeline training (the default experiment's recipe, {} tokens, {} labelled, {:.1} s)",
+            p.tokens, p.loss_tokens, p.seconds
+        );
+        println!("  spillover      {:>10.1} tokens/s", p.tokens_per_second);
+        println!("  of bench train {:>10.2}x", x);
+    }
     Ok(())
+}
+
+/// Runs the default experiment with `lora` on `model` (its id, dtype and device), evaluating 4
+/// refusal items and no MRI, in a temporary runs folder, and returns its training throughput.
+fn pipeline_training(model: &ModelArgs, lora: &str) -> Result<Throughput> {
+    let quote = |v: &str| serde_json::Value::String(v.into()).to_string();
+    let dtype = match model.dtype {
+        DTypeArg::F32 => "f32",
+        DTypeArg::Bf16 => "bf16",
+        DTypeArg::F16 => "f16",
+    };
+    let sets = [
+        format!("model.id={}", quote(&model.model)),
+        format!("model.dtype={}", quote(dtype)),
+        format!("model.device={}", quote(&model.device)),
+        format!("intervention.lora={}", quote(lora)),
+        "benchmarks.only=[\"refusal\"]".to_string(),
+        "benchmarks.refusal.limit=4".to_string(),
+        "analysis.mri=false".to_string(),
+    ];
+    let exp = spillover_pipeline::config::load(None, &sets)?;
+    let runs_dir =
+        std::env::temp_dir().join(format!("spillover-bench-train-{}", std::process::id()));
+    let results = spillover_pipeline::run(
+        &exp,
+        &spillover_pipeline::RunOptions {
+            runs_dir: runs_dir.clone(),
+            progress: false,
+        },
+    );
+    let _ = std::fs::remove_dir_all(&runs_dir);
+    results?
+        .timings
+        .into_iter()
+        .find_map(|t| t.training)
+        .context("the pipeline run reported no training throughput")
 }
 
 /// Runs tools/bench_train_peft.py on the same GGUF and batch.

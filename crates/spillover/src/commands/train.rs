@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 use spillover_model::lora::{add_lora, LoraConfig};
 use spillover_train::data::{check_loss_tokens, read_jsonl, Encoder, LossOn};
 use spillover_train::schedule::Decay;
-use spillover_train::trainer::{train, RunOptions, TrainConfig};
+use spillover_train::trainer::{train_with, Layout, RunOptions, TrainConfig};
 use spillover_train::Trainable;
 use std::path::PathBuf;
 
@@ -57,15 +57,30 @@ pub struct TrainArgs {
     /// Clip the global gradient norm to this value (0 disables).
     #[arg(long, default_value_t = 1.0)]
     pub max_grad_norm: f64,
-    /// Examples per micro-batch (at most).
+    /// Examples per optimizer step (times --grad-accum). With --no-packing: examples per
+    /// micro-batch (at most).
     #[arg(long, default_value_t = 8)]
     pub batch_size: usize,
-    /// Padded tokens per micro-batch (at most), which bounds memory.
-    #[arg(long, default_value_t = 4096)]
+    /// Tokens per forward pass, padding included (at most; one longer row or example may exceed
+    /// it alone), which bounds memory: autograd keeps a forward pass's activations until its
+    /// backward pass. A step's examples take as many forward passes as this needs. With
+    /// --no-packing it also cuts micro-batches (rows × longest), which can shorten a step.
+    #[arg(long, default_value_t = spillover_train::trainer::DEFAULT_TOKEN_BUDGET)]
     pub token_budget: usize,
-    /// Micro-batches accumulated per optimizer step.
+    /// With packing: a factor of the examples per step (--batch-size × --grad-accum). With
+    /// --no-packing: micro-batches accumulated per optimizer step.
     #[arg(long, default_value_t = 1)]
     pub grad_accum: usize,
+    /// Tokens per packed row: each step's examples are packed into rows of at most this many
+    /// tokens (at least the step's longest example), several examples per row, each attending
+    /// only to itself with its own positions (the same loss as one example per row). Every row
+    /// attends over its whole length, so longer rows cost more attention per token.
+    #[arg(long, default_value_t = 256, conflicts_with = "no_packing")]
+    pub row_tokens: usize,
+    /// One example per row, left-padded to the micro-batch's longest (the layout of PyTorch
+    /// training), instead of packed rows.
+    #[arg(long)]
+    pub no_packing: bool,
     /// Examples longer than this many tokens are cut (the count is reported); at most the model's
     /// context (a larger value is lowered to it, with a warning). An example left with no
     /// completion token trains nothing: a warning, or an error (exit 2) when every one is.
@@ -173,7 +188,14 @@ pub fn run(a: TrainArgs) -> Result<()> {
         truncated,
         max_len
     );
-    let setup = serde_json::json!({"model": a.model.model, "data": spillover_data::sha256_file(&a.data)?.0, "cfg": cfg, "lora": lora, "full": a.full.then_some(&a.full_targets), "max_len": max_len, "no_chat": a.no_chat});
+    let layout = if a.no_packing {
+        Layout::Padded
+    } else {
+        Layout::Packed {
+            row_tokens: a.row_tokens,
+        }
+    };
+    let setup = serde_json::json!({"model": a.model.model, "data": spillover_data::sha256_file(&a.data)?.0, "cfg": cfg, "layout": layout, "lora": lora, "full": a.full.then_some(&a.full_targets), "max_len": max_len, "no_chat": a.no_chat});
     let run = RunOptions {
         checkpoint_dir: Some(checkpoints),
         resume: a.resume,
@@ -182,7 +204,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         stop_after: None,
         pad_id: lm.pad_id(),
     };
-    let report = train(&mut lm.model, &trainable, &examples, &cfg, &run)?;
+    let report = train_with(&mut lm.model, &trainable, &examples, &cfg, &run, layout)?;
     crate::adapters::save_trained(&mut lm, lora.as_ref(), &trainable, &a.model.model, &a.out)?;
     let log = serde_json::json!({"setup": setup, "report": report, "examples": examples.len(), "truncated": truncated});
     let path = a.out.join("train_log.json");
@@ -190,8 +212,9 @@ pub fn run(a: TrainArgs) -> Result<()> {
         .with_context(|| path.display().to_string())?;
     let last = report.losses.last().copied().unwrap_or(f64::NAN);
     eprintln!(
-        "{} steps, final loss {last:.4}, {:.0} tokens/s; wrote {}",
+        "{} steps, final loss {last:.4}, {:.0} tokens/s ({:.0} loss tokens/s); wrote {}",
         report.steps,
+        report.processed_tokens_per_second,
         report.tokens_per_second,
         a.out.display()
     );
