@@ -27,7 +27,11 @@ fn timed_benchmark_steps_train() {
     let b = bench_lora(&mut lm.model, &ids, &lora, 3).unwrap();
     assert_eq!(b.losses.len(), 3);
     for w in b.losses.windows(2) {
-        assert_ne!(w[0], w[1], "a timed step left the adapter unchanged: {:?}", b.losses);
+        assert_ne!(
+            w[0], w[1],
+            "a timed step left the adapter unchanged: {:?}",
+            b.losses
+        );
     }
 }
 
@@ -63,7 +67,9 @@ fn training_with_detached_variables_is_an_error() {
         pad_id: 0,
     };
     train(&mut lm.model, &t, &ex, &cfg, &run).unwrap();
-    let err = train(&mut lm.model, &t, &ex, &cfg, &run).unwrap_err().to_string();
+    let err = train(&mut lm.model, &t, &ex, &cfg, &run)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("no trainable tensor"), "{err}");
     // A new Trainable over the same adapter trains again.
     let t = Trainable::lora(&mut lm.model).unwrap();
