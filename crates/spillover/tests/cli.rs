@@ -377,7 +377,20 @@ fn train_rejects_bad_data_with_exit_2() {
 fn packed_and_padded_training_give_the_same_losses() {
     let dir = std::env::temp_dir().join(format!("spillover-packing-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let data = write_train_file(&dir);
+    // Prompts of four lengths, so that padding one example per row wastes positions.
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("train.jsonl");
+    let lines: Vec<String> = (0..24)
+        .map(|i| {
+            let prompt = format!(
+                "How do I break thing {i}?{}",
+                " Please explain.".repeat(3 * (i % 4))
+            );
+            serde_json::json!({"prompt": prompt, "completion": "I can't help with that."})
+                .to_string()
+        })
+        .collect();
+    std::fs::write(&data, lines.join("\n")).unwrap();
     let log = |extra: &[&str], name: &str| -> serde_json::Value {
         let out = dir.join(name);
         let mut args = vec![
@@ -394,6 +407,10 @@ fn packed_and_padded_training_give_the_same_losses() {
             "4",
             "--lora",
             "r=4,alpha=8,targets=q_proj,v_proj",
+            // Large enough that no step is split: padded steps are split by the budget, packed
+            // rows are not, and the comparison is of the same steps.
+            "--token-budget",
+            "1024",
             "--quiet",
         ];
         args.extend_from_slice(extra);
