@@ -164,7 +164,7 @@ fn benchmark_names_round_trip_and_unknown_names_list_valid_ones() {
 fn defaults_per_benchmark_and_option_checks() {
     let n = |k| BenchOptions::for_kind(k).max_new_tokens;
     assert_eq!(n(BenchmarkKind::Refusal), 64);
-    assert_eq!(n(BenchmarkKind::Arithmetic), 48);
+    assert_eq!(n(BenchmarkKind::Arithmetic), 32);
     assert_eq!(n(BenchmarkKind::Gsm8k), 256);
     assert_eq!(n(BenchmarkKind::Humaneval), 384);
     assert!(BenchOptions::for_kind(BenchmarkKind::Refusal)
