@@ -117,6 +117,9 @@ pub fn verdict(v: &str) -> String {
 /// the floor or chance mark.
 pub fn row_verdict(row: &Row) -> String {
     let mut s = verdict(&row.verdict);
+    if let Some(e) = equivalence(row) {
+        s.push_str(&format!(" ({e})"));
+    }
     if row.blind {
         s.push_str(" (blind at this n)");
     }
@@ -124,6 +127,31 @@ pub fn row_verdict(row: &Row) -> String {
         s.push_str(&format!(" ({m})"));
     }
     s
+}
+
+/// For an equivalent row, the evidence a reader can check: the (1 − 2α') interval of the change
+/// and the margin it lies inside, e.g. `99% interval [-1.5, +0.9] pts within ±5.0`.
+pub fn equivalence(row: &Row) -> Option<String> {
+    let e = row.equivalence.as_ref()?;
+    if row.verdict != "equivalent" || !(e.interval.lo.is_finite() && e.interval.hi.is_finite()) {
+        return None;
+    }
+    let lvl = format!("{} interval", level(e.interval.confidence));
+    Some(if row.binary {
+        format!(
+            "{lvl} [{}, {}] pts within ±{:.1}",
+            pts(e.interval.lo),
+            pts(e.interval.hi),
+            100.0 * e.margin
+        )
+    } else {
+        format!(
+            "{lvl} [{}, {}] within ±{}",
+            signed(e.interval.lo),
+            signed(e.interval.hi),
+            num(e.margin)
+        )
+    })
 }
 
 /// The floor or chance mark of a row in words, e.g. "at chance (25%)".
@@ -223,6 +251,36 @@ mod tests {
         assert_eq!(signed(0.25), "+0.2500");
         assert_eq!(num(f64::NAN), "n/a");
         assert_eq!(pts(-0.125), "-12.5");
+    }
+
+    fn row(binary: bool, verdict: &str, lo: f64, hi: f64) -> Row {
+        let json = serde_json::json!({
+            "benchmark": "b", "metric": "m", "binary": binary, "higher_is_better": true, "n": 8,
+            "before": {"estimate": 0.5, "lo": 0.4, "hi": 0.6, "confidence": 0.95},
+            "after": {"estimate": 0.5, "lo": 0.4, "hi": 0.6, "confidence": 0.95},
+            "change": {"estimate": 0.0, "lo": null, "hi": null, "confidence": 0.99},
+            "p_value": 1.0, "p_holm": 1.0, "verdict": verdict, "blind": true,
+            "equivalence": {"margin": 0.05, "equivalent": verdict == "equivalent",
+                "interval": {"estimate": 0.0, "lo": lo, "hi": hi, "confidence": 0.98}}
+        });
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn an_equivalent_verdict_shows_the_interval_that_decided_it() {
+        assert_eq!(
+            row_verdict(&row(false, "equivalent", -0.015, 0.009)),
+            "equivalent (98% interval [-0.0150, +0.0090] within ±0.0500) (blind at this n)"
+        );
+        assert_eq!(
+            row_verdict(&row(true, "equivalent", -0.015, 0.009)),
+            "equivalent (98% interval [-1.5, +0.9] pts within ±5.0) (blind at this n)"
+        );
+        // Other verdicts keep their words only.
+        assert_eq!(
+            row_verdict(&row(true, "inconclusive", -0.2, 0.3)),
+            "inconclusive (blind at this n)"
+        );
     }
 
     #[test]

@@ -218,14 +218,27 @@ fn relative_label(readme: &Path, dir: &Path) -> String {
         .unwrap_or(Path::new("."));
     let abs = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     let (b, d) = (abs(base), abs(dir));
-    d.strip_prefix(&b)
-        .map(|rel| rel.display().to_string())
-        .unwrap_or_else(|_| dir.display().to_string())
+    match d.strip_prefix(&b) {
+        // The results folder is the README's own folder: link `./results.json`, not `/results.json`.
+        Ok(rel) if rel.as_os_str().is_empty() => ".".into(),
+        Ok(rel) => rel.display().to_string(),
+        Err(_) => dir.display().to_string(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn results_in_the_readme_folder_are_linked_as_dot() {
+        let tmp = std::env::temp_dir().join(format!("spillover-readme-label-{}", std::process::id()));
+        std::fs::create_dir_all(tmp.join("docs/run")).unwrap();
+        let readme = tmp.join("README.md");
+        assert_eq!(relative_label(&readme, &tmp), ".");
+        assert_eq!(relative_label(&readme, &tmp.join("docs/run")), "docs/run");
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
 
     #[test]
     fn splice_replaces_only_the_marked_section() {
