@@ -503,3 +503,14 @@ fn a_benign_mix_that_keeps_nothing_is_an_error() {
         "nothing was trained or evaluated"
     );
 }
+
+/// `spillover run examples/original-gpt2.toml --dry-run` passed while the run itself then failed
+/// on `hf:gpt2` (a hub id needs ORG/NAME): the form of a hub id is checked with the inputs.
+#[test]
+fn a_malformed_hub_id_is_an_error_before_anything_runs() {
+    let out = spillover(&["run", "--set", "model.id=hf:gpt2", "--dry-run"]);
+    exit_2(&out, "model.id");
+    assert!(stderr(&out).contains("hf:ORG/NAME"), "{}", stderr(&out));
+    let ok_out = spillover(&["run", example("original-gpt2.toml").to_str().unwrap(), "--dry-run"]);
+    ok(&ok_out);
+}

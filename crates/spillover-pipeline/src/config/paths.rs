@@ -6,6 +6,7 @@
 use crate::error::ConfigError;
 use crate::interventions::external::{local_form, names_a_path};
 use spillover_data::datasets::{is_hub_spec, parse_tier_spec, Builtin, UserFileSpec};
+use spillover_data::hub::HubModel;
 use std::path::Path;
 
 use super::Experiment;
@@ -88,6 +89,16 @@ pub(super) fn anchor(table: &mut toml::Table, dir: &Path) {
 /// tuned model's path is an adapter, a model folder or a GGUF file): an error naming the key and
 /// the path otherwise.
 pub fn check_inputs(exp: &Experiment) -> Result<(), ConfigError> {
+    // A hub id is checked for its form here, before anything runs (fetching it comes later).
+    let hub_ids = [
+        ("model.id", Some(exp.model.id.as_str())),
+        ("intervention.model", exp.intervention.model.as_deref()),
+    ];
+    for (key, id) in hub_ids {
+        if let Some(repo) = id.and_then(|m| m.strip_prefix("hf:")) {
+            HubModel::parse(repo).map_err(|e| ConfigError::new(key, e.to_string()))?;
+        }
+    }
     if let Some(tuned) = exp
         .intervention
         .model
