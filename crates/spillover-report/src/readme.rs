@@ -232,7 +232,8 @@ mod tests {
 
     #[test]
     fn results_in_the_readme_folder_are_linked_as_dot() {
-        let tmp = std::env::temp_dir().join(format!("spillover-readme-label-{}", std::process::id()));
+        let tmp =
+            std::env::temp_dir().join(format!("spillover-readme-label-{}", std::process::id()));
         std::fs::create_dir_all(tmp.join("docs/run")).unwrap();
         let readme = tmp.join("README.md");
         assert_eq!(relative_label(&readme, &tmp), ".");

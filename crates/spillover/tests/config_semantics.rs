@@ -511,6 +511,10 @@ fn a_malformed_hub_id_is_an_error_before_anything_runs() {
     let out = spillover(&["run", "--set", "model.id=hf:gpt2", "--dry-run"]);
     exit_2(&out, "model.id");
     assert!(stderr(&out).contains("hf:ORG/NAME"), "{}", stderr(&out));
-    let ok_out = spillover(&["run", example("original-gpt2.toml").to_str().unwrap(), "--dry-run"]);
+    let ok_out = spillover(&[
+        "run",
+        example("original-gpt2.toml").to_str().unwrap(),
+        "--dry-run",
+    ]);
     ok(&ok_out);
 }
