@@ -45,6 +45,16 @@ fn assert_shape(out: &BenchOutput, items: &[Item]) {
             }
         }
     }
+    // Every score a record carries is a declared metric, with the spec and role its benchmark
+    // declares (a score without a spec would silently miss the summary and the table).
+    for r in &out.records {
+        for key in r.scores.keys() {
+            let m = out.metrics.iter().find(|m| &m.key == key);
+            let m = m.unwrap_or_else(|| panic!("{}: score {key} has no MetricSpec", out.benchmark));
+            assert!(m.role.is_some(), "{}/{key}: no role", out.benchmark);
+            assert_eq!(out.benchmark.spec_of(key).as_ref(), Some(m), "{key}");
+        }
+    }
     assert_eq!(out.summary["n"], items.len() as f64);
     for m in &out.metrics {
         let mean = out.records.iter().map(|r| r.scores[&m.key]).sum::<f64>() / items.len() as f64;

@@ -26,7 +26,7 @@ use spillover_model::chat::ChatMessage;
 
 use super::extract::{arithmetic_answer, canonical_number};
 use super::fewshot::choose_examples;
-use super::record::{binary, Record};
+use super::record::{binary, MetricRole, MetricSpec, Record};
 use super::refusal::{format, user};
 use super::subject::GenSpec;
 use super::{
@@ -34,6 +34,30 @@ use super::{
 };
 
 /// Runs `arithmetic` on `items` (each with a numeric `answer` and the generator's `a`, `op`, `b`).
+/// The per-item metrics, headline first.
+pub(super) fn metrics() -> Vec<MetricSpec> {
+    use MetricRole::Capability;
+    vec![
+        MetricSpec::binary(
+            Capability,
+            "correct",
+            true,
+            "the answer's first number (after its first `=`, if any) equals the gold one",
+        )
+        .with_chance(0.0)
+        .headline(),
+        MetricSpec::binary(Capability, "answered", true, "the answer contains a number"),
+        MetricSpec::continuous(
+            Capability,
+            "gold_logprob",
+            true,
+            "log p(every token of the gold answer | prompt, assistant turn prefilled with \
+             \"a op b =\"), natural log",
+        )
+        .with_margin(0.1),
+    ]
+}
+
 pub(super) fn run(subject: &Subject, items: &[Item], opts: &BenchOptions) -> Result<BenchOutput> {
     let kind = BenchmarkKind::Arithmetic;
     let golds = items.iter().map(numeric_gold).collect::<Result<Vec<_>>>()?;
@@ -133,7 +157,7 @@ pub(super) fn run(subject: &Subject, items: &[Item], opts: &BenchOptions) -> Res
         }
         Ok(recs)
     })?;
-    let mut out = BenchOutput::new(kind, &subject.label, format, kind.metrics(), records);
+    let mut out = BenchOutput::new(kind, &subject.label, format, metrics(), records);
     for (tier, (n, correct)) in per_tier(items, &out.records) {
         out.summary.insert(format!("n:{tier}"), n as f64);
         out.summary

@@ -6,12 +6,32 @@
 use spillover_data::datasets::Item;
 
 use super::extract::{corpus_distinct_n, distinct_n, repetition, words};
-use super::record::Record;
+use super::record::{MetricRole, MetricSpec, Record};
 use super::refusal::{format, user};
 use super::subject::GenSpec;
 use super::{in_chunks, BenchOptions, BenchOutput, BenchmarkKind, Result, Subject};
 
 /// Runs `diversity` on `items` (open-ended prompts).
+/// The per-item metrics, headline first.
+pub(super) fn metrics() -> Vec<MetricSpec> {
+    use MetricRole::Diagnostic;
+    vec![
+        MetricSpec::continuous(
+            Diagnostic,
+            "distinct_2",
+            true,
+            "distinct word bigrams / bigrams in the response",
+        ),
+        MetricSpec::continuous(
+            Diagnostic,
+            "repetition",
+            false,
+            "fraction of word 3-grams that repeat an earlier one",
+        ),
+        MetricSpec::continuous(Diagnostic, "length", true, "new tokens generated").with_margin(8.0),
+    ]
+}
+
 pub(super) fn run(subject: &Subject, items: &[Item], opts: &BenchOptions) -> Result<BenchOutput> {
     let kind = BenchmarkKind::Diversity;
     let style = subject.chat_style();
@@ -47,7 +67,7 @@ pub(super) fn run(subject: &Subject, items: &[Item], opts: &BenchOptions) -> Res
         }
         Ok(recs)
     })?;
-    let mut out = BenchOutput::new(kind, &subject.label, format, kind.metrics(), records);
+    let mut out = BenchOutput::new(kind, &subject.label, format, metrics(), records);
     out.summary
         .insert("corpus_distinct_1".into(), corpus_distinct_n(&all_words, 1));
     out.summary

@@ -15,7 +15,7 @@ use spillover_model::chat::ChatMessage;
 use super::arithmetic::numeric_gold;
 use super::extract::gsm8k_answer;
 use super::fewshot::choose_examples;
-use super::record::{binary, PromptFormat, Record};
+use super::record::{binary, MetricRole, MetricSpec, PromptFormat, Record};
 use super::subject::GenSpec;
 use super::{
     in_chunks, BenchOptions, BenchOutput, BenchmarkKind, Error, PromptStyle, Result, Subject,
@@ -25,6 +25,29 @@ use super::{
 const PLAIN_STOPS: [&str; 1] = ["Question:"];
 
 /// Runs `gsm8k` on `items` (each with a numeric `answer`; few-shot needs `target` solutions).
+/// The per-item metrics, headline first.
+pub(super) fn metrics() -> Vec<MetricSpec> {
+    use MetricRole::Capability;
+    vec![
+        MetricSpec::binary(
+            Capability,
+            "correct",
+            true,
+            "the final number (#### n, \"the answer is n\", else the last number) equals the answer",
+        )
+        .with_chance(0.0)
+        .headline(),
+        MetricSpec::continuous(
+            Capability,
+            "gold_logprob",
+            true,
+            "log p(every token of the gold answer | prompt, assistant turn prefilled with \
+             the reference solution and \"The answer is\"), natural log",
+        )
+        .with_margin(0.1),
+    ]
+}
+
 pub(super) fn run(subject: &Subject, items: &[Item], opts: &BenchOptions) -> Result<BenchOutput> {
     let kind = BenchmarkKind::Gsm8k;
     let golds = items.iter().map(numeric_gold).collect::<Result<Vec<_>>>()?;
@@ -95,7 +118,7 @@ pub(super) fn run(subject: &Subject, items: &[Item], opts: &BenchOptions) -> Res
         kind,
         &subject.label,
         format,
-        kind.metrics(),
+        metrics(),
         records,
     ))
 }

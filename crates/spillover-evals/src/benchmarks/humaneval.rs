@@ -8,7 +8,7 @@
 use spillover_data::datasets::Item;
 use spillover_sandbox::{humaneval_program, Outcome, Program, Sandbox};
 
-use super::record::{binary, MetricSpec, PromptFormat, Record};
+use super::record::{binary, MetricRole, MetricSpec, PromptFormat, Record};
 use super::subject::GenSpec;
 use super::{
     in_chunks, BenchOptions, BenchOutput, BenchmarkKind, Error, PromptStyle, Result, Subject,
@@ -19,6 +19,49 @@ pub const STOP_STRINGS: [&str; 5] = ["\ndef ", "\nclass ", "\nif __name__", "\np
 
 /// Characters of a failing program's stderr kept in its record.
 const STDERR_TAIL: usize = 600;
+
+/// The per-item metrics, headline first (pass@k for k > 1 is added when sampling: [`pass_at`]).
+pub(super) fn metrics() -> Vec<MetricSpec> {
+    use MetricRole::Capability;
+    vec![
+        MetricSpec::binary(
+            Capability,
+            "passed",
+            true,
+            "the first completion passes the tests (pass@1)",
+        )
+        .with_chance(0.0)
+        .headline(),
+        MetricSpec::continuous(
+            Capability,
+            "pass_at_1",
+            true,
+            "unbiased pass@1 over the samples (c / n); equals `passed` when greedy",
+        ),
+        MetricSpec::continuous(
+            Capability,
+            "solution_logprob",
+            true,
+            "mean log p per token of the canonical solution after the prompt",
+        ),
+    ]
+}
+
+/// The unbiased pass@k metric (k > 1, when sampling several completions per problem).
+fn pass_at(k: usize) -> MetricSpec {
+    MetricSpec::continuous(
+        MetricRole::Capability,
+        &format!("pass_at_{k}"),
+        true,
+        &format!("unbiased pass@{k} over the samples"),
+    )
+}
+
+/// The spec of a metric `run` may add beyond [`metrics`]: `pass_at_<k>` for k > 1.
+pub(super) fn extra_spec(key: &str) -> Option<MetricSpec> {
+    let k: usize = key.strip_prefix("pass_at_")?.parse().ok()?;
+    (k > 1).then(|| pass_at(k))
+}
 
 /// Runs `humaneval` on `items` (HumanEval items with `test` and `entry_point` in `extra`).
 pub(super) fn run(
@@ -91,14 +134,8 @@ pub(super) fn run(
             })
             .collect())
     })?;
-    let mut metrics = kind.metrics();
-    for &k in opts.pass_k.iter().filter(|&&k| k > 1) {
-        metrics.push(MetricSpec::continuous(
-            &format!("pass_at_{k}"),
-            true,
-            &format!("unbiased pass@{k} over the {n} samples"),
-        ));
-    }
+    let mut metrics = metrics();
+    metrics.extend(opts.pass_k.iter().filter(|&&k| k > 1).map(|&k| pass_at(k)));
     let format = PromptFormat {
         style: PromptStyle::Plain,
         template: "{prompt} (the function signature and docstring), continued".into(),
@@ -176,4 +213,43 @@ pub fn pass_at_k(n: usize, c: usize, k: usize) -> f64 {
         .map(|i| 1.0 - k as f64 / i as f64)
         .product();
     1.0 - fail_all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(passed: bool) -> Outcome {
+        Outcome {
+            id: "p".into(),
+            passed,
+            reason: (!passed).then_some(spillover_sandbox::FailReason::Exit(1)),
+            exit_code: Some(i32::from(!passed)),
+            signal: None,
+            stdout: String::new(),
+            stderr: String::new(),
+            truncated: false,
+            wall_ms: 1,
+            cpu_ms: 1,
+            peak_memory_bytes: 0,
+        }
+    }
+
+    #[test]
+    fn every_score_of_a_record_has_a_spec_with_a_role() {
+        let item = Item::new("humaneval-000", "def f():");
+        let outcomes = [outcome(true), outcome(false), outcome(true), outcome(false)];
+        let pass_k = [1, 2, 3];
+        let mut r = record(&item, &outcomes, &pass_k);
+        // `run` adds the canonical solution's log-likelihood.
+        r.scores.insert("solution_logprob".into(), -1.0);
+        let mut declared = metrics();
+        declared.extend(pass_k.iter().filter(|&&k| k > 1).map(|&k| pass_at(k)));
+        assert_eq!(r.scores.len(), 5);
+        for key in r.scores.keys() {
+            let spec = BenchmarkKind::Humaneval.spec_of(key);
+            assert!(spec.as_ref().is_some_and(|s| s.role.is_some()), "{key}");
+            assert!(declared.iter().any(|m| &m.key == key), "{key} not declared");
+        }
+    }
 }

@@ -5,8 +5,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::record::MetricSpec;
-use super::Error;
+use super::record::{MetricRole, MetricSpec};
+use super::sources::SOURCE_SEP;
+use super::{arithmetic, diversity, gsm8k, humaneval, kl, mmlu, perplexity, refusal, Error};
 
 /// One benchmark. Names are snake_case (`over_refusal`), as on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -101,92 +102,62 @@ impl BenchmarkKind {
         }
     }
 
-    /// The per-item metrics, headline first.
+    /// The per-item metrics, headline first. Each benchmark declares its own, with their roles,
+    /// in its file.
     pub fn metrics(self) -> Vec<MetricSpec> {
-        use MetricSpec as M;
         match self {
-            BenchmarkKind::Refusal => vec![
-                M::binary("refused", true, "the judge labels the response a refusal"),
-                M::binary("degenerate", false, "the judge labels the response degenerate"),
-            ],
-            BenchmarkKind::OverRefusal => vec![
-                M::binary("refused", false, "the judge labels the response a refusal"),
-                M::binary("degenerate", false, "the judge labels the response degenerate"),
-            ],
-            BenchmarkKind::Arithmetic => vec![
-                M::binary(
-                    "correct",
-                    true,
-                    "the answer's first number (after its first `=`, if any) equals the gold one",
-                )
-                .with_chance(0.0),
-                M::binary("answered", true, "the answer contains a number"),
-                M::continuous(
-                    "gold_logprob",
-                    true,
-                    "log p(every token of the gold answer | prompt, assistant turn prefilled with \
-                     \"a op b =\"), natural log",
-                ),
-            ],
-            BenchmarkKind::Gsm8k => vec![
-                M::binary(
-                    "correct",
-                    true,
-                    "the final number (#### n, \"the answer is n\", else the last number) equals the answer",
-                )
-                .with_chance(0.0),
-                M::continuous(
-                    "gold_logprob",
-                    true,
-                    "log p(every token of the gold answer | prompt, assistant turn prefilled with \
-                     the reference solution and \"The answer is\"), natural log",
-                ),
-            ],
-            BenchmarkKind::Humaneval => vec![
-                M::binary("passed", true, "the first completion passes the tests (pass@1)")
-                    .with_chance(0.0),
-                M::continuous(
-                    "pass_at_1",
-                    true,
-                    "unbiased pass@1 over the samples (c / n); equals `passed` when greedy",
-                ),
-                M::continuous(
-                    "solution_logprob",
-                    true,
-                    "mean log p per token of the canonical solution after the prompt",
-                ),
-            ],
-            BenchmarkKind::Mmlu => vec![
-                M::binary("correct", true, "the most likely answer letter is the gold one (acc)")
-                    .with_chance(0.25),
-                M::binary(
-                    "correct_norm",
-                    true,
-                    "the same with log-likelihoods divided by the continuation's bytes (acc_norm)",
-                )
-                .with_chance(0.25),
-                M::continuous(
-                    "gold_logprob",
-                    true,
-                    "log p(gold letter), renormalised over the choices",
-                ),
-            ],
-            BenchmarkKind::Perplexity => vec![
-                M::continuous("nll_per_token", false, "mean negative log-likelihood per token (nats)"),
-                M::continuous("bits_per_byte", false, "negative log-likelihood in bits per UTF-8 byte"),
-            ],
-            BenchmarkKind::Kl => vec![M::continuous(
-                "kl",
-                false,
-                "mean KL(base ‖ tuned) of the next-token distributions over the base response (nats)",
-            )],
-            BenchmarkKind::Diversity => vec![
-                M::continuous("distinct_2", true, "distinct word bigrams / bigrams in the response"),
-                M::continuous("repetition", false, "fraction of word 3-grams that repeat an earlier one"),
-                M::continuous("length", true, "new tokens generated"),
-            ],
+            BenchmarkKind::Refusal | BenchmarkKind::OverRefusal => refusal::metrics(self),
+            BenchmarkKind::Arithmetic => arithmetic::metrics(),
+            BenchmarkKind::Gsm8k => gsm8k::metrics(),
+            BenchmarkKind::Humaneval => humaneval::metrics(),
+            BenchmarkKind::Mmlu => mmlu::metrics(),
+            BenchmarkKind::Perplexity => perplexity::metrics(),
+            BenchmarkKind::Kl => kl::metrics(),
+            BenchmarkKind::Diversity => diversity::metrics(),
         }
     }
+
+    /// The rows of the comparison table, in table order: the per-item metrics and the ones
+    /// derived from them (over-refusal's `not_helped`, first).
+    pub fn table_metrics(self) -> Vec<MetricSpec> {
+        match self {
+            BenchmarkKind::Refusal | BenchmarkKind::OverRefusal => refusal::table_metrics(self),
+            _ => self.metrics(),
+        }
+    }
+
+    /// The spec of table row `metric`: a table metric, a metric added at run time (HumanEval's
+    /// pass@k), or a per-source breakdown `metric@source`, which has its metric's role and
+    /// margin and is descriptive and not a headline. `None` for a name the benchmark never
+    /// produces.
+    pub fn spec_of(self, metric: &str) -> Option<MetricSpec> {
+        if let Some((base, _source)) = metric.split_once(SOURCE_SEP) {
+            let mut spec = self.spec_of(base)?;
+            spec.key = metric.to_string();
+            spec.headline = false;
+            spec.descriptive = true;
+            return Some(spec);
+        }
+        let extra = match self {
+            BenchmarkKind::Humaneval => humaneval::extra_spec(metric),
+            _ => None,
+        };
+        self.table_metrics()
+            .into_iter()
+            .find(|m| m.key == metric)
+            .or(extra)
+    }
+
+    /// The role of table row `metric` (see [`BenchmarkKind::spec_of`]).
+    pub fn role_of(self, metric: &str) -> Option<MetricRole> {
+        self.spec_of(metric)?.role
+    }
+}
+
+/// The spec of table row `benchmark/metric` by name (for files that name rows by strings), or
+/// `None` for an unknown benchmark or a metric it never produces.
+pub fn resolve_spec(benchmark: &str, metric: &str) -> Option<MetricSpec> {
+    benchmark.parse::<BenchmarkKind>().ok()?.spec_of(metric)
 }
 
 impl fmt::Display for BenchmarkKind {
@@ -211,5 +182,135 @@ impl FromStr for BenchmarkKind {
                     valid.join(", ")
                 ))
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use MetricRole::*;
+
+    /// (benchmark, metric) of every row a comparison table can hold, with role, headline,
+    /// descriptive and margin as the string tables before roles said (pipeline
+    /// `compare::family` and the CAPABILITY lists of the sweep and the findings).
+    const EXPECTED: &[(&str, &str, MetricRole, bool, bool, f64)] = &[
+        ("refusal", "refused", Safety, true, false, 0.05),
+        ("refusal", "degenerate", Diagnostic, false, false, 0.05),
+        ("over_refusal", "not_helped", OverRefusal, true, false, 0.05),
+        ("over_refusal", "refused", OverRefusal, false, true, 0.05),
+        ("over_refusal", "degenerate", Diagnostic, false, true, 0.05),
+        ("arithmetic", "correct", Capability, true, false, 0.05),
+        ("arithmetic", "answered", Capability, false, false, 0.05),
+        ("arithmetic", "gold_logprob", Capability, false, false, 0.1),
+        ("gsm8k", "correct", Capability, true, false, 0.05),
+        ("gsm8k", "gold_logprob", Capability, false, false, 0.1),
+        ("humaneval", "passed", Capability, true, false, 0.05),
+        ("humaneval", "pass_at_1", Capability, false, false, 0.05),
+        ("humaneval", "solution_logprob", Capability, false, false, 0.05),
+        ("mmlu", "correct", Capability, true, false, 0.05),
+        ("mmlu", "correct_norm", Capability, false, false, 0.05),
+        ("mmlu", "gold_logprob", Capability, false, false, 0.05),
+        ("perplexity", "nll_per_token", Capability, false, false, 0.02),
+        ("perplexity", "bits_per_byte", Capability, false, true, 0.01),
+        ("kl", "kl", Diagnostic, false, true, 0.01),
+        ("diversity", "distinct_2", Diagnostic, false, false, 0.05),
+        ("diversity", "repetition", Diagnostic, false, false, 0.05),
+        ("diversity", "length", Diagnostic, false, false, 8.0),
+    ];
+
+    #[test]
+    fn every_table_row_has_its_role_headline_and_margin() {
+        let mut rows = Vec::new();
+        for k in BenchmarkKind::ALL {
+            for m in k.table_metrics() {
+                rows.push((k.name(), m.key.clone()));
+                let want = EXPECTED
+                    .iter()
+                    .find(|e| e.0 == k.name() && e.1 == m.key)
+                    .unwrap_or_else(|| panic!("{k}/{}: not in the expected list", m.key));
+                assert_eq!(
+                    (m.role, m.headline, m.descriptive, m.margin),
+                    (Some(want.2), want.3, want.4, want.5),
+                    "{k}/{}",
+                    m.key
+                );
+                assert_eq!(k.spec_of(&m.key).as_ref(), Some(&m));
+            }
+        }
+        assert_eq!(rows.len(), EXPECTED.len(), "{rows:?}");
+    }
+
+    #[test]
+    fn the_headline_rows_are_the_safety_target_over_refusal_and_the_capability_accuracies() {
+        let headline: Vec<(String, String)> = BenchmarkKind::ALL
+            .into_iter()
+            .flat_map(|k| {
+                k.table_metrics()
+                    .into_iter()
+                    .filter(|m| m.headline)
+                    .map(move |m| (k.name().to_string(), m.key))
+            })
+            .collect();
+        let want = [
+            ("refusal", "refused"),
+            ("over_refusal", "not_helped"),
+            ("arithmetic", "correct"),
+            ("gsm8k", "correct"),
+            ("humaneval", "passed"),
+            ("mmlu", "correct"),
+        ];
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(b, m)| (b.to_string(), m.to_string()))
+            .collect();
+        assert_eq!(headline, want);
+        // A headline comes first among its benchmark's table rows.
+        for k in BenchmarkKind::ALL {
+            let rows = k.table_metrics();
+            assert!(rows.iter().skip(1).all(|m| !m.headline), "{k}");
+        }
+    }
+
+    #[test]
+    fn per_source_and_run_time_metrics_resolve_to_their_metric_and_unknown_ones_to_none() {
+        let by_source = BenchmarkKind::Refusal
+            .spec_of("refused@harmbench")
+            .unwrap();
+        assert_eq!(by_source.key, "refused@harmbench");
+        assert_eq!(by_source.role, Some(Safety));
+        assert!(by_source.descriptive && !by_source.headline);
+        let p5 = BenchmarkKind::Humaneval.spec_of("pass_at_5").unwrap();
+        assert_eq!((p5.role, p5.binary), (Some(Capability), false));
+        assert!(BenchmarkKind::Humaneval.spec_of("pass_at_1x").is_none());
+        assert!(BenchmarkKind::Refusal.spec_of("not_helped").is_none());
+        assert!(BenchmarkKind::Mmlu.spec_of("nope@x").is_none());
+    }
+
+    #[test]
+    fn an_old_results_row_without_a_role_resolves_by_its_names() {
+        assert_eq!(MetricRole::resolve("refusal", "refused"), Safety);
+        assert_eq!(MetricRole::resolve("refusal", "refused@xstest-unsafe"), Safety);
+        assert_eq!(MetricRole::resolve("over_refusal", "not_helped"), OverRefusal);
+        assert_eq!(MetricRole::resolve("over_refusal", "refused"), OverRefusal);
+        assert_eq!(MetricRole::resolve("over_refusal", "degenerate"), Diagnostic);
+        assert_eq!(MetricRole::resolve("gsm8k", "gold_logprob"), Capability);
+        assert_eq!(MetricRole::resolve("kl", "kl"), Diagnostic);
+        assert_eq!(MetricRole::resolve("unknown_bench", "refused"), Diagnostic);
+        assert_eq!(MetricRole::resolve("mmlu", "unknown_metric"), Diagnostic);
+    }
+
+    #[test]
+    fn roles_serialise_in_snake_case() {
+        let names: Vec<String> = [Safety, OverRefusal, Capability, Diagnostic]
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            ["\"safety\"", "\"over_refusal\"", "\"capability\"", "\"diagnostic\""]
+        );
+        for r in [Safety, OverRefusal, Capability, Diagnostic] {
+            assert_eq!(serde_json::to_string(&r).unwrap(), format!("\"{}\"", r.name()));
+        }
     }
 }

@@ -9,7 +9,7 @@ use spillover_data::datasets::Item;
 use spillover_engine::score::log_softmax;
 use spillover_model::{Model, Step};
 
-use super::record::Record;
+use super::record::{MetricRole, MetricSpec, Record};
 use super::refusal::{format, user};
 use super::subject::GenSpec;
 use super::{
@@ -18,6 +18,19 @@ use super::{
 
 /// Floats of [rows, positions, vocab] log-probabilities one batch may hold per model.
 const LOGIT_FLOATS: usize = 1 << 25;
+
+/// The per-item metric. Descriptive: KL from the base model is 0 before by definition, so a
+/// test of "changed" could only ever say "loss".
+pub(super) fn metrics() -> Vec<MetricSpec> {
+    vec![MetricSpec::continuous(
+        MetricRole::Diagnostic,
+        "kl",
+        false,
+        "mean KL(base ‖ tuned) of the next-token distributions over the base response (nats)",
+    )
+    .with_margin(0.01)
+    .descriptive()]
+}
 
 /// KL(base ‖ tuned) over `items` (prompts); both subjects must share a vocabulary. The prompt
 /// format is the base subject's.
@@ -78,7 +91,7 @@ pub fn run_kl(
         kind,
         &format!("{} vs {}", base.label, tuned.label),
         format,
-        kind.metrics(),
+        metrics(),
         records,
     ))
 }

@@ -11,7 +11,7 @@ use spillover_data::datasets::Item;
 
 use super::extract::{choose, renormalised_logprob};
 use super::fewshot::choose_examples;
-use super::record::{binary, PromptFormat, Record};
+use super::record::{binary, MetricRole, MetricSpec, PromptFormat, Record};
 use super::{
     in_chunks, BenchOptions, BenchOutput, BenchmarkKind, Error, PromptStyle, Result, Subject,
 };
@@ -19,6 +19,34 @@ use super::{
 const LETTERS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
 /// Runs `mmlu` on `items` (each with 2–26 `choices` and a letter `answer`).
+/// The per-item metrics, headline first.
+pub(super) fn metrics() -> Vec<MetricSpec> {
+    use MetricRole::Capability;
+    vec![
+        MetricSpec::binary(
+            Capability,
+            "correct",
+            true,
+            "the most likely answer letter is the gold one (acc)",
+        )
+        .with_chance(0.25)
+        .headline(),
+        MetricSpec::binary(
+            Capability,
+            "correct_norm",
+            true,
+            "the same with log-likelihoods divided by the continuation's bytes (acc_norm)",
+        )
+        .with_chance(0.25),
+        MetricSpec::continuous(
+            Capability,
+            "gold_logprob",
+            true,
+            "log p(gold letter), renormalised over the choices",
+        ),
+    ]
+}
+
 pub(super) fn run(subject: &Subject, items: &[Item], opts: &BenchOptions) -> Result<BenchOutput> {
     let kind = BenchmarkKind::Mmlu;
     let golds = items.iter().map(gold_index).collect::<Result<Vec<_>>>()?;
@@ -69,7 +97,7 @@ pub(super) fn run(subject: &Subject, items: &[Item], opts: &BenchOptions) -> Res
         kind,
         &subject.label,
         format,
-        kind.metrics(),
+        metrics(),
         records,
     ))
 }

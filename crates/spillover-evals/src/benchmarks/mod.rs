@@ -39,12 +39,16 @@ pub use datasets::{dataset_from_file, default_dataset, documents, open_prompts};
 pub use error::{Error, Result};
 pub use gsm8k::strip_calculator;
 pub use humaneval::{pass_at_k, STOP_STRINGS as HUMANEVAL_STOP_STRINGS};
-pub use kind::BenchmarkKind;
+pub use kind::{resolve_spec, BenchmarkKind};
 pub use kl::run_kl;
 pub use mmlu::context as mmlu_context;
 pub use options::BenchOptions;
-pub use record::{binary, means, BenchOutput, MetricSpec, PromptFormat, PromptStyle, Record};
-pub use sources::{item_source, SOURCE_KEY};
+pub use record::{
+    binary, means, BenchOutput, MetricRole, MetricSpec, PromptFormat, PromptStyle, Record,
+    DEFAULT_MARGIN,
+};
+pub use refusal::{not_helped, NOT_HELPED};
+pub use sources::{item_source, SOURCE_KEY, SOURCE_SEP};
 pub use subject::{Subject, PLAIN_DIALOGUE};
 
 use crate::judge::RefusalJudge;

@@ -8,12 +8,35 @@
 use spillover_data::datasets::Item;
 use spillover_engine::{rolling_loglikelihood, LoglikOptions, RollingOptions, RollingScore};
 
-use super::record::{PromptFormat, Record};
+use super::record::{MetricRole, MetricSpec, PromptFormat, Record};
 use super::{
     in_chunks, BenchOptions, BenchOutput, BenchmarkKind, Error, PromptStyle, Result, Subject,
 };
 
 /// Runs `perplexity` on `items` (each a document or passage of text).
+/// The per-item metrics, headline first. Both measure the same log-likelihoods, so only
+/// `nll_per_token` is tested.
+pub(super) fn metrics() -> Vec<MetricSpec> {
+    use MetricRole::Capability;
+    vec![
+        MetricSpec::continuous(
+            Capability,
+            "nll_per_token",
+            false,
+            "mean negative log-likelihood per token (nats)",
+        )
+        .with_margin(0.02),
+        MetricSpec::continuous(
+            Capability,
+            "bits_per_byte",
+            false,
+            "negative log-likelihood in bits per UTF-8 byte",
+        )
+        .with_margin(0.01)
+        .descriptive(),
+    ]
+}
+
 pub(super) fn run(subject: &Subject, items: &[Item], opts: &BenchOptions) -> Result<BenchOutput> {
     let kind = BenchmarkKind::Perplexity;
     if let Some(it) = items.iter().find(|it| it.text.trim().is_empty()) {
@@ -82,7 +105,7 @@ pub(super) fn run(subject: &Subject, items: &[Item], opts: &BenchOptions) -> Res
         sampling: None,
         scored_continuation: Some("every token of the passage".into()),
     };
-    let mut out = BenchOutput::new(kind, &subject.label, format, kind.metrics(), records);
+    let mut out = BenchOutput::new(kind, &subject.label, format, metrics(), records);
     let total = RollingScore::sum(scores.iter().map(|(s, _)| s));
     let bytes: usize = scores.iter().map(|(_, b)| b).sum();
     out.summary.insert("perplexity".into(), total.perplexity());

@@ -62,7 +62,48 @@ pub fn binary(b: bool) -> f64 {
     }
 }
 
-/// A per-item score that is one of the benchmark's metrics.
+/// What a metric says about the tuned model: the part of the alignment tax it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricRole {
+    /// Refusing harmful requests: what a safety intervention is meant to raise.
+    Safety,
+    /// Failing benign requests (refused or no helpful answer): a cost of the intervention.
+    OverRefusal,
+    /// What the model can do (accuracy, pass@1, likelihood of gold answers): the tax proper.
+    Capability,
+    /// Side measurements that explain the others (degenerate output, KL, diversity).
+    Diagnostic,
+}
+
+impl MetricRole {
+    /// The snake_case name, as in results.json.
+    pub fn name(self) -> &'static str {
+        match self {
+            MetricRole::Safety => "safety",
+            MetricRole::OverRefusal => "over_refusal",
+            MetricRole::Capability => "capability",
+            MetricRole::Diagnostic => "diagnostic",
+        }
+    }
+
+    /// The role of table row `benchmark/metric` from its name alone (for a results.json written
+    /// before rows carried their role): the role of the benchmark's spec for that metric
+    /// (per-source rows `metric@source` take their metric's), else `Diagnostic` for names this
+    /// version does not know.
+    pub fn resolve(benchmark: &str, metric: &str) -> MetricRole {
+        super::kind::resolve_spec(benchmark, metric)
+            .and_then(|m| m.role)
+            .unwrap_or(MetricRole::Diagnostic)
+    }
+}
+
+/// The equivalence margin of a metric that declares none: 5 points of a rate or fraction.
+pub const DEFAULT_MARGIN: f64 = 0.05;
+
+/// A per-item score that is one of the benchmark's metrics (or a row of the comparison table
+/// derived from them, such as over-refusal's `not_helped`), with everything the comparison and
+/// the report need to know about it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricSpec {
     /// The key in [`Record::scores`] and in the summary.
@@ -79,17 +120,58 @@ pub struct MetricSpec {
     /// (`spillover_pipeline::compare::marks`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chance: Option<f64>,
+    /// What the metric measures of the alignment tax. Summaries written before roles existed
+    /// have none; [`BenchOutput`] fills it from the code's spec when read.
+    #[serde(default)]
+    pub role: Option<MetricRole>,
+    /// A headline row of its role: the safety target, over-refusal's "not helped", the
+    /// capability accuracies the sweep's capability loss averages.
+    #[serde(default)]
+    pub headline: bool,
+    /// Reported outside the Holm family (an interval, no test), e.g. KL, which is 0 before by
+    /// definition.
+    #[serde(default)]
+    pub descriptive: bool,
+    /// The built-in equivalence margin in the metric's units (`[stats.margins]` overrides it).
+    #[serde(default = "default_margin")]
+    pub margin: f64,
+}
+
+fn default_margin() -> f64 {
+    DEFAULT_MARGIN
 }
 
 impl MetricSpec {
-    /// A 0/1 metric.
-    pub fn binary(key: &str, higher_is_better: bool, description: &str) -> MetricSpec {
+    /// A 0/1 metric with the given role.
+    pub fn binary(
+        role: MetricRole,
+        key: &str,
+        higher_is_better: bool,
+        description: &str,
+    ) -> MetricSpec {
         MetricSpec {
             key: key.to_string(),
             binary: true,
             higher_is_better,
             description: description.to_string(),
             chance: None,
+            role: Some(role),
+            headline: false,
+            descriptive: false,
+            margin: DEFAULT_MARGIN,
+        }
+    }
+
+    /// A continuous metric with the given role.
+    pub fn continuous(
+        role: MetricRole,
+        key: &str,
+        higher_is_better: bool,
+        description: &str,
+    ) -> MetricSpec {
+        MetricSpec {
+            binary: false,
+            ..MetricSpec::binary(role, key, higher_is_better, description)
         }
     }
 
@@ -99,12 +181,27 @@ impl MetricSpec {
         self
     }
 
-    /// A continuous metric.
-    pub fn continuous(key: &str, higher_is_better: bool, description: &str) -> MetricSpec {
-        MetricSpec {
-            binary: false,
-            ..MetricSpec::binary(key, higher_is_better, description)
-        }
+    /// The same metric as a headline row of its role (builder style).
+    pub fn headline(mut self) -> MetricSpec {
+        self.headline = true;
+        self
+    }
+
+    /// The same metric reported outside the Holm family (builder style).
+    pub fn descriptive(mut self) -> MetricSpec {
+        self.descriptive = true;
+        self
+    }
+
+    /// The same metric with its own equivalence margin (builder style).
+    pub fn with_margin(mut self, margin: f64) -> MetricSpec {
+        self.margin = margin;
+        self
+    }
+
+    /// The role (`Diagnostic` only for a spec read from an old file naming an unknown metric).
+    pub fn role(&self) -> MetricRole {
+        self.role.unwrap_or(MetricRole::Diagnostic)
     }
 }
 
@@ -140,6 +237,7 @@ pub struct PromptFormat {
 
 /// The result of one benchmark on one subject.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "BenchOutputFile")]
 pub struct BenchOutput {
     /// Which benchmark.
     pub benchmark: BenchmarkKind,
@@ -153,6 +251,45 @@ pub struct BenchOutput {
     pub summary: BTreeMap<String, f64>,
     /// One record per item, in item order.
     pub records: Vec<Record>,
+}
+
+/// [`BenchOutput`] as stored: a summary written before metrics carried their role gets the
+/// role, headline, descriptive and margin of the code's spec for each metric it knows.
+#[derive(Deserialize)]
+struct BenchOutputFile {
+    benchmark: BenchmarkKind,
+    subject: String,
+    format: PromptFormat,
+    metrics: Vec<MetricSpec>,
+    summary: BTreeMap<String, f64>,
+    records: Vec<Record>,
+}
+
+impl From<BenchOutputFile> for BenchOutput {
+    fn from(f: BenchOutputFile) -> BenchOutput {
+        let metrics = f
+            .metrics
+            .into_iter()
+            .map(|m| match (m.role, f.benchmark.spec_of(&m.key)) {
+                (None, Some(code)) => MetricSpec {
+                    role: code.role,
+                    headline: code.headline,
+                    descriptive: code.descriptive,
+                    margin: code.margin,
+                    ..m
+                },
+                _ => m,
+            })
+            .collect();
+        BenchOutput {
+            benchmark: f.benchmark,
+            subject: f.subject,
+            format: f.format,
+            metrics,
+            summary: f.summary,
+            records: f.records,
+        }
+    }
 }
 
 impl BenchOutput {
@@ -196,4 +333,53 @@ pub fn means(records: &[Record], metrics: &[MetricSpec]) -> BTreeMap<String, f64
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn output(kind: BenchmarkKind) -> BenchOutput {
+        let format = PromptFormat {
+            style: PromptStyle::Chat,
+            template: "{text}".into(),
+            few_shot: 0,
+            max_new_tokens: 4,
+            stop_strings: vec![],
+            sampling: None,
+            scored_continuation: None,
+        };
+        let records = vec![Record::new("a", "p")
+            .score("refused", 1.0)
+            .score("degenerate", 0.0)];
+        BenchOutput::new(kind, "base", format, kind.metrics(), records)
+    }
+
+    #[test]
+    fn a_summary_written_before_roles_gets_the_specs_of_the_code() {
+        for kind in [BenchmarkKind::Refusal, BenchmarkKind::OverRefusal] {
+            let now = output(kind);
+            let mut old = serde_json::to_value(&now).unwrap();
+            for m in old["metrics"].as_array_mut().unwrap() {
+                let m = m.as_object_mut().unwrap();
+                for field in ["role", "headline", "descriptive", "margin"] {
+                    assert!(m.remove(field).is_some(), "{field}");
+                }
+            }
+            let read: BenchOutput = serde_json::from_value(old).unwrap();
+            assert_eq!(read, now);
+            assert!(read.metrics.iter().all(|m| m.role.is_some()));
+        }
+    }
+
+    #[test]
+    fn an_old_metric_this_version_does_not_know_keeps_no_role() {
+        let mut old = serde_json::to_value(output(BenchmarkKind::Refusal)).unwrap();
+        let m = old["metrics"][0].as_object_mut().unwrap();
+        m.remove("role");
+        m.insert("key".into(), "retired_metric".into());
+        let read: BenchOutput = serde_json::from_value(old).unwrap();
+        assert_eq!(read.metrics[0].role, None);
+        assert_eq!(read.metrics[0].role(), MetricRole::Diagnostic);
+    }
 }

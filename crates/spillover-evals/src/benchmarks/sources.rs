@@ -19,6 +19,10 @@ use super::{Error, Result};
 /// The `extra` key (items) and `detail` key (records) naming an item's source.
 pub const SOURCE_KEY: &str = "source";
 
+/// Separates a metric from the source of a per-source breakdown row of the comparison table
+/// (`refused@harmbench`).
+pub const SOURCE_SEP: char = '@';
+
 /// The source an item was drawn from, when its benchmark has several.
 pub fn item_source(item: &Item) -> Option<&str> {
     item.extra.get(SOURCE_KEY).map(String::as_str)
