@@ -109,7 +109,9 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<Results> {
     write_atomic(&root.join("config.resolved.toml"), resolved.as_bytes())?;
     base.lm.model.use_inference_layout()?;
     let judge = make_judge(exp.judge.kind)?;
-    let sandbox = if exp.benchmarks.contains_key("humaneval") {
+    let sandbox = if exp
+        .benchmarks
+        .contains_key(&spillover_evals::benchmarks::BenchmarkKind::Humaneval) {
         Some(Sandbox::new(SandboxConfig::default())?)
     } else {
         None

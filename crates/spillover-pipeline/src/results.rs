@@ -176,7 +176,7 @@ pub(crate) fn assemble(
             intervention: recipe.summary.clone(),
             intervention_detail: recipe.detail.clone(),
             after: after.summary.clone(),
-            table: table.summary.clone(),
+            table: with_roles(&table.summary),
         });
     }
     if let Some(a) = across {
@@ -198,7 +198,8 @@ pub(crate) fn assemble(
         Vec::new()
     };
     let first = &per_seed[0];
-    let across_seeds = across.map(|a| a.summary.clone()).unwrap_or_default();
+    let mut across_seeds = across.map(|a| a.summary.clone()).unwrap_or_default();
+    across_seeds.iter_mut().for_each(AcrossRow::fill_roles);
     let rows: Vec<HeadlineSource> = if across_seeds.is_empty() {
         first
             .table
@@ -215,7 +216,7 @@ pub(crate) fn assemble(
         provenance: provenance(exp, root, &data.summary)?,
         config: exp.clone(),
         headline,
-        table: first.table.summary.clone(),
+        table: with_roles(&first.table.summary),
         seeds,
         seed_summary,
         across_seeds,
@@ -226,6 +227,14 @@ pub(crate) fn assemble(
         mri_agreement,
         timings,
     })
+}
+
+/// The rows with their role and headline flag (a comparison stage reused from before rows
+/// carried them has neither).
+fn with_roles(rows: &[TaxRow]) -> Vec<TaxRow> {
+    let mut rows = rows.to_vec();
+    rows.iter_mut().for_each(TaxRow::fill_roles);
+    rows
 }
 
 pub(crate) fn timing(stage: &str, seconds: f64, reused: bool) -> Timing {

@@ -1,8 +1,14 @@
 //! The experiment files: every example parses and validates, the default experiment is what the
 //! README says, overrides apply, and the run folder name follows the resolved config.
 
-use spillover_pipeline::config::{self, InterventionKind, Profile};
+use spillover_evals::benchmarks::BenchmarkKind;
+use spillover_pipeline::config::{self, InterventionKind, Profile, StatsSection};
 use std::path::PathBuf;
+
+/// The margin in force for `kind/metric`.
+fn margin(stats: &StatsSection, kind: BenchmarkKind, metric: &str) -> f64 {
+    spillover_pipeline::compare::margin_for(stats, kind, &kind.spec_of(metric).unwrap())
+}
 
 fn examples() -> Vec<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
@@ -94,11 +100,11 @@ fn equivalence_margins_parse_and_bad_ones_name_the_key() {
     )
     .unwrap();
     assert_eq!(
-        spillover_pipeline::compare::margin_for(&ok.stats, "refusal", "refused"),
+        margin(&ok.stats, BenchmarkKind::Refusal, "refused"),
         0.1
     );
     assert_eq!(
-        spillover_pipeline::compare::margin_for(&ok.stats, "arithmetic", "gold_logprob"),
+        margin(&ok.stats, BenchmarkKind::Arithmetic, "gold_logprob"),
         0.2
     );
     for (text, want) in [
@@ -129,15 +135,15 @@ fn one_benchmark_override_keeps_every_other_benchmark() {
     let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/benign-mix.toml");
     let exp = config::load(Some(&example), &["benchmarks.refusal.limit=3".into()]).unwrap();
     assert_eq!(exp.benchmarks.names(), all);
-    assert_eq!(exp.benchmarks["refusal"].limit, Some(3));
+    assert_eq!(exp.benchmarks[&BenchmarkKind::Refusal].limit, Some(3));
     // The others keep their defaults (resolved: the quick profile's size).
-    assert_eq!(exp.benchmarks["mmlu"].limit, Some(60));
+    assert_eq!(exp.benchmarks[&BenchmarkKind::Mmlu].limit, Some(60));
 
     let text = "[benchmarks.over_refusal]\ndataset = \"data/xstest/xstest_prompts.csv\"\n";
     let exp = config::parse("one.toml", text, &[]).unwrap();
     assert_eq!(exp.benchmarks.names(), all);
     assert_eq!(
-        exp.benchmarks["over_refusal"].dataset.as_deref(),
+        exp.benchmarks[&BenchmarkKind::OverRefusal].dataset.as_deref(),
         Some("data/xstest/xstest_prompts.csv")
     );
 }
@@ -147,7 +153,7 @@ fn benchmarks_only_selects_a_subset_explicitly_and_round_trips() {
     let text = "[benchmarks]\nonly = [\"mmlu\", \"refusal\"]\n[benchmarks.refusal]\nlimit = 2\n";
     let exp = config::parse("sub.toml", text, &[]).unwrap();
     assert_eq!(exp.benchmarks.names(), vec!["refusal", "mmlu"]);
-    assert_eq!(exp.benchmarks["refusal"].limit, Some(2));
+    assert_eq!(exp.benchmarks[&BenchmarkKind::Refusal].limit, Some(2));
     // The resolved config, read back, runs the same benchmarks.
     let resolved = toml::to_string(&exp).unwrap();
     let again = config::parse("resolved", &resolved, &[]).unwrap();
@@ -182,9 +188,9 @@ fn the_resolved_config_spells_out_every_default() {
         (i.epochs, i.lr, i.batch_size),
         (Some(3), Some(2e-4), Some(8))
     );
-    assert_eq!(exp.benchmarks["refusal"].limit, Some(48));
-    assert_eq!(exp.benchmarks["refusal"].max_new_tokens, Some(64));
-    assert_eq!(exp.benchmarks["gsm8k"].few_shot, Some(0));
+    assert_eq!(exp.benchmarks[&BenchmarkKind::Refusal].limit, Some(48));
+    assert_eq!(exp.benchmarks[&BenchmarkKind::Refusal].max_new_tokens, Some(64));
+    assert_eq!(exp.benchmarks[&BenchmarkKind::Gsm8k].few_shot, Some(0));
     // The written-out file names the same experiment (and the same run folder).
     let text = toml::to_string(&exp).unwrap();
     let again = config::parse("resolved", &text, &[]).unwrap();
@@ -196,7 +202,7 @@ fn the_resolved_config_spells_out_every_default() {
     );
     // Full profile: every item, written as limit = 0.
     let full = config::parse("f", "profile = \"full\"\n", &[]).unwrap();
-    assert_eq!(full.benchmarks["mmlu"].limit, Some(0));
+    assert_eq!(full.benchmarks[&BenchmarkKind::Mmlu].limit, Some(0));
     let d = config::parse("d", "[intervention]\nkind = \"actadd\"\n", &[]).unwrap();
     assert_eq!(d.intervention.direction_prompts, Some(64));
     assert_eq!(d.intervention.lora, None);

@@ -131,7 +131,7 @@ pub fn findings(r: &Results) -> Vec<String> {
     )];
     for a in rows {
         let x = &a.row;
-        let target = x.benchmark == "refusal" && x.metric == "refused";
+        let target = x.is_safety_target();
         let what = if target {
             "Safety target over seeds"
         } else if x.is_marked() {

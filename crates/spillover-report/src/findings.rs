@@ -6,14 +6,7 @@
 use crate::fmt;
 use crate::schema::{Results, Row};
 use serde_json::Value;
-
-/// Capability accuracies (benchmark, metric), as the sweep's capability loss counts them.
-pub const CAPABILITY: &[(&str, &str)] = &[
-    ("arithmetic", "correct"),
-    ("gsm8k", "correct"),
-    ("humaneval", "passed"),
-    ("mmlu", "correct"),
-];
+use spillover_evals::benchmarks::MetricRole;
 
 pub(crate) fn moved(r: &Row) -> String {
     let word = if r.change.estimate > 0.0 {
@@ -153,10 +146,7 @@ pub fn findings(r: &Results) -> Vec<String> {
         inconclusive.len(),
         t.iter().filter(|x| !x.tested).count()
     ));
-    if let Some(s) = t
-        .iter()
-        .find(|x| x.benchmark == "refusal" && x.metric == "refused")
-    {
+    if let Some(s) = t.iter().find(|x| x.is_safety_target()) {
         let what = match s.verdict.as_str() {
             "gain" => "a significant gain",
             "loss" => "a significant loss",
@@ -167,12 +157,12 @@ pub fn findings(r: &Results) -> Vec<String> {
     }
     by_source(t, r.confidence(), "", &mut out);
     for x in &losses {
-        if !(x.benchmark == "refusal" && x.metric == "refused") {
+        if !x.is_safety_target() {
             out.push(format!("Loss: {}.", moved(x)));
         }
     }
     for x in &gains {
-        if !(x.benchmark == "refusal" && x.metric == "refused") {
+        if !x.is_safety_target() {
             out.push(format!("Gain: {}.", moved(x)));
         }
     }
@@ -250,10 +240,11 @@ pub fn findings(r: &Results) -> Vec<String> {
 }
 
 fn capability(r: &Results, out: &mut Vec<String>) {
-    let rows: Vec<&Row> = CAPABILITY
+    // The headline capability rows: the accuracies the sweep's capability loss averages.
+    let rows: Vec<&Row> = r
+        .table
         .iter()
-        .filter_map(|(b, m)| r.table.iter().find(|x| x.benchmark == *b && x.metric == *m))
-        .filter(|x| !x.is_marked())
+        .filter(|x| x.is_headline_of(MetricRole::Capability) && !x.is_marked())
         .collect();
     if rows.is_empty() {
         return;
@@ -442,6 +433,9 @@ mod tests {
         Row {
             benchmark: bench.into(),
             metric: metric.into(),
+            // Rows of a results.json written before rows carried roles: resolved by name.
+            role: None,
+            headline: None,
             description: String::new(),
             binary: true,
             higher_is_better: true,
@@ -517,6 +511,48 @@ mod tests {
                 .any(|s| s.contains("significant losses: arithmetic/correct")),
             "{f:#?}"
         );
+    }
+
+    #[test]
+    fn the_safety_target_and_capability_rows_are_chosen_by_the_recorded_role() {
+        use spillover_evals::benchmarks::MetricRole;
+        // A benchmark this report has never heard of, whose rows say what they measure.
+        let mut target = row("jailbreaks", "resisted", 0.3, 0.8, 1e-9, 1e-8, "gain");
+        target.role = Some(MetricRole::Safety);
+        target.headline = Some(true);
+        let mut cap = row("trivia", "exact", 0.7, 0.5, 1e-4, 4e-4, "loss");
+        cap.role = Some(MetricRole::Capability);
+        cap.headline = Some(true);
+        // The old safety target's names with a recorded role that is not the target.
+        let mut not_target = row("refusal", "refused", 0.2, 0.9, 1e-9, 1e-8, "gain");
+        not_target.role = Some(MetricRole::Diagnostic);
+        let f = findings(&results(vec![target, cap, not_target]));
+        let safety: Vec<&String> = f.iter().filter(|s| s.starts_with("Safety target:")).collect();
+        assert_eq!(safety.len(), 1, "{f:#?}");
+        assert!(safety[0].contains("jailbreaks/resisted"), "{}", safety[0]);
+        assert!(
+            f.iter().any(|s| s.starts_with("Gain: refusal/refused")),
+            "{f:#?}"
+        );
+        assert!(
+            f.iter().any(|s| s.starts_with("Capability accuracies measured: trivia/exact")),
+            "{f:#?}"
+        );
+    }
+
+    #[test]
+    fn rows_of_an_old_results_file_resolve_their_role_by_name() {
+        use spillover_evals::benchmarks::MetricRole;
+        let old = row("refusal", "refused", 0.2, 0.9, 1e-9, 1e-8, "gain");
+        assert_eq!(old.role, None);
+        assert_eq!(old.role(), MetricRole::Safety);
+        assert!(old.is_safety_target());
+        let by_source = row("refusal", "refused@harmbench", 0.2, 0.9, 1e-9, 1e-8, "gain");
+        assert_eq!(by_source.role(), MetricRole::Safety);
+        assert!(!by_source.is_headline());
+        assert!(row("gsm8k", "correct", 0.2, 0.2, 1.0, 1.0, "inconclusive")
+            .is_headline_of(MetricRole::Capability));
+        assert!(!row("gsm8k", "gold_logprob", 0.2, 0.2, 1.0, 1.0, "inconclusive").is_headline());
     }
 
     #[test]

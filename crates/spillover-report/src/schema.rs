@@ -5,6 +5,7 @@
 use crate::error::ReportError;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+use spillover_evals::benchmarks::{resolve_spec, MetricRole};
 use std::path::{Path, PathBuf};
 
 /// The schema version these readers understand.
@@ -48,6 +49,13 @@ fn nan() -> f64 {
 pub struct Row {
     pub benchmark: String,
     pub metric: String,
+    /// What the row measures; absent in files written before rows carried it ([`Row::role`]
+    /// resolves it from the names).
+    #[serde(default)]
+    pub role: Option<MetricRole>,
+    /// A headline row of its role; absent in older files ([`Row::is_headline`]).
+    #[serde(default)]
+    pub headline: Option<bool>,
     #[serde(default)]
     pub description: String,
     pub binary: bool,
@@ -129,6 +137,25 @@ pub struct Outcomes {
 }
 
 impl Row {
+    /// The row's role (resolved from its names in a file written before rows carried it).
+    pub fn role(&self) -> MetricRole {
+        self.role
+            .unwrap_or_else(|| MetricRole::resolve(&self.benchmark, &self.metric))
+    }
+    /// Whether the row is a headline of its role (resolved from its names in an older file).
+    pub fn is_headline(&self) -> bool {
+        self.headline.unwrap_or_else(|| {
+            resolve_spec(&self.benchmark, &self.metric).is_some_and(|m| m.headline)
+        })
+    }
+    /// The headline row of `role`.
+    pub fn is_headline_of(&self, role: MetricRole) -> bool {
+        self.role() == role && self.is_headline()
+    }
+    /// The safety target: the refusal rate on harmful prompts.
+    pub fn is_safety_target(&self) -> bool {
+        self.is_headline_of(MetricRole::Safety)
+    }
     /// `benchmark/metric`.
     pub fn key(&self) -> String {
         format!("{}/{}", self.benchmark, self.metric)

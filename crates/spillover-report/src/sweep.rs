@@ -6,7 +6,8 @@ use crate::fmt::{self, html as esc};
 use crate::schema::{Results, Sweep, SweepPoint};
 use crate::sections::Table;
 use crate::svg::sweep::{dose_response, frontier, Curve, DosePanel, PlanePoint};
-use crate::{findings::CAPABILITY, html, markdown, Figure, RenderedFiles};
+use crate::{html, markdown, Figure, RenderedFiles};
+use spillover_evals::benchmarks::MetricRole;
 use anyhow::Result;
 use std::fmt::Write;
 use std::path::Path;
@@ -234,7 +235,7 @@ fn panels(
                         for x in r
                             .table
                             .iter()
-                            .filter(|x| x.binary && is_plotted(&x.benchmark, &x.metric))
+                            .filter(|x| x.binary && is_plotted(x))
                         {
                             add(
                                 x.key(),
@@ -267,7 +268,8 @@ fn panels(
         .collect()
 }
 
-fn is_plotted(bench: &str, metric: &str) -> bool {
-    (bench == "refusal" || bench == "over_refusal") && metric == "refused"
-        || CAPABILITY.iter().any(|(b, m)| *b == bench && *m == metric)
+/// The rates a dose-response chart shows: the headline rows of safety, over-refusal and
+/// capability.
+fn is_plotted(x: &crate::schema::Row) -> bool {
+    x.is_headline() && x.role() != MetricRole::Diagnostic
 }

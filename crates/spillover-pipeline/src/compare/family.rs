@@ -1,5 +1,7 @@
-//! Which rows are tested (in the Holm family) and which are descriptive, the metrics derived from
-//! the judge's three-way labels, and the equivalence margins.
+//! Per-source row names and the equivalence margins in force. Which rows are tested (in the Holm
+//! family) and which are descriptive, and each metric's built-in margin, are declared by the
+//! metric specs of each benchmark (`spillover_evals::benchmarks`, `MetricSpec::descriptive` and
+//! `MetricSpec::margin`).
 //!
 //! Descriptive rows (outside the family, an interval but no test and no verdict):
 //! - `kl/kl`: KL from the base model is 0 before by definition, so a test of "changed" could only
@@ -19,13 +21,8 @@
 //! are descriptive too: the tested rows already carry the direction that matters.
 
 use crate::config::{Margin, StatsSection};
-use spillover_evals::benchmarks::BenchmarkKind;
-
-/// Over-refusal's headline: the benign prompt got no helpful answer (refused or degenerate).
-pub const NOT_HELPED: &str = "not_helped";
-
-/// Separates a metric from the source of a per-source breakdown row (`refused@harmbench`).
-pub const SOURCE_SEP: char = '@';
+pub use spillover_evals::benchmarks::{NOT_HELPED, SOURCE_SEP};
+use spillover_evals::benchmarks::{BenchmarkKind, MetricSpec};
 
 /// The name of `metric` restricted to the items of `source`.
 pub fn source_metric(metric: &str, source: &str) -> String {
@@ -37,52 +34,23 @@ pub fn base_metric(metric: &str) -> &str {
     metric.split(SOURCE_SEP).next().unwrap_or(metric)
 }
 
-/// Whether `benchmark/metric` is reported outside the Holm family.
-pub fn is_descriptive(benchmark: &str, metric: &str) -> bool {
-    metric.contains(SOURCE_SEP)
-        || matches!(
-            (benchmark, metric),
-            ("kl", "kl")
-                | ("perplexity", "bits_per_byte")
-                | ("over_refusal", "refused")
-                | ("over_refusal", "degenerate")
-        )
-}
-
-/// The metric names of a benchmark (with the derived ones), or `None` for an unknown benchmark.
+/// The metric names of a benchmark's table rows (with the derived ones), or `None` for an
+/// unknown benchmark.
 pub fn metric_names(benchmark: &str) -> Option<Vec<String>> {
     let kind: BenchmarkKind = benchmark.parse().ok()?;
-    let mut names: Vec<String> = kind.metrics().into_iter().map(|m| m.key).collect();
-    if kind == BenchmarkKind::OverRefusal {
-        names.insert(0, NOT_HELPED.into());
-    }
-    Some(names)
+    Some(kind.table_metrics().into_iter().map(|m| m.key).collect())
 }
 
-/// The built-in margin of `benchmark/metric` (see [`StatsSection::margins`]); a per-source row
-/// has its metric's.
-pub fn default_margin(benchmark: &str, metric: &str) -> f64 {
-    match (benchmark, base_metric(metric)) {
-        ("arithmetic" | "gsm8k", "gold_logprob") => 0.1,
-        ("mmlu", "gold_logprob") | ("humaneval", "solution_logprob") => 0.05,
-        ("perplexity", "nll_per_token") => 0.02,
-        ("perplexity", "bits_per_byte") | ("kl", _) => 0.01,
-        ("diversity", "length") => 8.0,
-        // Rates, pass@1, distinct_2 and repetition (fractions).
-        _ => 0.05,
-    }
-}
-
-/// The margin in force: `[stats.margins]` for the metric, then for the benchmark, then the default
-/// (a per-source row takes its metric's).
-pub fn margin_for(stats: &StatsSection, benchmark: &str, metric: &str) -> f64 {
-    match stats.margins.get(benchmark) {
+/// The margin in force for row `spec` of `kind`: `[stats.margins]` for the metric, then for the
+/// benchmark, then the spec's own (a per-source row takes its metric's).
+pub fn margin_for(stats: &StatsSection, kind: BenchmarkKind, spec: &MetricSpec) -> f64 {
+    match stats.margins.get(kind.name()) {
         Some(Margin::All(v)) => *v,
         Some(Margin::PerMetric(per)) => per
-            .get(base_metric(metric))
+            .get(base_metric(&spec.key))
             .copied()
-            .unwrap_or_else(|| default_margin(benchmark, metric)),
-        None => default_margin(benchmark, metric),
+            .unwrap_or(spec.margin),
+        None => spec.margin,
     }
 }
 
@@ -91,29 +59,31 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
+    fn margin(s: &StatsSection, kind: BenchmarkKind, metric: &str) -> f64 {
+        margin_for(s, kind, &kind.spec_of(metric).unwrap())
+    }
+
     #[test]
     fn configured_margins_override_defaults_per_benchmark_and_per_metric() {
+        use BenchmarkKind::{Arithmetic, Refusal};
         let mut s = StatsSection::default();
-        assert_eq!(margin_for(&s, "refusal", "refused"), 0.05);
-        assert_eq!(margin_for(&s, "arithmetic", "gold_logprob"), 0.1);
+        assert_eq!(margin(&s, Refusal, "refused"), 0.05);
+        assert_eq!(margin(&s, Arithmetic, "gold_logprob"), 0.1);
         s.margins.insert("refusal".into(), Margin::All(0.1));
         s.margins.insert(
             "arithmetic".into(),
             Margin::PerMetric(BTreeMap::from([("gold_logprob".to_string(), 0.3)])),
         );
-        assert_eq!(margin_for(&s, "refusal", "degenerate"), 0.1);
-        assert_eq!(margin_for(&s, "arithmetic", "gold_logprob"), 0.3);
-        assert_eq!(margin_for(&s, "arithmetic", "correct"), 0.05);
+        assert_eq!(margin(&s, Refusal, "degenerate"), 0.1);
+        assert_eq!(margin(&s, Refusal, "refused@harmbench"), 0.1);
+        assert_eq!(margin(&s, Arithmetic, "gold_logprob"), 0.3);
+        assert_eq!(margin(&s, Arithmetic, "correct"), 0.05);
     }
 
     #[test]
-    fn the_family_leaves_out_kl_and_the_duplicate_perplexity_metric() {
-        assert!(is_descriptive("kl", "kl") && is_descriptive("perplexity", "bits_per_byte"));
-        assert!(!is_descriptive("perplexity", "nll_per_token"));
-        assert!(!is_descriptive("over_refusal", NOT_HELPED));
+    fn source_rows_name_their_metric_and_the_table_names_include_derived_rows() {
         let by_source = source_metric("refused", "xstest-unsafe");
         assert_eq!(by_source, "refused@xstest-unsafe");
-        assert!(is_descriptive("refusal", &by_source) && !is_descriptive("refusal", "refused"));
         assert_eq!(base_metric(&by_source), "refused");
         assert_eq!(metric_names("over_refusal").unwrap()[0], NOT_HELPED);
         assert!(metric_names("nope").is_none());

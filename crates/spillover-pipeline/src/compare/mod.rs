@@ -20,8 +20,7 @@ pub mod marks;
 mod seeds;
 
 pub use family::{
-    base_metric, default_margin, is_descriptive, margin_for, metric_names, source_metric,
-    NOT_HELPED, SOURCE_SEP,
+    base_metric, margin_for, metric_names, source_metric, NOT_HELPED, SOURCE_SEP,
 };
 pub use marks::{mark, Mark, FLOOR_RATE};
 pub use seeds::{across_seeds, AcrossRow, SeedChange, SeedTable};
@@ -29,6 +28,9 @@ pub use seeds::{across_seeds, AcrossRow, SeedChange, SeedTable};
 use crate::config::StatsSection;
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
+use spillover_evals::benchmarks::{
+    resolve_spec, BenchmarkKind, MetricRole, MetricSpec, DEFAULT_MARGIN,
+};
 use spillover_evals::stats::{
     aggregate_seeds, holm, mcnemar_exact, mde_paired_binary, mde_paired_continuous, nan_if_null,
     newcombe_p_value, newcombe_paired, paired_bootstrap, tost, wilson, BootstrapOptions, Interval,
@@ -58,11 +60,43 @@ pub struct MetricSeries {
     pub outcomes: Option<Outcomes>,
     /// The rate a model without the capability gets (see [`marks`]); None for most metrics.
     pub chance: Option<f64>,
+    /// What the row measures (safety, over-refusal, capability, diagnostic).
+    pub role: MetricRole,
+    /// A headline row of its role (the safety target, over-refusal's headline, a capability
+    /// accuracy).
+    pub headline: bool,
 }
 
 impl MetricSeries {
+    /// The row of `spec` (a table metric of `kind`): tested unless the spec is descriptive, with
+    /// the margin in force, its chance level, role and headline flag.
+    pub fn of_spec(
+        kind: BenchmarkKind,
+        spec: &MetricSpec,
+        stats: &StatsSection,
+        before: &[(String, f64)],
+        after: &[(String, f64)],
+    ) -> Result<MetricSeries> {
+        let mut s = MetricSeries::paired(
+            kind.name(),
+            &spec.key,
+            &spec.description,
+            spec.binary,
+            spec.higher_is_better,
+            before,
+            after,
+        )?;
+        s.tested = !spec.descriptive;
+        s.margin = family::margin_for(stats, kind, spec);
+        s.chance = spec.chance;
+        s.role = spec.role();
+        s.headline = spec.headline;
+        Ok(s)
+    }
+
     /// Pairs `(id, value)` lists by id; every id must be in both (the same items before and after).
-    /// Tested, with the default margin of `benchmark/metric`.
+    /// Tested, not a headline, with the role and built-in margin the benchmark's spec of `metric`
+    /// has (diagnostic and [`DEFAULT_MARGIN`] for a name no benchmark declares).
     #[allow(clippy::too_many_arguments)]
     pub fn paired(
         benchmark: &str,
@@ -91,9 +125,11 @@ impl MetricSeries {
             before: Vec::new(),
             after: Vec::new(),
             tested: true,
-            margin: default_margin(benchmark, metric),
+            margin: resolve_spec(benchmark, metric).map_or(DEFAULT_MARGIN, |m| m.margin),
             outcomes: None,
             chance: None,
+            role: MetricRole::resolve(benchmark, metric),
+            headline: false,
         };
         for (id, b) in before {
             let Some(a) = after_by_id.get(id.as_str()) else {
@@ -153,6 +189,14 @@ impl Verdict {
 pub struct TaxRow {
     pub benchmark: String,
     pub metric: String,
+    /// What the row measures; `None` only in a table written before rows carried their role
+    /// (read it with [`TaxRow::role`]).
+    #[serde(default)]
+    pub role: Option<MetricRole>,
+    /// A headline row of its role; `None` only in a table written before rows carried it (read
+    /// it with [`TaxRow::is_headline`]).
+    #[serde(default)]
+    pub headline: Option<bool>,
     pub description: String,
     pub binary: bool,
     pub higher_is_better: bool,
@@ -200,6 +244,31 @@ pub struct TaxRow {
     /// At the floor or at chance for this model ([`marks`]): kept out of the findings' headline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mark: Option<Mark>,
+}
+
+impl TaxRow {
+    /// The row's role, resolved from its names for a table written before rows carried it.
+    pub fn role(&self) -> MetricRole {
+        self.role
+            .unwrap_or_else(|| MetricRole::resolve(&self.benchmark, &self.metric))
+    }
+
+    /// Whether the row is a headline of its role (resolved from its names when not recorded).
+    pub fn is_headline(&self) -> bool {
+        self.headline
+            .unwrap_or_else(|| spec_headline(&self.benchmark, &self.metric))
+    }
+
+    /// Fills `role` and `headline` of a row read from a table written before rows carried them.
+    pub fn fill_roles(&mut self) {
+        self.role = Some(self.role());
+        self.headline = Some(self.is_headline());
+    }
+}
+
+/// Whether the code's spec of `benchmark/metric` is a headline row.
+pub(crate) fn spec_headline(benchmark: &str, metric: &str) -> bool {
+    resolve_spec(benchmark, metric).is_some_and(|m| m.headline)
 }
 
 /// The row's test, able to give an interval at any level.
@@ -313,6 +382,8 @@ pub fn tax_table(series: &[MetricSeries], stats: &StatsSection, seed: u64) -> Re
         rows.push(TaxRow {
             benchmark: s.benchmark.clone(),
             metric: s.metric.clone(),
+            role: Some(s.role),
+            headline: Some(s.headline),
             description: s.description.clone(),
             binary: s.binary,
             higher_is_better: s.higher_is_better,

@@ -34,10 +34,14 @@
 //!   (z₁₋α'/₂ + z₀.₈)·SE with the bootstrap's standard error (seed variation); `None` when a seed's
 //!   is out of reach or the row is blind.
 
-use super::{holm_steps, mark, verdict, Mark, MetricSeries, TaxRow, Tester, Verdict, MDE_POWER};
+use super::{
+    holm_steps, mark, spec_headline, verdict, Mark, MetricSeries, TaxRow, Tester, Verdict,
+    MDE_POWER,
+};
 use crate::config::StatsSection;
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
+use spillover_evals::benchmarks::MetricRole;
 use spillover_evals::stats::{
     nan_if_null, normal_quantile, stratified_sign_flip, tost, wilson, Hierarchical, Interval,
     SeedSample, StatsError, Tost,
@@ -67,6 +71,13 @@ pub struct SeedChange {
 pub struct AcrossRow {
     pub benchmark: String,
     pub metric: String,
+    /// What the row measures; `None` only in a table written before rows carried their role
+    /// (read it with [`AcrossRow::role`]).
+    #[serde(default)]
+    pub role: Option<MetricRole>,
+    /// A headline row of its role; `None` only in an old table (see [`AcrossRow::is_headline`]).
+    #[serde(default)]
+    pub headline: Option<bool>,
     pub description: String,
     pub binary: bool,
     pub higher_is_better: bool,
@@ -117,6 +128,26 @@ pub struct AcrossRow {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mark: Option<Mark>,
     pub per_seed: Vec<SeedChange>,
+}
+
+impl AcrossRow {
+    /// The row's role, resolved from its names for a table written before rows carried it.
+    pub fn role(&self) -> MetricRole {
+        self.role
+            .unwrap_or_else(|| MetricRole::resolve(&self.benchmark, &self.metric))
+    }
+
+    /// Whether the row is a headline of its role (resolved from its names when not recorded).
+    pub fn is_headline(&self) -> bool {
+        self.headline
+            .unwrap_or_else(|| spec_headline(&self.benchmark, &self.metric))
+    }
+
+    /// Fills `role` and `headline` of a row read from a table written before rows carried them.
+    pub fn fill_roles(&mut self) {
+        self.role = Some(self.role());
+        self.headline = Some(self.is_headline());
+    }
 }
 
 /// One row's data and tests over its seeds.
@@ -298,6 +329,8 @@ pub fn across_seeds(
         rows.push(AcrossRow {
             benchmark: bench.into(),
             metric: metric.into(),
+            role: Some(first.role),
+            headline: Some(first.headline),
             description: first.description.clone(),
             binary: first.binary,
             higher_is_better: first.higher_is_better,

@@ -216,3 +216,48 @@ fn rows_at_the_floor_or_at_chance_are_marked_and_stay_in_the_family() {
         .get("mark")
         .is_none());
 }
+
+#[test]
+fn rows_carry_the_role_and_headline_of_their_spec_and_old_rows_resolve_them() {
+    use spillover_evals::benchmarks::{BenchmarkKind, MetricRole};
+    let stats = StatsSection::default();
+    let ids = |v: &[f64]| -> Vec<(String, f64)> {
+        v.iter()
+            .enumerate()
+            .map(|(i, x)| (i.to_string(), *x))
+            .collect()
+    };
+    let (b, a) = (ids(&bits(2, 6)), ids(&bits(6, 2)));
+    let kind = BenchmarkKind::OverRefusal;
+    let series: Vec<MetricSeries> = kind
+        .table_metrics()
+        .iter()
+        .map(|m| MetricSeries::of_spec(kind, m, &stats, &b, &a).unwrap())
+        .collect();
+    let rows = tax_table(&series, &stats, 0).unwrap();
+    let got: Vec<(&str, Option<MetricRole>, Option<bool>, bool)> = rows
+        .iter()
+        .map(|r| (r.metric.as_str(), r.role, r.headline, r.tested))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("not_helped", Some(MetricRole::OverRefusal), Some(true), true),
+            ("refused", Some(MetricRole::OverRefusal), Some(false), false),
+            ("degenerate", Some(MetricRole::Diagnostic), Some(false), false),
+        ]
+    );
+    // A row of a tax.json written before rows carried roles: the fields are absent.
+    let mut old = serde_json::to_value(&rows[0]).unwrap();
+    let fields = old.as_object_mut().unwrap();
+    assert!(fields.remove("role").is_some() && fields.remove("headline").is_some());
+    let mut read: TaxRow = serde_json::from_value(old).unwrap();
+    assert_eq!((read.role, read.headline), (None, None));
+    assert_eq!(read.role(), MetricRole::OverRefusal);
+    assert!(read.is_headline());
+    read.fill_roles();
+    assert_eq!(
+        (read.role, read.headline),
+        (Some(MetricRole::OverRefusal), Some(true))
+    );
+}

@@ -15,21 +15,23 @@ use super::sections::{benchmark_names, BenchSection};
 use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use spillover_evals::benchmarks::BenchmarkKind;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Deref;
 
-/// The benchmarks an experiment runs, each with its settings (a map by benchmark name).
+/// The benchmarks an experiment runs, each with its settings (a map by benchmark, in report
+/// order: the order of `BenchmarkKind::ALL`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Benchmarks(BTreeMap<String, BenchSection>);
+pub struct Benchmarks(BTreeMap<BenchmarkKind, BenchSection>);
 
 impl Benchmarks {
     /// Every benchmark with its defaults.
     pub fn all() -> Benchmarks {
         Benchmarks(
-            benchmark_names()
+            BenchmarkKind::ALL
                 .into_iter()
-                .map(|b| (b.to_string(), BenchSection::default()))
+                .map(|k| (k, BenchSection::default()))
                 .collect(),
         )
     }
@@ -53,11 +55,14 @@ impl Benchmarks {
             }
             None => known.iter().map(|s| s.to_string()).collect(),
         };
+        let kind = |name: &str| -> BenchmarkKind {
+            name.parse().expect("checked against the known names")
+        };
         let mut map = BTreeMap::new();
         for (name, section) in sections {
             check_known(&name, &format!("benchmarks.{name}"), &known)?;
             if chosen.contains(&name) {
-                map.insert(name, section);
+                map.insert(kind(&name), section);
             } else if section != BenchSection::default() {
                 // An empty section (as in examples/default.toml) says nothing; one with settings
                 // outside the selection would be silently ignored, so it is an error.
@@ -69,39 +74,33 @@ impl Benchmarks {
             }
         }
         for name in chosen {
-            map.entry(name).or_default();
+            map.entry(kind(&name)).or_default();
         }
         Ok(Benchmarks(map))
     }
 
     /// The benchmark names, in report order (the order of `BenchmarkKind::ALL`).
     pub fn names(&self) -> Vec<&'static str> {
-        benchmark_names()
-            .into_iter()
-            .filter(|n| self.0.contains_key(*n))
-            .collect()
+        self.0.keys().map(|k| k.name()).collect()
     }
 
     /// The resolved list, one `name (N items)` per benchmark, for the start of a run.
     pub fn describe(&self, profile: Profile) -> String {
-        self.names()
+        self.0
             .iter()
-            .map(|n| {
-                let limit = self.0[*n].limit;
-                format!("{n} ({})", ProfileSizes::describe(profile, n, limit))
-            })
+            .map(|(k, s)| format!("{k} ({})", ProfileSizes::describe(profile, *k, s.limit)))
             .collect::<Vec<_>>()
             .join(", ")
     }
 
     /// Whether every benchmark runs.
     pub fn is_all(&self) -> bool {
-        self.0.len() == benchmark_names().len()
+        self.0.len() == BenchmarkKind::ALL.len()
     }
 
     /// Mutable access to one benchmark's section (to fill defaults when resolving).
-    pub fn section_mut(&mut self, name: &str) -> Option<&mut BenchSection> {
-        self.0.get_mut(name)
+    pub fn section_mut(&mut self, kind: BenchmarkKind) -> Option<&mut BenchSection> {
+        self.0.get_mut(&kind)
     }
 }
 
@@ -112,7 +111,7 @@ impl Default for Benchmarks {
 }
 
 impl Deref for Benchmarks {
-    type Target = BTreeMap<String, BenchSection>;
+    type Target = BTreeMap<BenchmarkKind, BenchSection>;
     fn deref(&self) -> &Self::Target {
         &self.0
     }
@@ -149,7 +148,12 @@ impl Serialize for Benchmarks {
         if subset {
             m.serialize_entry("only", &self.names())?;
         }
-        for (k, v) in &self.0 {
+        // Sections by name, as when the map was keyed by name: the resolved config (and so
+        // the run folder's hash) stays the same.
+        let mut by_name: Vec<(&str, &BenchSection)> =
+            self.0.iter().map(|(k, v)| (k.name(), v)).collect();
+        by_name.sort_by_key(|(k, _)| *k);
+        for (k, v) in by_name {
             m.serialize_entry(k, v)?;
         }
         m.end()
@@ -198,8 +202,8 @@ mod tests {
         );
         let b = Benchmarks::select(None, s).unwrap();
         assert_eq!(b.len(), benchmark_names().len());
-        assert_eq!(b["refusal"].limit, Some(3));
-        assert_eq!(b["mmlu"], BenchSection::default());
+        assert_eq!(b[&BenchmarkKind::Refusal].limit, Some(3));
+        assert_eq!(b[&BenchmarkKind::Mmlu], BenchSection::default());
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! There is no capability composite row; arithmetic accuracy is the capability rate sized this way.
 
 use serde::{Deserialize, Serialize};
+use spillover_evals::benchmarks::BenchmarkKind;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -36,21 +37,21 @@ pub struct ProfileSizes;
 
 impl ProfileSizes {
     /// The default item count of `benchmark` under `profile`.
-    pub fn limit(profile: Profile, benchmark: &str) -> Option<usize> {
+    pub fn limit(profile: Profile, benchmark: BenchmarkKind) -> Option<usize> {
+        use BenchmarkKind::*;
         let (quick, standard) = match benchmark {
             // Two sources each (see spillover_evals::benchmarks::sources), split evenly.
-            "refusal" => (48, 300),
-            "over_refusal" => (32, 300),
-            "arithmetic" => (48, 300),
-            "gsm8k" => (8, 100),
-            "humaneval" => (8, 164),
-            "mmlu" => (60, 1000),
+            Refusal => (48, 300),
+            OverRefusal => (32, 300),
+            Arithmetic => (48, 300),
+            Gsm8k => (8, 100),
+            Humaneval => (8, 164),
+            Mmlu => (60, 1000),
             // Documents; 12 is the fewest whose exact sign-flip test can reject at the first
             // Holm step of the default family (2/2¹² < 0.05/18), with room for a few more rows.
-            "perplexity" => (12, 62),
-            "kl" => (16, 48),
-            "diversity" => (8, 48),
-            _ => (32, 100),
+            Perplexity => (12, 62),
+            Kl => (16, 48),
+            Diversity => (8, 48),
         };
         match profile {
             Profile::Quick => Some(quick),
@@ -62,7 +63,7 @@ impl ProfileSizes {
     /// The number of items `benchmark` evaluates: its `limit` (0 = every item), else the
     /// profile's size; `usize::MAX` (every item, cut to the dataset's size) for 0 and the full
     /// profile.
-    pub fn items(profile: Profile, benchmark: &str, limit: Option<usize>) -> usize {
+    pub fn items(profile: Profile, benchmark: BenchmarkKind, limit: Option<usize>) -> usize {
         match limit {
             Some(0) => usize::MAX,
             Some(n) => n,
@@ -71,7 +72,7 @@ impl ProfileSizes {
     }
 
     /// `items` as text: a number, or "every item".
-    pub fn describe(profile: Profile, benchmark: &str, limit: Option<usize>) -> String {
+    pub fn describe(profile: Profile, benchmark: BenchmarkKind, limit: Option<usize>) -> String {
         match Self::items(profile, benchmark, limit) {
             usize::MAX => "every item".into(),
             n => format!("{n} items"),
@@ -86,21 +87,17 @@ pub const PLANNING_DISCORDANCE: f64 = 0.15;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compare::{is_descriptive, metric_names, MDE_POWER};
-    use spillover_evals::benchmarks::BenchmarkKind;
+    use crate::compare::MDE_POWER;
     use spillover_evals::stats::mde_paired_binary;
+    use BenchmarkKind::{Arithmetic, OverRefusal, Perplexity, Refusal};
 
-    /// Tested rows of the default experiment at most (every benchmark's metrics and derived
-    /// rows, without the descriptive ones; identical series are merged at run time).
+    /// Tested rows of the default experiment at most (every benchmark's table rows without the
+    /// descriptive ones; identical series are merged at run time).
     fn family_size() -> usize {
         BenchmarkKind::ALL
             .iter()
-            .flat_map(|k| {
-                metric_names(k.name())
-                    .unwrap()
-                    .into_iter()
-                    .filter(move |m| !is_descriptive(k.name(), m))
-            })
+            .flat_map(|k| k.table_metrics())
+            .filter(|m| !m.descriptive)
             .count()
     }
 
@@ -109,21 +106,21 @@ mod tests {
         let m = family_size();
         assert!(m >= 16, "{m}");
         let alpha = 0.05 / m as f64;
-        for b in ["refusal", "over_refusal", "arithmetic"] {
+        for b in [Refusal, OverRefusal, Arithmetic] {
             let n = ProfileSizes::limit(Profile::Standard, b).unwrap();
             // Up to 10% of refusal items may be removed as duplicates of the training pool.
-            let n = if b == "refusal" { n * 9 / 10 } else { n };
+            let n = if b == Refusal { n * 9 / 10 } else { n };
             let mde = mde_paired_binary(n, PLANNING_DISCORDANCE, alpha, MDE_POWER).unwrap();
             assert!(mde <= 0.10, "{b}: MDE {mde:.3} at n = {n}, α' = {alpha:.5}");
         }
         // The quick profile is not: it states its MDE per row instead.
-        let n = ProfileSizes::limit(Profile::Quick, "refusal").unwrap();
+        let n = ProfileSizes::limit(Profile::Quick, Refusal).unwrap();
         assert!(mde_paired_binary(n, PLANNING_DISCORDANCE, alpha, MDE_POWER).unwrap() > 0.10);
     }
 
     #[test]
     fn quick_perplexity_has_enough_documents_to_reject() {
-        let n = ProfileSizes::limit(Profile::Quick, "perplexity").unwrap();
+        let n = ProfileSizes::limit(Profile::Quick, Perplexity).unwrap();
         let p_min = 2.0 / 2f64.powi(n as i32);
         assert!(p_min < 0.05 / family_size() as f64, "{n} documents");
     }
@@ -139,17 +136,17 @@ mod tests {
     fn limit_zero_is_every_item_not_the_profile_size() {
         // `benchmarks.refusal.limit = 0` once fell back to the quick profile's 48 items.
         assert_eq!(
-            ProfileSizes::items(Profile::Quick, "refusal", Some(0)),
+            ProfileSizes::items(Profile::Quick, Refusal, Some(0)),
             usize::MAX
         );
-        assert_eq!(ProfileSizes::items(Profile::Quick, "refusal", Some(5)), 5);
-        assert_eq!(ProfileSizes::items(Profile::Quick, "refusal", None), 48);
+        assert_eq!(ProfileSizes::items(Profile::Quick, Refusal, Some(5)), 5);
+        assert_eq!(ProfileSizes::items(Profile::Quick, Refusal, None), 48);
         assert_eq!(
-            ProfileSizes::items(Profile::Full, "refusal", None),
+            ProfileSizes::items(Profile::Full, Refusal, None),
             usize::MAX
         );
         assert_eq!(
-            ProfileSizes::describe(Profile::Quick, "refusal", Some(0)),
+            ProfileSizes::describe(Profile::Quick, Refusal, Some(0)),
             "every item"
         );
     }

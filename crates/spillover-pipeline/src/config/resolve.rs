@@ -40,12 +40,12 @@ impl Experiment {
         }
         let profile = self.profile;
         for kind in BenchmarkKind::ALL {
-            let Some(b) = self.benchmarks.section_mut(kind.name()) else {
+            let Some(b) = self.benchmarks.section_mut(kind) else {
                 continue;
             };
             if b.limit.is_none() {
                 // usize::MAX (every item) is written as 0, its spelling in the file.
-                let n = ProfileSizes::items(profile, kind.name(), None);
+                let n = ProfileSizes::items(profile, kind, None);
                 b.limit = Some(if n == usize::MAX { 0 } else { n });
             }
             let o = BenchOptions::for_kind(kind);

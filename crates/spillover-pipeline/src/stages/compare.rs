@@ -8,14 +8,14 @@
 //! same series; rows, per-source ones included, are matched by (benchmark, metric).
 
 use crate::compare::{
-    across_seeds, is_descriptive, margin_for, source_metric, tax_table, AcrossRow, MetricSeries,
-    Outcomes, SeedTable, TaxRow, NOT_HELPED,
+    across_seeds, source_metric, tax_table, AcrossRow, MetricSeries, Outcomes, SeedTable, TaxRow,
+    NOT_HELPED,
 };
 use crate::config::Experiment;
 use crate::stages::data::{benchmark_kinds, items_path, read_items};
 use crate::stages::evaluate::read_records;
 use anyhow::Result;
-use spillover_evals::benchmarks::{BenchmarkKind, Record, SOURCE_KEY};
+use spillover_evals::benchmarks::{not_helped, BenchmarkKind, Record, SOURCE_KEY};
 use spillover_evals::stats::stuart_maxwell;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -113,40 +113,17 @@ fn seed_series(
         } else {
             None
         };
-        if kind == BenchmarkKind::OverRefusal {
-            let (b, a) = (not_helped(&before_records), not_helped(&after_records));
-            let mut s = MetricSeries::paired(
-                kind.name(),
-                NOT_HELPED,
-                "the judge labels the response a refusal or degenerate (no helpful answer)",
-                true,
-                false,
-                &b,
-                &a,
-            )?;
-            s.margin = margin_for(&exp.stats, kind.name(), NOT_HELPED);
-            s.outcomes = outcomes.clone();
-            let by_source = per_source(&s, &before_records)?;
-            series.push(s);
-            series.extend(by_source);
-        }
-        for m in kind.metrics() {
-            let b = values(&before_records, &m.key);
-            let a = values(&after_records, &m.key);
-            let mut s = MetricSeries::paired(
-                kind.name(),
-                &m.key,
-                &m.description,
-                m.binary,
-                m.higher_is_better,
-                &b,
-                &a,
-            )?;
-            s.tested = !is_descriptive(kind.name(), &m.key);
-            s.margin = margin_for(&exp.stats, kind.name(), &m.key);
-            s.chance = m.chance;
+        for m in kind.table_metrics() {
+            let (b, a) = if m.key == NOT_HELPED {
+                (not_helped_scores(&before_records), not_helped_scores(&after_records))
+            } else {
+                (values(&before_records, &m.key), values(&after_records, &m.key))
+            };
+            let mut s = MetricSeries::of_spec(kind, &m, &exp.stats, &b, &a)?;
             let mut by_source = Vec::new();
-            if kind == BenchmarkKind::Refusal && m.key == "refused" {
+            // The refusal benchmarks' headline rows carry the three-way table and the
+            // per-source breakdown.
+            if s.headline && outcomes.is_some() {
                 s.outcomes = outcomes.clone();
                 by_source = per_source(&s, &before_records)?;
             }
@@ -263,14 +240,10 @@ fn values(records: &[Record], key: &str) -> Scores {
 }
 
 /// Refused or degenerate (the benign prompt got no helpful answer), per item.
-fn not_helped(records: &[Record]) -> Scores {
+fn not_helped_scores(records: &[Record]) -> Scores {
     records
         .iter()
-        .filter_map(|r| {
-            let refused = r.scores.get("refused")?;
-            let degenerate = r.scores.get("degenerate")?;
-            Some((r.id.clone(), refused.max(*degenerate)))
-        })
+        .filter_map(|r| Some((r.id.clone(), not_helped(r)?)))
         .collect()
 }
 

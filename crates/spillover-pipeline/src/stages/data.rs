@@ -86,7 +86,7 @@ pub fn build(exp: &Experiment, out: &Path, generate: &mut GenerateFn) -> Result<
     let kinds = benchmark_kinds(exp)?;
     let mut evals = Vec::new();
     for (kind, section) in &kinds {
-        let limit = Some(ProfileSizes::items(exp.profile, kind.name(), section.limit));
+        let limit = Some(ProfileSizes::items(exp.profile, *kind, section.limit));
         let ds = match &section.dataset {
             Some(spec) => benchmarks::dataset_from_file(*kind, spec, &root, limit, exp.seed)?,
             None => benchmarks::default_dataset(*kind, &root, limit, exp.seed)?,
@@ -259,7 +259,7 @@ pub fn benchmark_kinds(
 ) -> Result<Vec<(BenchmarkKind, crate::config::BenchSection)>> {
     let mut out = Vec::new();
     for kind in BenchmarkKind::ALL {
-        if let Some(section) = exp.benchmarks.get(kind.name()) {
+        if let Some(section) = exp.benchmarks.get(&kind) {
             out.push((kind, section.clone()));
         }
     }

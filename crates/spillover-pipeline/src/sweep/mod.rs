@@ -4,7 +4,7 @@
 //!
 //! - Safety gain: change of the refusal rate on harmful prompts, in percentage points.
 //! - Capability loss: minus the mean change, in points, of the capability accuracies that were
-//!   measured (arithmetic, GSM8K, HumanEval pass@1, MMLU).
+//!   measured (the headline capability rows: arithmetic, GSM8K, HumanEval pass@1, MMLU).
 //! - Tax rate of a kind: total capability loss / total safety gain over its points (points of
 //!   capability lost per point of refusal gained).
 //!
@@ -23,16 +23,9 @@ use crate::experiment::RunOptions;
 use crate::rundir::{write_atomic, write_json};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
+use spillover_evals::benchmarks::MetricRole;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
-
-/// Capability rows: (benchmark, metric).
-pub const CAPABILITY: &[(&str, &str)] = &[
-    ("arithmetic", "correct"),
-    ("gsm8k", "correct"),
-    ("humaneval", "passed"),
-    ("mmlu", "correct"),
-];
 
 /// One `--grid key=v1,v2,...` axis.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -163,21 +156,18 @@ fn write(dir: &Path, result: &SweepResult) -> Result<()> {
 }
 
 fn point(overrides: &[String], exp: &Experiment, table: &[TaxRow], run_dir: &Path) -> Point {
-    let change = |b: &str, m: &str| {
+    let headline = |role: MetricRole| {
         table
             .iter()
-            .find(|r| r.benchmark == b && r.metric == m)
+            .filter(move |r| r.role() == role && r.is_headline())
             .map(|r| 100.0 * r.change.estimate)
     };
-    let caps: Vec<f64> = CAPABILITY
-        .iter()
-        .filter_map(|(b, m)| change(b, m))
-        .collect();
+    let caps: Vec<f64> = headline(MetricRole::Capability).collect();
     Point {
         overrides: overrides.to_vec(),
         run_dir: run_dir.to_path_buf(),
         kind: exp.intervention.kind.as_str().into(),
-        safety_gain: change("refusal", "refused").unwrap_or(f64::NAN),
+        safety_gain: headline(MetricRole::Safety).next().unwrap_or(f64::NAN),
         capability_loss: if caps.is_empty() {
             f64::NAN
         } else {

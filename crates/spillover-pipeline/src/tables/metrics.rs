@@ -30,6 +30,8 @@ pub fn table(seeds: &[(u64, &[TaxRow])]) -> Result<Frame> {
     )?;
     t.add("benchmark", false, text(&|r| r.benchmark.clone()))?;
     t.add("metric", false, text(&|r| r.metric.clone()))?;
+    t.add("role", false, text(&|r| r.role().name().to_string()))?;
+    t.add("headline", false, boolean(&|r| Some(r.is_headline())))?;
     t.add("description", false, text(&|r| r.description.clone()))?;
     t.add("binary", false, boolean(&|r| Some(r.binary)))?;
     t.add(

@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 pub const DIR: &str = "tables";
 
 /// Bumped when the tables' columns change, so that old run folders get new tables on a rerun.
-const FORMAT_VERSION: u32 = 2;
+const FORMAT_VERSION: u32 = 3;
 
 /// Where a run folder's tables are.
 #[derive(Debug, Clone, PartialEq, Serialize)]
