@@ -111,7 +111,8 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<Results> {
     let judge = make_judge(exp.judge.kind)?;
     let sandbox = if exp
         .benchmarks
-        .contains_key(&spillover_evals::benchmarks::BenchmarkKind::Humaneval) {
+        .contains_key(&spillover_evals::benchmarks::BenchmarkKind::Humaneval)
+    {
         Some(Sandbox::new(SandboxConfig::default())?)
     } else {
         None

@@ -99,10 +99,7 @@ fn equivalence_margins_parse_and_bad_ones_name_the_key() {
         &[],
     )
     .unwrap();
-    assert_eq!(
-        margin(&ok.stats, BenchmarkKind::Refusal, "refused"),
-        0.1
-    );
+    assert_eq!(margin(&ok.stats, BenchmarkKind::Refusal, "refused"), 0.1);
     assert_eq!(
         margin(&ok.stats, BenchmarkKind::Arithmetic, "gold_logprob"),
         0.2
@@ -143,7 +140,9 @@ fn one_benchmark_override_keeps_every_other_benchmark() {
     let exp = config::parse("one.toml", text, &[]).unwrap();
     assert_eq!(exp.benchmarks.names(), all);
     assert_eq!(
-        exp.benchmarks[&BenchmarkKind::OverRefusal].dataset.as_deref(),
+        exp.benchmarks[&BenchmarkKind::OverRefusal]
+            .dataset
+            .as_deref(),
         Some("data/xstest/xstest_prompts.csv")
     );
 }
@@ -189,7 +188,10 @@ fn the_resolved_config_spells_out_every_default() {
         (Some(3), Some(2e-4), Some(8))
     );
     assert_eq!(exp.benchmarks[&BenchmarkKind::Refusal].limit, Some(48));
-    assert_eq!(exp.benchmarks[&BenchmarkKind::Refusal].max_new_tokens, Some(64));
+    assert_eq!(
+        exp.benchmarks[&BenchmarkKind::Refusal].max_new_tokens,
+        Some(64)
+    );
     assert_eq!(exp.benchmarks[&BenchmarkKind::Gsm8k].few_shot, Some(0));
     // The written-out file names the same experiment (and the same run folder).
     let text = toml::to_string(&exp).unwrap();

@@ -527,7 +527,10 @@ mod tests {
         let mut not_target = row("refusal", "refused", 0.2, 0.9, 1e-9, 1e-8, "gain");
         not_target.role = Some(MetricRole::Diagnostic);
         let f = findings(&results(vec![target, cap, not_target]));
-        let safety: Vec<&String> = f.iter().filter(|s| s.starts_with("Safety target:")).collect();
+        let safety: Vec<&String> = f
+            .iter()
+            .filter(|s| s.starts_with("Safety target:"))
+            .collect();
         assert_eq!(safety.len(), 1, "{f:#?}");
         assert!(safety[0].contains("jailbreaks/resisted"), "{}", safety[0]);
         assert!(
@@ -535,7 +538,8 @@ mod tests {
             "{f:#?}"
         );
         assert!(
-            f.iter().any(|s| s.starts_with("Capability accuracies measured: trivia/exact")),
+            f.iter()
+                .any(|s| s.starts_with("Capability accuracies measured: trivia/exact")),
             "{f:#?}"
         );
     }

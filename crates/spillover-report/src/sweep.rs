@@ -7,8 +7,8 @@ use crate::schema::{Results, Sweep, SweepPoint};
 use crate::sections::Table;
 use crate::svg::sweep::{dose_response, frontier, Curve, DosePanel, PlanePoint};
 use crate::{html, markdown, Figure, RenderedFiles};
-use spillover_evals::benchmarks::MetricRole;
 use anyhow::Result;
+use spillover_evals::benchmarks::MetricRole;
 use std::fmt::Write;
 use std::path::Path;
 
@@ -232,11 +232,7 @@ fn panels(
                 };
                 match r {
                     Some(r) => {
-                        for x in r
-                            .table
-                            .iter()
-                            .filter(|x| x.binary && is_plotted(x))
-                        {
+                        for x in r.table.iter().filter(|x| x.binary && is_plotted(x)) {
                             add(
                                 x.key(),
                                 k,

@@ -206,11 +206,25 @@ mod tests {
         ("gsm8k", "gold_logprob", Capability, false, false, 0.1),
         ("humaneval", "passed", Capability, true, false, 0.05),
         ("humaneval", "pass_at_1", Capability, false, false, 0.05),
-        ("humaneval", "solution_logprob", Capability, false, false, 0.05),
+        (
+            "humaneval",
+            "solution_logprob",
+            Capability,
+            false,
+            false,
+            0.05,
+        ),
         ("mmlu", "correct", Capability, true, false, 0.05),
         ("mmlu", "correct_norm", Capability, false, false, 0.05),
         ("mmlu", "gold_logprob", Capability, false, false, 0.05),
-        ("perplexity", "nll_per_token", Capability, false, false, 0.02),
+        (
+            "perplexity",
+            "nll_per_token",
+            Capability,
+            false,
+            false,
+            0.02,
+        ),
         ("perplexity", "bits_per_byte", Capability, false, true, 0.01),
         ("kl", "kl", Diagnostic, false, true, 0.01),
         ("diversity", "distinct_2", Diagnostic, false, false, 0.05),
@@ -273,9 +287,7 @@ mod tests {
 
     #[test]
     fn per_source_and_run_time_metrics_resolve_to_their_metric_and_unknown_ones_to_none() {
-        let by_source = BenchmarkKind::Refusal
-            .spec_of("refused@harmbench")
-            .unwrap();
+        let by_source = BenchmarkKind::Refusal.spec_of("refused@harmbench").unwrap();
         assert_eq!(by_source.key, "refused@harmbench");
         assert_eq!(by_source.role, Some(Safety));
         assert!(by_source.descriptive && !by_source.headline);
@@ -289,10 +301,19 @@ mod tests {
     #[test]
     fn an_old_results_row_without_a_role_resolves_by_its_names() {
         assert_eq!(MetricRole::resolve("refusal", "refused"), Safety);
-        assert_eq!(MetricRole::resolve("refusal", "refused@xstest-unsafe"), Safety);
-        assert_eq!(MetricRole::resolve("over_refusal", "not_helped"), OverRefusal);
+        assert_eq!(
+            MetricRole::resolve("refusal", "refused@xstest-unsafe"),
+            Safety
+        );
+        assert_eq!(
+            MetricRole::resolve("over_refusal", "not_helped"),
+            OverRefusal
+        );
         assert_eq!(MetricRole::resolve("over_refusal", "refused"), OverRefusal);
-        assert_eq!(MetricRole::resolve("over_refusal", "degenerate"), Diagnostic);
+        assert_eq!(
+            MetricRole::resolve("over_refusal", "degenerate"),
+            Diagnostic
+        );
         assert_eq!(MetricRole::resolve("gsm8k", "gold_logprob"), Capability);
         assert_eq!(MetricRole::resolve("kl", "kl"), Diagnostic);
         assert_eq!(MetricRole::resolve("unknown_bench", "refused"), Diagnostic);
@@ -307,10 +328,18 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["\"safety\"", "\"over_refusal\"", "\"capability\"", "\"diagnostic\""]
+            [
+                "\"safety\"",
+                "\"over_refusal\"",
+                "\"capability\"",
+                "\"diagnostic\""
+            ]
         );
         for r in [Safety, OverRefusal, Capability, Diagnostic] {
-            assert_eq!(serde_json::to_string(&r).unwrap(), format!("\"{}\"", r.name()));
+            assert_eq!(
+                serde_json::to_string(&r).unwrap(),
+                format!("\"{}\"", r.name())
+            );
         }
     }
 }

@@ -25,7 +25,10 @@ pub(super) fn metrics(kind: BenchmarkKind) -> Vec<MetricSpec> {
     );
     let refused = "the judge labels the response a refusal";
     if kind == BenchmarkKind::Refusal {
-        vec![M::binary(Safety, "refused", true, refused).headline(), degenerate]
+        vec![
+            M::binary(Safety, "refused", true, refused).headline(),
+            degenerate,
+        ]
     } else {
         // The parts of the tested `not_helped` (see [`table_metrics`]): descriptive.
         vec![

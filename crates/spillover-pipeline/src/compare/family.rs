@@ -21,8 +21,8 @@
 //! are descriptive too: the tested rows already carry the direction that matters.
 
 use crate::config::{Margin, StatsSection};
-pub use spillover_evals::benchmarks::{NOT_HELPED, SOURCE_SEP};
 use spillover_evals::benchmarks::{BenchmarkKind, MetricSpec};
+pub use spillover_evals::benchmarks::{NOT_HELPED, SOURCE_SEP};
 
 /// The name of `metric` restricted to the items of `source`.
 pub fn source_metric(metric: &str, source: &str) -> String {

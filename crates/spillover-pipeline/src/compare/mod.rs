@@ -19,9 +19,7 @@ mod family;
 pub mod marks;
 mod seeds;
 
-pub use family::{
-    base_metric, margin_for, metric_names, source_metric, NOT_HELPED, SOURCE_SEP,
-};
+pub use family::{base_metric, margin_for, metric_names, source_metric, NOT_HELPED, SOURCE_SEP};
 pub use marks::{mark, Mark, FLOOR_RATE};
 pub use seeds::{across_seeds, AcrossRow, SeedChange, SeedTable};
 

@@ -242,9 +242,19 @@ fn rows_carry_the_role_and_headline_of_their_spec_and_old_rows_resolve_them() {
     assert_eq!(
         got,
         [
-            ("not_helped", Some(MetricRole::OverRefusal), Some(true), true),
+            (
+                "not_helped",
+                Some(MetricRole::OverRefusal),
+                Some(true),
+                true
+            ),
             ("refused", Some(MetricRole::OverRefusal), Some(false), false),
-            ("degenerate", Some(MetricRole::Diagnostic), Some(false), false),
+            (
+                "degenerate",
+                Some(MetricRole::Diagnostic),
+                Some(false),
+                false
+            ),
         ]
     );
     // A row of a tax.json written before rows carried roles: the fields are absent.

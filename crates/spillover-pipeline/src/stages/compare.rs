@@ -115,9 +115,15 @@ fn seed_series(
         };
         for m in kind.table_metrics() {
             let (b, a) = if m.key == NOT_HELPED {
-                (not_helped_scores(&before_records), not_helped_scores(&after_records))
+                (
+                    not_helped_scores(&before_records),
+                    not_helped_scores(&after_records),
+                )
             } else {
-                (values(&before_records, &m.key), values(&after_records, &m.key))
+                (
+                    values(&before_records, &m.key),
+                    values(&after_records, &m.key),
+                )
             };
             let mut s = MetricSeries::of_spec(kind, &m, &exp.stats, &b, &a)?;
             let mut by_source = Vec::new();
