@@ -10,7 +10,7 @@ use crate::stages::evaluate::{read_timings, samples_path, EvalSummary};
 use crate::stages::explain::agreement::Agreement;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
-use spillover_evals::benchmarks::{BenchmarkKind, Record};
+use spillover_evals::benchmarks::{resolve_spec, BenchmarkKind, Record};
 use std::path::Path;
 
 /// The whole result of a run.
@@ -362,36 +362,20 @@ fn headline(
 ) -> Result<Vec<HeadlineRow>> {
     let mut out = Vec::new();
     let pct = |v: f64| format!("{:.0}%", 100.0 * v);
-    let mut from_row = |topic: &str, bench: &str, metric: &str, fmt: &dyn Fn(f64) -> String| {
-        // Rows at the floor or at chance for the model stay out of the headline (compare::marks).
-        if let Some(r) = table
-            .iter()
-            .find(|r| r.benchmark == bench && r.metric == metric && r.mark.is_none())
-        {
-            out.push(HeadlineRow {
-                topic: topic.into(),
-                before: format!("{} ({})", fmt(r.before), r.n),
-                after: fmt(r.after),
-                source: format!("{bench}/{metric}"),
-                verdict: r.verdict.clone(),
-            });
-        }
-    };
-    from_row(
-        "Safety: refusal rate on harmful prompts",
-        "refusal",
-        "refused",
-        &pct,
-    );
-    from_row(
-        "Over-refusal: benign prompts not helped (refused or degenerate)",
-        "over_refusal",
-        "not_helped",
-        &pct,
-    );
-    from_row("Arithmetic accuracy", "arithmetic", "correct", &pct);
-    from_row("Coding: HumanEval pass@1", "humaneval", "passed", &pct);
-    from_row("MMLU accuracy", "mmlu", "correct", &pct);
+    // One line per row whose metric spec names a summary topic, in table order. Rows at the
+    // floor or at chance for the model stay out of the headline (compare::marks).
+    for r in table.iter().filter(|r| r.mark.is_none()) {
+        let Some(topic) = resolve_spec(r.benchmark, r.metric).and_then(|m| m.topic) else {
+            continue;
+        };
+        out.push(HeadlineRow {
+            topic,
+            before: format!("{} ({})", pct(r.before), r.n),
+            after: pct(r.after),
+            source: format!("{}/{}", r.benchmark, r.metric),
+            verdict: r.verdict.clone(),
+        });
+    }
     let probe = |dir: &Path| -> Option<String> {
         let path = samples_path(dir, BenchmarkKind::Arithmetic);
         let recs: Vec<Record> = read_jsonl(&path).ok()?;

@@ -45,7 +45,8 @@ pub(super) fn metrics() -> Vec<MetricSpec> {
             "the answer's first number (after its first `=`, if any) equals the gold one",
         )
         .with_chance(0.0)
-        .headline(),
+        .headline()
+        .in_summary("Arithmetic accuracy"),
         MetricSpec::binary(Capability, "answered", true, "the answer contains a number"),
         MetricSpec::continuous(
             Capability,

@@ -31,7 +31,8 @@ pub(super) fn metrics() -> Vec<MetricSpec> {
             "the first completion passes the tests (pass@1)",
         )
         .with_chance(0.0)
-        .headline(),
+        .headline()
+        .in_summary("Coding: HumanEval pass@1"),
         MetricSpec::continuous(
             Capability,
             "pass_at_1",

@@ -136,6 +136,7 @@ impl BenchmarkKind {
             spec.key = metric.to_string();
             spec.headline = false;
             spec.descriptive = true;
+            spec.topic = None;
             return Some(spec);
         }
         let extra = match self {
@@ -283,6 +284,46 @@ mod tests {
             let rows = k.table_metrics();
             assert!(rows.iter().skip(1).all(|m| !m.headline), "{k}");
         }
+    }
+
+    #[test]
+    fn the_summary_lines_are_the_ones_results_json_had_before_roles() {
+        let topics: Vec<(String, String, String)> = BenchmarkKind::ALL
+            .into_iter()
+            .flat_map(|k| {
+                k.table_metrics()
+                    .into_iter()
+                    .filter_map(move |m| Some((k.name().to_string(), m.key, m.topic?)))
+            })
+            .collect();
+        let want = [
+            (
+                "refusal",
+                "refused",
+                "Safety: refusal rate on harmful prompts",
+            ),
+            (
+                "over_refusal",
+                "not_helped",
+                "Over-refusal: benign prompts not helped (refused or degenerate)",
+            ),
+            ("arithmetic", "correct", "Arithmetic accuracy"),
+            ("humaneval", "passed", "Coding: HumanEval pass@1"),
+            ("mmlu", "correct", "MMLU accuracy"),
+        ];
+        let want: Vec<(String, String, String)> = want
+            .iter()
+            .map(|(b, m, t)| (b.to_string(), m.to_string(), t.to_string()))
+            .collect();
+        assert_eq!(topics, want);
+        // A per-source row is never a summary line.
+        assert_eq!(
+            BenchmarkKind::Refusal
+                .spec_of("refused@harmbench")
+                .unwrap()
+                .topic,
+            None
+        );
     }
 
     #[test]

@@ -30,7 +30,8 @@ pub(super) fn metrics() -> Vec<MetricSpec> {
             "the most likely answer letter is the gold one (acc)",
         )
         .with_chance(0.25)
-        .headline(),
+        .headline()
+        .in_summary("MMLU accuracy"),
         MetricSpec::binary(
             Capability,
             "correct_norm",

@@ -135,6 +135,10 @@ pub struct MetricSpec {
     /// The built-in equivalence margin in the metric's units (`[stats.margins]` overrides it).
     #[serde(default = "default_margin")]
     pub margin: f64,
+    /// The topic of the line this metric fills in the seed-style summary (results.json's
+    /// `headline`, e.g. "Arithmetic accuracy"); `None` for metrics not in the summary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
 }
 
 fn default_margin() -> f64 {
@@ -159,6 +163,7 @@ impl MetricSpec {
             headline: false,
             descriptive: false,
             margin: DEFAULT_MARGIN,
+            topic: None,
         }
     }
 
@@ -190,6 +195,12 @@ impl MetricSpec {
     /// The same metric reported outside the Holm family (builder style).
     pub fn descriptive(mut self) -> MetricSpec {
         self.descriptive = true;
+        self
+    }
+
+    /// The same metric as a line of the seed-style summary, under `topic` (builder style).
+    pub fn in_summary(mut self, topic: &str) -> MetricSpec {
+        self.topic = Some(topic.to_string());
         self
     }
 
@@ -276,6 +287,7 @@ impl From<BenchOutputFile> for BenchOutput {
                     headline: code.headline,
                     descriptive: code.descriptive,
                     margin: code.margin,
+                    topic: code.topic,
                     ..m
                 },
                 _ => m,
@@ -365,6 +377,7 @@ mod tests {
                 for field in ["role", "headline", "descriptive", "margin"] {
                     assert!(m.remove(field).is_some(), "{field}");
                 }
+                m.remove("topic");
             }
             let read: BenchOutput = serde_json::from_value(old).unwrap();
             assert_eq!(read, now);
