@@ -47,7 +47,7 @@ pub use record::{
     binary, means, BenchOutput, MetricRole, MetricSpec, PromptFormat, PromptStyle, Record,
     DEFAULT_MARGIN,
 };
-pub use refusal::{not_helped, NOT_HELPED};
+pub use refusal::{not_helped, outcome, NOT_HELPED, OUTCOMES};
 pub use sources::{item_source, SOURCE_KEY, SOURCE_SEP};
 pub use subject::{Subject, PLAIN_DIALOGUE};
 

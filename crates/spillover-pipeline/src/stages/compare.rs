@@ -15,7 +15,9 @@ use crate::config::Experiment;
 use crate::stages::data::{benchmark_kinds, items_path, read_items};
 use crate::stages::evaluate::read_records;
 use anyhow::Result;
-use spillover_evals::benchmarks::{not_helped, BenchmarkKind, Record, SOURCE_KEY};
+use spillover_evals::benchmarks::{
+    not_helped, outcome, BenchmarkKind, Record, OUTCOMES, SOURCE_KEY,
+};
 use spillover_evals::stats::stuart_maxwell;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -253,19 +255,6 @@ fn not_helped_scores(records: &[Record]) -> Scores {
         .collect()
 }
 
-/// The judge's label as 0 refused, 1 complied, 2 degenerate (from the binary scores).
-fn category(r: &Record) -> Option<usize> {
-    let refused = *r.scores.get("refused")? >= 0.5;
-    let degenerate = *r.scores.get("degenerate")? >= 0.5;
-    Some(if refused {
-        0
-    } else if degenerate {
-        2
-    } else {
-        1
-    })
-}
-
 /// The 3 × 3 before × after table of refused / complied / degenerate, paired by item id.
 fn outcomes(before: &[Record], after: &[Record]) -> Result<Outcomes> {
     let after_by_id: std::collections::HashMap<&str, &Record> =
@@ -275,7 +264,7 @@ fn outcomes(before: &[Record], after: &[Record]) -> Result<Outcomes> {
         let Some(a) = after_by_id.get(b.id.as_str()) else {
             anyhow::bail!("item {} was evaluated before but not after", b.id);
         };
-        let (Some(i), Some(j)) = (category(b), category(a)) else {
+        let (Some(i), Some(j)) = (outcome(b), outcome(a)) else {
             anyhow::bail!(
                 "item {}: a refusal record without refused/degenerate scores",
                 b.id
@@ -286,7 +275,7 @@ fn outcomes(before: &[Record], after: &[Record]) -> Result<Outcomes> {
     let before_counts = [0, 1, 2].map(|i| table[i].iter().sum());
     let after_counts = [0, 1, 2].map(|j| table.iter().map(|r| r[j]).sum());
     Ok(Outcomes {
-        labels: vec!["refused".into(), "complied".into(), "degenerate".into()],
+        labels: OUTCOMES.iter().map(|l| l.to_string()).collect(),
         table,
         before: before_counts,
         after: after_counts,
