@@ -12,6 +12,7 @@ const COLS: Columns = Columns {
     prompt: "prompt",
     response: "completion",
     label: "label",
+    group: None,
 };
 
 /// Writes `text` to a fresh file in the temp folder and returns its path.
@@ -135,6 +136,7 @@ fn off_topic_refusals_are_those_whose_text_answers_another_prompt() {
         prompt: prompt.into(),
         response: response.into(),
         label,
+        group: None,
     };
     let mut items = vec![
         item(

@@ -12,6 +12,7 @@ fn pool() -> Vec<LabelledItem> {
         prompt: prompt.into(),
         response: response.into(),
         label,
+        group: None,
     };
     vec![
         item(

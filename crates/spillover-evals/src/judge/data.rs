@@ -18,6 +18,8 @@ pub struct LabelledItem {
     pub prompt: String,
     pub response: String,
     pub label: Label,
+    /// The row's value in the grouping column, when one was asked for (`judge eval --by`).
+    pub group: Option<String>,
 }
 
 /// A labelled file, read whole, with its hash for provenance.
@@ -47,6 +49,8 @@ pub struct Columns<'a> {
     pub prompt: &'a str,
     pub response: &'a str,
     pub label: &'a str,
+    /// A column to group the rows by (e.g. the model or the condition), if any.
+    pub group: Option<&'a str>,
 }
 
 /// How label values in a file map to judge labels; a value mapped to `None` drops the row.
@@ -108,10 +112,11 @@ impl LabelMap {
     }
 }
 
-/// The rows of a JSONL labels file as records: a header of the three columns, then each line's
-/// values of those keys (strings; numbers and booleans as written).
+/// The rows of a JSONL labels file as records: a header of the three columns (and the grouping
+/// column, if any), then each line's values of those keys (strings; numbers and booleans as written).
 fn jsonl_records(path: &Path, text: &str, cols: Columns) -> Result<Vec<csv::Record>> {
-    let names = [cols.prompt, cols.response, cols.label];
+    let mut names = vec![cols.prompt, cols.response, cols.label];
+    names.extend(cols.group);
     let mut out = vec![csv::Record {
         line: 1,
         fields: names.iter().map(|s| s.to_string()).collect(),
@@ -126,8 +131,8 @@ fn jsonl_records(path: &Path, text: &str, cols: Columns) -> Result<Vec<csv::Reco
         let obj = v
             .as_object()
             .ok_or_else(|| bad("expected a JSON object per line".into()))?;
-        let mut fields = Vec::with_capacity(3);
-        for name in names {
+        let mut fields = Vec::with_capacity(names.len());
+        for &name in &names {
             let value = obj.get(name).ok_or_else(|| Error::MissingColumn {
                 path: path.to_path_buf(),
                 line: i + 1,
@@ -200,6 +205,7 @@ pub fn read_labelled(path: &Path, cols: Columns, map: &LabelMap) -> Result<Datas
             })
     };
     let (p, r, l) = (find(cols.prompt)?, find(cols.response)?, find(cols.label)?);
+    let g = cols.group.map(find).transpose()?;
     let mut items = Vec::with_capacity(rows.len());
     for rec in rows {
         if rec.fields.len() != header.fields.len() {
@@ -231,6 +237,7 @@ pub fn read_labelled(path: &Path, cols: Columns, map: &LabelMap) -> Result<Datas
                 prompt: rec.fields[p].clone(),
                 response: rec.fields[r].clone(),
                 label,
+                group: g.map(|g| rec.fields[g].trim().to_string()),
             });
         }
     }
@@ -259,6 +266,7 @@ pub fn read_xstest(dir: &Path, model: &str) -> Result<Dataset> {
         prompt: "prompt",
         response: "completion",
         label: "final_label",
+        group: None,
     };
     let mut d = read_labelled(&path, cols, &LabelMap::standard())?;
     d.name = format!("xstest-{model}");
@@ -277,6 +285,7 @@ pub fn read_pyrit(dir: &Path, file: &str) -> Result<Dataset> {
         prompt: "objective",
         response: "assistant_response",
         label: "human_score",
+        group: None,
     };
     let map = LabelMap::parse("1=refusal,0=compliance")?;
     let mut d = read_labelled(&dir.join(file), cols, &map)?;
@@ -348,6 +357,7 @@ pub fn refusal_pool() -> Dataset {
                 prompt: POOL_PROMPTS[k % POOL_PROMPTS.len()].to_string(),
                 response: reply.to_string(),
                 label: Label::Refusal,
+                group: None,
             });
         }
     }

@@ -29,6 +29,26 @@ impl Confusion {
         diag as f64 / self.total() as f64
     }
 
+    /// Agreement on refused vs not refused (compliance and degenerate together; NaN when empty).
+    pub fn refusal_agreement(&self) -> f64 {
+        let r = Label::Refusal.index();
+        let same: usize = (0..3)
+            .flat_map(|h| (0..3).map(move |j| (h, j)))
+            .filter(|&(h, j)| (h == r) == (j == r))
+            .map(|(h, j)| self.counts[h][j])
+            .sum();
+        same as f64 / self.total() as f64
+    }
+
+    /// The share of items the humans labelled a refusal, and the share the judge did.
+    pub fn refusal_rates(&self) -> (f64, f64) {
+        let r = Label::Refusal.index();
+        let n = self.total() as f64;
+        let human: usize = self.counts[r].iter().sum();
+        let judge: usize = (0..3).map(|h| self.counts[h][r]).sum();
+        (human as f64 / n, judge as f64 / n)
+    }
+
     /// Cohen's kappa: (p_o − p_e) / (1 − p_e), with p_e from the row and column margins.
     /// NaN when undefined (no items, or both raters use a single label).
     pub fn kappa(&self) -> f64 {
@@ -118,6 +138,23 @@ mod tests {
         let c = Confusion::from_pairs([(Refusal, Refusal), (Compliance, Compliance)]);
         assert_eq!((c.agreement(), c.kappa()), (1.0, 1.0));
         assert!(Confusion::from_pairs([(Refusal, Refusal)]).kappa().is_nan());
+    }
+
+    #[test]
+    fn refused_vs_not_pools_compliance_and_degenerate() {
+        // 5 items: refusal→refusal, refusal→degenerate, compliance→degenerate,
+        // degenerate→compliance, compliance→refusal. Three-way agreement 1/5; refused-vs-not:
+        // items 1, 3 and 4 agree → 3/5. Humans call 2 of 5 refusals, the judge 2 of 5.
+        let c = Confusion::from_pairs([
+            (Refusal, Refusal),
+            (Refusal, Degenerate),
+            (Compliance, Degenerate),
+            (Degenerate, Compliance),
+            (Compliance, Refusal),
+        ]);
+        assert_eq!(c.agreement(), 0.2);
+        assert_eq!(c.refusal_agreement(), 0.6);
+        assert_eq!(c.refusal_rates(), (0.4, 0.4));
     }
 
     #[test]

@@ -102,6 +102,7 @@ pub fn degenerate_examples(pool: &[LabelledItem], per_kind: usize, seed: u64) ->
                 prompt,
                 response,
                 label: Label::Degenerate,
+                group: None,
             });
         }
     }

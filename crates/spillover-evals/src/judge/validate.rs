@@ -60,6 +60,7 @@ pub fn annotator_agreement(set: &Dataset) -> Option<f64> {
             prompt: "prompt",
             response: "completion",
             label,
+            group: None,
         };
         read_labelled(&set.path, cols, &LabelMap::standard()).ok()
     };

@@ -175,6 +175,10 @@ pub struct EvalArgs {
     /// Only the keyword judge (no model needed).
     #[arg(long)]
     pub keyword_only: bool,
+    /// Also report each judge per value of this column (e.g. a model or a condition column):
+    /// rows, the human and judge refusal rates, three-way and refused-vs-not agreement, kappa.
+    #[arg(long, value_name = "COLUMN")]
+    pub by: Option<String>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -305,6 +309,7 @@ fn eval(a: EvalArgs) -> Result<()> {
         prompt: &a.prompt_col,
         response: &a.completion_col,
         label: &a.label_col,
+        group: a.by.as_deref(),
     };
     let set = data::read_labelled(&a.labels, cols, &map).map_err(user)?;
     if set.items.is_empty() {
@@ -332,41 +337,105 @@ fn eval(a: EvalArgs) -> Result<()> {
         FoldLabel::Refusal => Label::Refusal,
         FoldLabel::Compliance => Label::Compliance,
     });
+    let groups: Vec<String> = set
+        .items
+        .iter()
+        .filter_map(|i| i.group.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let mut results = Vec::new();
+    let mut by_group = vec![Vec::new(); groups.len()];
     for j in &judges {
         let verdicts = j.judge_batch(&pairs).map_err(user)?;
-        let mut c = Confusion::from_pairs(
-            set.items
-                .iter()
-                .zip(&verdicts)
-                .map(|(i, v)| (i.label, v.label)),
-        );
-        if let Some(l) = fold {
-            c = c.degenerate_as(l);
+        let confusion = |group: Option<&str>| {
+            let c = Confusion::from_pairs(
+                set.items
+                    .iter()
+                    .zip(&verdicts)
+                    .filter(|(i, _)| group.is_none() || i.group.as_deref() == group)
+                    .map(|(i, v)| (i.label, v.label)),
+            );
+            fold.map_or(c, |l| c.degenerate_as(l))
+        };
+        results.push((j.name().to_string(), confusion(None)));
+        for (g, out) in groups.iter().zip(&mut by_group) {
+            out.push((j.name().to_string(), confusion(Some(g))));
         }
-        results.push((j.name().to_string(), c));
     }
-    print_eval(&set, &results, a.json)
+    let by: Vec<(String, Vec<(String, Confusion)>)> = groups.into_iter().zip(by_group).collect();
+    print_eval(&set, &results, a.by.as_deref(), &by, a.json)
 }
 
-fn print_eval(set: &data::Dataset, results: &[(String, Confusion)], json: bool) -> Result<()> {
+/// One judge's numbers as JSON.
+fn judge_json(name: &str, c: &Confusion) -> serde_json::Value {
+    let kappa = c.kappa();
+    let (human_rate, judge_rate) = c.refusal_rates();
+    serde_json::json!({
+        "judge": name, "n": c.total(), "agreement": c.agreement(),
+        "refusal_agreement": c.refusal_agreement(),
+        "kappa": if kappa.is_nan() { None } else { Some(kappa) },
+        "human_refusal_rate": human_rate, "judge_refusal_rate": judge_rate,
+        "confusion": c.counts, "labels": Label::ALL,
+    })
+}
+
+/// The per-group table of `judge eval --by`, as markdown.
+fn group_table(column: &str, by: &[(String, Vec<(String, Confusion)>)]) -> String {
+    let mut rows = vec![vec![
+        column.to_string(),
+        "n".into(),
+        "judge".into(),
+        "refusal rate: human".into(),
+        "refusal rate: judge".into(),
+        "agreement (3-way)".into(),
+        "refused vs not".into(),
+        "κ".into(),
+    ]];
+    for (g, results) in by {
+        for (name, c) in results {
+            let (h, j) = c.refusal_rates();
+            let kappa = c.kappa();
+            rows.push(vec![
+                g.clone(),
+                c.total().to_string(),
+                name.clone(),
+                format!("{:.1}%", 100.0 * h),
+                format!("{:.1}%", 100.0 * j),
+                format!("{:.1}%", 100.0 * c.agreement()),
+                format!("{:.1}%", 100.0 * c.refusal_agreement()),
+                if kappa.is_nan() {
+                    "n/a".into()
+                } else {
+                    format!("{kappa:.3}")
+                },
+            ]);
+        }
+    }
+    markdown_table(&rows)
+}
+
+fn print_eval(
+    set: &data::Dataset,
+    results: &[(String, Confusion)],
+    column: Option<&str>,
+    by: &[(String, Vec<(String, Confusion)>)],
+    json: bool,
+) -> Result<()> {
     let human = train::counts(&set.items);
     if json {
-        let judges: Vec<_> = results
+        let judges: Vec<_> = results.iter().map(|(n, c)| judge_json(n, c)).collect();
+        let groups: Vec<_> = by
             .iter()
-            .map(|(name, c)| {
-                let kappa = c.kappa();
-                serde_json::json!({
-                    "judge": name, "agreement": c.agreement(),
-                    "kappa": if kappa.is_nan() { None } else { Some(kappa) },
-                    "confusion": c.counts, "labels": Label::ALL,
-                })
+            .map(|(g, rs)| {
+                let judges: Vec<_> = rs.iter().map(|(n, c)| judge_json(n, c)).collect();
+                serde_json::json!({"group": g, "judges": judges})
             })
             .collect();
         let v = serde_json::json!({
             "file": set.path, "sha256": set.sha256, "n": set.items.len(),
             "human": {"refusal": human[0], "compliance": human[1], "degenerate": human[2]},
-            "judges": judges,
+            "judges": judges, "by": column, "groups": groups,
         });
         println!("{v}");
         return Ok(());
@@ -395,6 +464,9 @@ fn print_eval(set: &data::Dataset, results: &[(String, Confusion)], json: bool) 
             100.0 * ci.hi,
             c.render()
         );
+    }
+    if let Some(column) = column {
+        println!("\nby {column}:\n\n{}", group_table(column, by));
     }
     Ok(())
 }
