@@ -21,6 +21,7 @@ pub mod patching;
 pub mod pipeline;
 pub mod prepare;
 pub mod probe;
+pub mod rng;
 pub mod steer;
 pub mod subject;
 pub mod validate;
