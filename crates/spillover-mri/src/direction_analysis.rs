@@ -73,6 +73,9 @@ pub struct DirectionAnalysis {
     pub reflex_base: Option<f32>,
     pub reflex_tuned: Option<f32>,
     pub alignments: Vec<DeltaAlignment>,
+    /// Where the intervention enters the residual stream (see [`Shift`]).
+    #[serde(default)]
+    pub shift: Option<Shift>,
     /// Expected |cos| of one random direction with r̂ in d dimensions (sqrt(2 / (π d))).
     pub random_cos: f32,
     /// The null of the largest |cos| over every singular vector in `alignments` (what a random
@@ -150,11 +153,13 @@ pub fn analyse_direction(
         .collect();
     let max_cos_null = max_cos_null(&r, &all, MAX_COS_DRAWS, 0x5EED_0005);
     let alignments = alignments_of(&singular, &r);
+    let shift = intervention_shift(&[&hb, &sb], &[&ht, &st]);
     Ok(DirectionAnalysis {
         cos_base_tuned: (0..layers)
             .map(|l| cosine(&db.per_layer[l], &dt.per_layer[l]))
             .collect(),
         alignments,
+        shift,
         max_cos_null,
         random_cos: (2.0 / (std::f32::consts::PI * d)).sqrt(),
         base: db,
@@ -169,6 +174,63 @@ pub fn analyse_direction(
         lens_down,
         lens_up_text: vec![],
         lens_down_text: vec![],
+    })
+}
+
+/// How the tuned model's residual stream moves away from the base model's, layer by layer (last
+/// token, over every harmful and harmless prompt): Δ_l = mean(tuned − base) at `hook_resid_pre` of
+/// layer l, and the increment Δ_l − Δ_{l−1}, what enters the stream between the two points (an
+/// activation addition at layer l enters exactly there).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Shift {
+    /// ‖Δ_l‖ per layer.
+    pub norms: Vec<f32>,
+    /// ‖Δ_l − Δ_{l−1}‖ per layer (Δ_{−1} = 0).
+    pub increments: Vec<f32>,
+    /// The layer with the largest increment, when one is above [`MIN_SHIFT`] of the base
+    /// activations' mean norm there (absent: the intervention does not move the stream).
+    pub layer: Option<usize>,
+    /// The unit direction of that increment.
+    pub direction: Option<Vec<f32>>,
+}
+
+/// The smallest increment, relative to the base activations' mean norm, that counts as a shift.
+pub const MIN_SHIFT: f32 = 1e-4;
+
+/// [`Shift`] from per-prompt activations [n][L][d], the same prompts in the same order on each side.
+pub fn intervention_shift(base: &[&[Vec<Vec<f32>>]], tuned: &[&[Vec<Vec<f32>>]]) -> Option<Shift> {
+    let b: Vec<&Vec<Vec<f32>>> = base.iter().flat_map(|s| s.iter()).collect();
+    let t: Vec<&Vec<Vec<f32>>> = tuned.iter().flat_map(|s| s.iter()).collect();
+    if b.is_empty() || b.len() != t.len() {
+        return None;
+    }
+    let (layers, d) = (b[0].len(), b[0].first()?.len());
+    let n = b.len() as f32;
+    let mut delta = vec![vec![0f32; d]; layers];
+    let mut scale = vec![0f32; layers];
+    for (pb, pt) in b.iter().zip(&t) {
+        for l in 0..layers {
+            for k in 0..d {
+                delta[l][k] += (pt[l][k] - pb[l][k]) / n;
+            }
+            scale[l] += crate::direction::norm(&pb[l]) / n;
+        }
+    }
+    let inc: Vec<Vec<f32>> = (0..layers)
+        .map(|l| {
+            (0..d)
+                .map(|k| delta[l][k] - if l > 0 { delta[l - 1][k] } else { 0.0 })
+                .collect()
+        })
+        .collect();
+    let increments: Vec<f32> = inc.iter().map(|v| crate::direction::norm(v)).collect();
+    let best = (0..layers).max_by(|&a, &c| increments[a].total_cmp(&increments[c]))?;
+    let found = increments[best] > MIN_SHIFT * scale[best].max(f32::MIN_POSITIVE);
+    Some(Shift {
+        norms: delta.iter().map(|v| crate::direction::norm(v)).collect(),
+        increments,
+        layer: found.then_some(best),
+        direction: found.then(|| unit(&inc[best])),
     })
 }
 

@@ -11,6 +11,7 @@
 
 pub mod attention;
 pub mod attribution;
+pub mod claims;
 pub mod direction;
 pub mod direction_analysis;
 pub mod export;
