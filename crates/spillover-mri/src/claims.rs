@@ -18,7 +18,9 @@
 //!
 //! **Controls.** The null of a direction is `nulls` random unit directions (the same norm as r̂,
 //! knocked out the same way); the null of a head set is `nulls` random head sets with the same
-//! number of heads in each layer (drawn from the heads outside the set). Each claim reports its
+//! number of heads in each layer (drawn from the heads outside the set). The direction null is
+//! drawn once and shared by every direction candidate (the same random directions, the same
+//! prompts), so a second direction costs one row per prompt. Each claim reports its
 //! effect's percentile in its null, a bootstrap interval over prompts, the knock-out's side effect
 //! (KL(tuned ‖ knocked-out tuned) on harmless prompts) and its data split. A claim **passes** when
 //! the intervention departs from the base at all (mean departure above [`MIN_DEPARTURE`]), the
@@ -185,9 +187,22 @@ pub fn test_claims(inp: &ClaimInputs, candidates: &[Candidate]) -> Result<Claims
         .collect::<Result<_>>()?;
     let dep_mean = mean(&departure);
     let dep_interval = bootstrap(&departure, &mut rng);
+    // effects[row][prompt] of a set of knock-outs.
+    let effects_of = |rows: &Knock| -> Result<Vec<Vec<f32>>> {
+        let mut effects = vec![Vec::with_capacity(inp.prompts.len()); rows.len()];
+        for ((p, b), dep) in inp.prompts.iter().zip(&base_lp).zip(&departure) {
+            let lps = rows.run(inp, p, &means, &dev)?;
+            for (r, lp) in lps.iter().enumerate() {
+                effects[r].push(dep - kl(b, lp));
+            }
+        }
+        Ok(effects)
+    };
+    // One null of random directions serves every direction candidate (drawn once).
+    let mut direction_null: Option<Vec<Vec<f32>>> = None;
     let mut claims = Vec::new();
     for cand in candidates {
-        // Rows: the candidate first, then its null draws.
+        // Rows: the candidate first, then its null draws (directions: the shared null).
         let (rows, knockout, null_desc, id, label) = match cand {
             Candidate::Direction {
                 id,
@@ -199,8 +214,11 @@ pub fn test_claims(inp: &ClaimInputs, candidates: &[Candidate]) -> Result<Claims
                     "{id}: direction of {} values, the model has {d}",
                     direction.len()
                 );
-                let mut rows = vec![crate::direction::unit(direction)];
-                rows.extend((0..inp.nulls).map(|_| rng.unit_vector(d)));
+                if direction_null.is_none() {
+                    let draws: Vec<Vec<f32>> = (0..inp.nulls).map(|_| rng.unit_vector(d)).collect();
+                    direction_null = Some(effects_of(&Knock::Directions(draws))?);
+                }
+                let rows = vec![crate::direction::unit(direction)];
                 (
                     Knock::Directions(rows),
                     format!("direction ablation ({})", inp.ablation.name()),
@@ -224,14 +242,9 @@ pub fn test_claims(inp: &ClaimInputs, candidates: &[Candidate]) -> Result<Claims
                 )
             }
         };
-        // effects[row][prompt]
-        let n_rows = rows.len();
-        let mut effects = vec![Vec::with_capacity(inp.prompts.len()); n_rows];
-        for ((p, b), dep) in inp.prompts.iter().zip(&base_lp).zip(&departure) {
-            let lps = rows.run(inp, p, &means, &dev)?;
-            for (r, lp) in lps.iter().enumerate() {
-                effects[r].push(dep - kl(b, lp));
-            }
+        let mut effects = effects_of(&rows)?;
+        if let (Knock::Directions(_), Some(null)) = (&rows, &direction_null) {
+            effects.extend(null.iter().cloned());
         }
         let harmless_kl = if inp.reference.is_empty() {
             None

@@ -116,6 +116,9 @@ fn the_mri_runs_end_to_end_and_writes_readable_outputs() {
         ["refusal_direction", "shift_direction", "implicated_heads"]
     );
     assert!(cl.departure > 0.0);
+    // The two directions share one null (the same random directions on the same prompts).
+    let (a, b) = (&cl.claims[0], &cl.claims[1]);
+    assert_eq!((a.null_median, a.null_p95), (b.null_median, b.null_p95));
     for c in &cl.claims {
         assert_eq!(c.null_draws, opts.ablation_nulls);
         assert_eq!(c.prompts, opts.null_prompts);
