@@ -5,6 +5,7 @@
 
 use crate::direction::{cosine, dot, subject_activations, unit, Directions};
 use crate::linalg::{top_singular, weight_deltas};
+use crate::rng::{percentile_in, quantile, Rng};
 use crate::subject::Subject;
 use anyhow::{ensure, Result};
 use candle_core::{DType, Tensor};
@@ -72,8 +73,15 @@ pub struct DirectionAnalysis {
     pub reflex_base: Option<f32>,
     pub reflex_tuned: Option<f32>,
     pub alignments: Vec<DeltaAlignment>,
-    /// Expected |cos| of a random direction with r̂ in d dimensions (sqrt(2 / (π d))), for scale.
+    /// Where the intervention enters the residual stream (see [`Shift`]).
+    #[serde(default)]
+    pub shift: Option<Shift>,
+    /// Expected |cos| of one random direction with r̂ in d dimensions (sqrt(2 / (π d))).
     pub random_cos: f32,
+    /// The null of the largest |cos| over every singular vector in `alignments` (what a random
+    /// direction's best match would be); absent when no weight changed.
+    #[serde(default)]
+    pub max_cos_null: Option<MaxCosNull>,
     /// Tokens whose logits r̂ raises most / lowers most (base model's final norm and unembedding).
     pub lens_up: TokenScores,
     pub lens_down: TokenScores,
@@ -138,11 +146,21 @@ pub fn analyse_direction(
     let (reflex_base, reflex_tuned) = (reflex(&p.capability_base), reflex(&p.capability_tuned));
     let (lens_up, lens_down) = logit_lens(base.model, &r, inp.lens_k)?;
     let d = r.len() as f32;
+    let singular = delta_singular_vectors(base.model, tuned.model, r.len(), inp.svd_k)?;
+    let all: Vec<&[f32]> = singular
+        .iter()
+        .flat_map(|m| m.vectors.iter().map(Vec::as_slice))
+        .collect();
+    let max_cos_null = max_cos_null(&r, &all, MAX_COS_DRAWS, 0x5EED_0005);
+    let alignments = alignments_of(&singular, &r);
+    let shift = intervention_shift(&[&hb, &sb], &[&ht, &st]);
     Ok(DirectionAnalysis {
         cos_base_tuned: (0..layers)
             .map(|l| cosine(&db.per_layer[l], &dt.per_layer[l]))
             .collect(),
-        alignments: delta_alignment(base.model, tuned.model, &r, inp.svd_k)?,
+        alignments,
+        shift,
+        max_cos_null,
         random_cos: (2.0 / (std::f32::consts::PI * d)).sqrt(),
         base: db,
         tuned: dt,
@@ -159,6 +177,63 @@ pub fn analyse_direction(
     })
 }
 
+/// How the tuned model's residual stream moves away from the base model's, layer by layer (last
+/// token, over every harmful and harmless prompt): Δ_l = mean(tuned − base) at `hook_resid_pre` of
+/// layer l, and the increment Δ_l − Δ_{l−1}, what enters the stream between the two points (an
+/// activation addition at layer l enters exactly there).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Shift {
+    /// ‖Δ_l‖ per layer.
+    pub norms: Vec<f32>,
+    /// ‖Δ_l − Δ_{l−1}‖ per layer (Δ_{−1} = 0).
+    pub increments: Vec<f32>,
+    /// The layer with the largest increment, when one is above [`MIN_SHIFT`] of the base
+    /// activations' mean norm there (absent: the intervention does not move the stream).
+    pub layer: Option<usize>,
+    /// The unit direction of that increment.
+    pub direction: Option<Vec<f32>>,
+}
+
+/// The smallest increment, relative to the base activations' mean norm, that counts as a shift.
+pub const MIN_SHIFT: f32 = 1e-4;
+
+/// [`Shift`] from per-prompt activations [n][L][d], the same prompts in the same order on each side.
+pub fn intervention_shift(base: &[&[Vec<Vec<f32>>]], tuned: &[&[Vec<Vec<f32>>]]) -> Option<Shift> {
+    let b: Vec<&Vec<Vec<f32>>> = base.iter().flat_map(|s| s.iter()).collect();
+    let t: Vec<&Vec<Vec<f32>>> = tuned.iter().flat_map(|s| s.iter()).collect();
+    if b.is_empty() || b.len() != t.len() {
+        return None;
+    }
+    let (layers, d) = (b[0].len(), b[0].first()?.len());
+    let n = b.len() as f32;
+    let mut delta = vec![vec![0f32; d]; layers];
+    let mut scale = vec![0f32; layers];
+    for (pb, pt) in b.iter().zip(&t) {
+        for l in 0..layers {
+            for k in 0..d {
+                delta[l][k] += (pt[l][k] - pb[l][k]) / n;
+            }
+            scale[l] += crate::direction::norm(&pb[l]) / n;
+        }
+    }
+    let inc: Vec<Vec<f32>> = (0..layers)
+        .map(|l| {
+            (0..d)
+                .map(|k| delta[l][k] - if l > 0 { delta[l - 1][k] } else { 0.0 })
+                .collect()
+        })
+        .collect();
+    let increments: Vec<f32> = inc.iter().map(|v| crate::direction::norm(v)).collect();
+    let best = (0..layers).max_by(|&a, &c| increments[a].total_cmp(&increments[c]))?;
+    let found = increments[best] > MIN_SHIFT * scale[best].max(f32::MIN_POSITIVE);
+    Some(Shift {
+        norms: delta.iter().map(|v| crate::direction::norm(v)).collect(),
+        increments,
+        layer: found.then_some(best),
+        direction: found.then(|| unit(&inc[best])),
+    })
+}
+
 /// The layer with the largest separation among the first 80% of layers, skipping layer 0
 /// (directions read too close to the unembedding tend to be less causal; layer 0's resid_pre is the
 /// embedding alone).
@@ -171,43 +246,150 @@ pub fn choose_layer(separation: &[f32]) -> usize {
         .unwrap_or(0)
 }
 
-/// Cosine of the top singular vectors of every nonzero weight update with `r_hat`.
+/// Which side of the residual stream a linear layer sits on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResidualRole {
+    /// It writes to the residual stream (its output space is the stream): attention output
+    /// projections and MLP down projections.
+    Writer,
+    /// It reads from the residual stream (its input space is the stream): q/k/v, gate/up.
+    Reader,
+}
+
+/// The role of a linear layer from its HF module path, by the names every architecture in
+/// `spillover-model` uses: `o_proj`, `down_proj` and GPT-2's `attn.c_proj` / `mlp.c_proj` write;
+/// `q_proj`, `k_proj`, `v_proj`, `qkv_proj`, `gate_proj`, `up_proj`, `gate_up_proj` and GPT-2's
+/// `c_attn` / `c_fc` read. `None` for a name outside that list. (A square matrix says nothing:
+/// `q_proj` is [d, d] in most models and still reads.)
+pub fn residual_role(module: &str) -> Option<ResidualRole> {
+    let leaf = module.rsplit('.').next().unwrap_or(module);
+    match leaf {
+        "o_proj" | "down_proj" | "c_proj" => Some(ResidualRole::Writer),
+        "q_proj" | "k_proj" | "v_proj" | "qkv_proj" | "gate_proj" | "up_proj" | "gate_up_proj"
+        | "c_attn" | "c_fc" => Some(ResidualRole::Reader),
+        _ => None,
+    }
+}
+
+/// Cosine of the top singular vectors of every nonzero weight update with `r_hat`, each in the
+/// space the residual stream is: the left singular vectors (output space) of a writer, the right
+/// ones (input space) of a reader. A module whose role is unknown is an error (a new architecture
+/// must name its layers in [`residual_role`]).
 pub fn delta_alignment(
     base: &Model,
     tuned: &Model,
     r_hat: &[f32],
     k: usize,
 ) -> Result<Vec<DeltaAlignment>> {
-    let d = r_hat.len();
+    let singular = delta_singular_vectors(base, tuned, r_hat.len(), k)?;
+    Ok(alignments_of(&singular, r_hat))
+}
+
+fn alignments_of(singular: &[ResidualSingular], r_hat: &[f32]) -> Vec<DeltaAlignment> {
+    singular
+        .iter()
+        .map(|m| DeltaAlignment {
+            cos: m.vectors.iter().map(|v| dot(v, r_hat).abs()).collect(),
+            module: m.module.clone(),
+            side: m.side.into(),
+            sigma: m.sigma.clone(),
+        })
+        .collect()
+}
+
+/// The top singular vectors of one module's ΔW that live in the residual stream.
+pub struct ResidualSingular {
+    pub module: String,
+    /// "output" (writer) or "input" (reader).
+    pub side: &'static str,
+    pub sigma: Vec<f32>,
+    /// Unit vectors of length d.
+    pub vectors: Vec<Vec<f32>>,
+}
+
+/// The residual-space singular vectors of every nonzero weight update (see [`delta_alignment`]).
+pub fn delta_singular_vectors(
+    base: &Model,
+    tuned: &Model,
+    d: usize,
+    k: usize,
+) -> Result<Vec<ResidualSingular>> {
     let mut out = Vec::new();
     for (module, delta) in weight_deltas(base, tuned)? {
         let (rows, cols) = delta.dims2()?;
-        let side = if rows == d {
-            "output"
-        } else if cols == d {
-            "input"
-        } else {
-            continue;
+        let role = residual_role(&module).ok_or_else(|| {
+            anyhow::anyhow!("{module}: unknown linear layer, cannot tell whether it reads or writes the residual stream")
+        })?;
+        let (side, len) = match role {
+            ResidualRole::Writer => ("output", rows),
+            ResidualRole::Reader => ("input", cols),
         };
+        ensure!(
+            len == d,
+            "{module}: its {side} space has {len} dimensions, the residual stream {d}"
+        );
         let sv = top_singular(&delta, k, 30)?;
-        let cos = sv
+        let vectors = sv
             .iter()
             .map(|s| {
-                let v: Vec<f32> = if side == "output" { &s.u } else { &s.v }
-                    .iter()
-                    .map(|x| *x as f32)
-                    .collect();
-                dot(&v, r_hat).abs()
+                let v = if side == "output" { &s.u } else { &s.v };
+                v.iter().map(|x| *x as f32).collect()
             })
             .collect();
-        out.push(DeltaAlignment {
+        out.push(ResidualSingular {
             module,
-            side: side.into(),
+            side,
             sigma: sv.iter().map(|s| s.sigma as f32).collect(),
-            cos,
+            vectors,
         });
     }
     Ok(out)
+}
+
+/// The null of the largest |cos| of the refusal direction with the singular vectors compared:
+/// random unit directions, each taken against the same singular vectors (the same number of
+/// comparisons), and the largest |cos| kept. One cosine's typical size (`random_cos`) is the wrong
+/// scale for a maximum over hundreds of them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MaxCosNull {
+    /// Singular vectors compared (cosines the maximum is taken over).
+    pub comparisons: usize,
+    /// Random directions drawn.
+    pub draws: usize,
+    pub median: f32,
+    pub p95: f32,
+    /// The refusal direction's largest |cos|, and its percentile in the null (0..=100).
+    pub observed: f32,
+    pub percentile: f32,
+}
+
+/// Random directions drawn for [`MaxCosNull`].
+pub const MAX_COS_DRAWS: usize = 500;
+
+/// [`MaxCosNull`] for `r_hat` against `vectors` (unit, length d); `None` without vectors.
+pub fn max_cos_null(
+    r_hat: &[f32],
+    vectors: &[&[f32]],
+    draws: usize,
+    seed: u64,
+) -> Option<MaxCosNull> {
+    if vectors.is_empty() || draws == 0 {
+        return None;
+    }
+    let max_cos = |r: &[f32]| vectors.iter().map(|v| dot(v, r).abs()).fold(0f32, f32::max);
+    let mut rng = Rng::new(seed);
+    let null: Vec<f32> = (0..draws)
+        .map(|_| max_cos(&rng.unit_vector(r_hat.len())))
+        .collect();
+    let observed = max_cos(r_hat);
+    Some(MaxCosNull {
+        comparisons: vectors.len(),
+        draws,
+        median: quantile(&null, 0.5),
+        p95: quantile(&null, 0.95),
+        observed,
+        percentile: percentile_in(observed, &null),
+    })
 }
 
 /// Token ids with a score, best first.

@@ -342,7 +342,13 @@ fn statements_from(
             d.separation[d.layer],
             pct(d.reflex_base),
             pct(d.reflex_tuned),
-            best.map_or(String::new(), |(a, c)| format!("; its largest |cos| with a top singular vector of the weight update is {c:.2} ({}, {} side; a random direction gives about {:.2})", a.module, a.side, d.random_cos)),
+            best.map_or(String::new(), |(a, c)| {
+                let null = d.max_cos_null.as_ref().map_or(String::new(), |n| format!(
+                    "; the largest |cos| of a random direction over the same {} singular vectors has median {:.2} and 95th percentile {:.2}, so this one sits at percentile {:.0}",
+                    n.comparisons, n.median, n.p95, n.percentile
+                ));
+                format!("; its largest |cos| with a top singular vector of the weight update (in the residual-stream space of each module) is {c:.2} ({}, {} side{null})", a.module, a.side)
+            }),
         ));
         if !d.lens_up_text.is_empty() {
             s.push(format!(

@@ -11,6 +11,7 @@
 
 pub mod attention;
 pub mod attribution;
+pub mod claims;
 pub mod direction;
 pub mod direction_analysis;
 pub mod export;
@@ -21,6 +22,7 @@ pub mod patching;
 pub mod pipeline;
 pub mod prepare;
 pub mod probe;
+pub mod rng;
 pub mod steer;
 pub mod subject;
 pub mod validate;

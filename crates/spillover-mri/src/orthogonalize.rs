@@ -16,6 +16,7 @@
 //! reproduces the ablation. Use the ablation hooks on Gemma-3.
 
 use crate::direction::{direction_tensor, norm, unit};
+use crate::direction_analysis::{residual_role, ResidualRole};
 use anyhow::{ensure, Result};
 use candle_core::{DType, Tensor};
 use spillover_model::Model;
@@ -27,9 +28,6 @@ their attention and MLP outputs pass through post-attention / post-feedforward R
 residual add, so \
 projecting the direction out of o_proj / down_proj does not project it out of the residual stream; \
 use the ablation hooks (spillover_mri::steer::ablate_hooks) instead";
-
-/// Module-name suffixes of the linear layers that write to the residual stream.
-const WRITERS: &[&str] = &["o_proj", "down_proj", "attn.c_proj", "mlp.c_proj"];
 
 /// Bakes the ablation of `unit(direction)` into the weights (see the module notes). Returns the HF
 /// names of the edited tensors. Errors: a direction of the wrong width or all zeros, or a model with
@@ -61,7 +59,7 @@ pub fn orthogonalize(model: &mut Model, direction: &[f32]) -> Result<Vec<String>
         }
     }
     for (name, lin) in model.linears_mut() {
-        if !WRITERS.iter().any(|w| name.ends_with(w)) {
+        if residual_role(&name) != Some(ResidualRole::Writer) {
             continue;
         }
         lin.weight = keep_layout(&lin.weight, project_columns(&lin.weight, &r)?)?;

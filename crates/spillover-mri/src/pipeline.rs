@@ -4,6 +4,7 @@
 
 use crate::attention::{attention_patterns, head_changes, most_changed, HeadChange};
 use crate::attribution::{direct_logit_attribution, Attribution};
+use crate::claims::{test_claims, Ablation, Candidate, ClaimInputs, Claims};
 use crate::direction_analysis::{analyse_direction, DirectionAnalysis, DirectionInputs};
 use crate::export::{matrix, vector, Tensors};
 use crate::findings::{findings, Findings};
@@ -65,6 +66,23 @@ pub struct MriOptions {
     pub validate: bool,
     /// Tokens generated per reply in validation.
     pub max_new_tokens: usize,
+    /// How the claims knock a direction out (see `claims`).
+    #[serde(default)]
+    pub ablation: Ablation,
+    /// Random draws in each claim's null (0: no claims are tested).
+    #[serde(default = "default_ablation_nulls")]
+    pub ablation_nulls: usize,
+    /// Harmful (and harmless reference) prompts the claims are measured on.
+    #[serde(default = "default_null_prompts")]
+    pub null_prompts: usize,
+}
+
+fn default_ablation_nulls() -> usize {
+    100
+}
+
+fn default_null_prompts() -> usize {
+    4
 }
 
 impl Default for MriOptions {
@@ -77,6 +95,9 @@ impl Default for MriOptions {
             patching: true,
             validate: true,
             max_new_tokens: 40,
+            ablation: Ablation::Mean,
+            ablation_nulls: default_ablation_nulls(),
+            null_prompts: default_null_prompts(),
         }
     }
 }
@@ -119,6 +140,9 @@ pub struct MriResult {
     pub probes: Vec<ProbeResult>,
     pub direction: Option<DirectionAnalysis>,
     pub validation: Vec<Condition>,
+    /// The causal claims and their controls (absent when none were tested).
+    #[serde(default)]
+    pub claims: Option<Claims>,
     pub findings: Findings,
 }
 
@@ -172,6 +196,12 @@ pub fn mri(inp: &MriInputs, opts: &MriOptions) -> Result<(MriResult, Tensors)> {
     } else {
         vec![]
     };
+    let claims = if opts.ablation_nulls > 0 && !inp.harmful.is_empty() {
+        inp.note("claims against their nulls");
+        Some(run_claims(inp, opts, direction.as_ref(), &heads).context("claims")?)
+    } else {
+        None
+    };
     let findings = findings(
         &probes,
         direction.as_ref(),
@@ -190,6 +220,7 @@ pub fn mri(inp: &MriInputs, opts: &MriOptions) -> Result<(MriResult, Tensors)> {
         probes,
         direction,
         validation,
+        claims,
         findings,
     };
     Ok((result, tensors))
@@ -299,6 +330,74 @@ pub fn implicated_heads(probes: &[ProbeResult], k: usize) -> Vec<(usize, usize)>
         .first()
         .map(|p| p.attention_top.iter().map(|h| (h.layer, h.head)).collect())
         .unwrap_or_default()
+}
+
+/// The candidates the claims test: the refusal direction, the direction the intervention shifts
+/// the stream along, and the implicated heads.
+pub fn candidates(
+    direction: Option<&DirectionAnalysis>,
+    heads: &[(usize, usize)],
+) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    if let Some(d) = direction {
+        out.push(Candidate::Direction {
+            id: "refusal_direction".into(),
+            label: format!("the refusal direction (layer {})", d.layer),
+            direction: d.direction.clone(),
+        });
+        if let Some(s) = &d.shift {
+            if let (Some(l), Some(v)) = (s.layer, &s.direction) {
+                out.push(Candidate::Direction {
+                    id: "shift_direction".into(),
+                    label: format!("the direction the intervention moves the stream along (entering at layer {l})"),
+                    direction: v.clone(),
+                });
+            }
+        }
+    }
+    if !heads.is_empty() {
+        out.push(Candidate::Heads {
+            id: "implicated_heads".into(),
+            label: format!(
+                "the implicated heads {}",
+                heads
+                    .iter()
+                    .map(|(l, h)| format!("L{l}H{h}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            heads: heads.to_vec(),
+        });
+    }
+    out
+}
+
+fn run_claims(
+    inp: &MriInputs,
+    opts: &MriOptions,
+    direction: Option<&DirectionAnalysis>,
+    heads: &[(usize, usize)],
+) -> Result<Claims> {
+    let n = opts.null_prompts.max(1);
+    let prompts: Vec<Vec<u32>> = inp.harmful.iter().take(n).cloned().collect();
+    let reference: Vec<Vec<u32>> = inp.harmless.iter().take(n).cloned().collect();
+    test_claims(
+        &ClaimInputs {
+            base: &inp.base,
+            tuned: &inp.tuned,
+            prompts: &prompts,
+            reference: &reference,
+            split: format!(
+                "in-sample: the first {} of the harmful prompts the directions were extracted from; heads ranked on the probes",
+                prompts.len()
+            ),
+            ablation: opts.ablation,
+            nulls: opts.ablation_nulls,
+            batch_size: opts.batch_size,
+            seed: 0x00C1_A115,
+        },
+        &candidates(direction, heads),
+    )
 }
 
 /// `k` heads not in `exclude`, in a fixed pseudo-random order over the model (the control condition).

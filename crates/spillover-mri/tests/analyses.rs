@@ -416,3 +416,100 @@ fn direction_analysis_sees_an_orthogonalized_model_exactly() {
         assert!(a.sigma[1] < 1e-4 * a.sigma[0], "{}: rank one", a.module);
     }
 }
+
+#[test]
+fn every_linear_layer_of_every_architecture_has_a_residual_role() {
+    use spillover_mri::direction_analysis::{residual_role, ResidualRole};
+    for name in all_tiny() {
+        let lm = tiny(name);
+        let d = lm.config().hidden_size;
+        for (module, lin) in lm.model.linears() {
+            let role = residual_role(&module).unwrap_or_else(|| panic!("{module}: no role"));
+            let (out, inp) = lin.weight.dims2().unwrap();
+            // The role's residual space has the stream's width.
+            match role {
+                ResidualRole::Writer => assert_eq!(out, d, "{module}"),
+                ResidualRole::Reader => assert_eq!(inp, d, "{module}"),
+            }
+        }
+    }
+    // Square matrices on both sides: the role comes from the name, not the shape.
+    assert_eq!(
+        residual_role("model.layers.0.self_attn.q_proj"),
+        Some(ResidualRole::Reader)
+    );
+    assert_eq!(
+        residual_role("model.layers.0.self_attn.o_proj"),
+        Some(ResidualRole::Writer)
+    );
+    assert_eq!(
+        residual_role("transformer.h.1.attn.c_proj"),
+        Some(ResidualRole::Writer)
+    );
+    assert_eq!(
+        residual_role("transformer.h.1.attn.c_attn"),
+        Some(ResidualRole::Reader)
+    );
+    assert_eq!(residual_role("lm_head"), None);
+}
+
+/// ΔW = b r̂ᵀ on a square reader (`q_proj` reads along r̂): the right singular vector is r̂, the
+/// left one is b's direction. Classed by shape, the reader would be compared on its output side.
+#[test]
+fn a_reader_update_is_compared_in_its_input_space() {
+    use spillover_mri::direction_analysis::delta_alignment;
+    let base = tiny("tiny-llama");
+    let mut tuned = tiny("tiny-llama");
+    let d = base.config().hidden_size;
+    let r = spillover_mri::unit(
+        &(0..d)
+            .map(|i| ((i * 7 % 11) as f32) - 5.0)
+            .collect::<Vec<_>>(),
+    );
+    let b: Vec<f32> = (0..d).map(|i| ((i * 5 % 13) as f32) - 6.0).collect();
+    for (module, lin) in tuned.model.linears_mut() {
+        if module == "model.layers.1.self_attn.q_proj" {
+            let (rows, cols) = lin.weight.dims2().unwrap();
+            assert_eq!((rows, cols), (d, d), "q_proj is square in tiny-llama");
+            let outer: Vec<f32> = (0..rows * cols)
+                .map(|i| 0.1 * b[i / cols] * r[i % cols])
+                .collect();
+            let dw = Tensor::from_vec(outer, (rows, cols), lin.weight.device()).unwrap();
+            lin.weight = (lin.weight.to_dtype(candle_core::DType::F32).unwrap() + dw).unwrap();
+        }
+    }
+    let al = delta_alignment(&base.model, &tuned.model, &r, 2).unwrap();
+    assert_eq!(al.len(), 1, "{al:?}");
+    assert_eq!(al[0].module, "model.layers.1.self_attn.q_proj");
+    assert_eq!(al[0].side, "input");
+    assert!((al[0].cos[0] - 1.0).abs() < 1e-4, "{:?}", al[0].cos);
+    // The output side holds b's direction, which is not r̂.
+    let cos_b = spillover_mri::direction::cosine(&b, &r).abs();
+    assert!(cos_b < 0.9, "the test needs b not along r̂ ({cos_b})");
+}
+
+#[test]
+fn the_max_cos_null_grows_with_the_comparisons_and_ranks_a_planted_match_last() {
+    use spillover_mri::direction_analysis::max_cos_null;
+    use spillover_mri::rng::Rng;
+    let d = 64;
+    let mut rng = Rng::new(3);
+    let vecs: Vec<Vec<f32>> = (0..480).map(|_| rng.unit_vector(d)).collect();
+    let refs: Vec<&[f32]> = vecs.iter().map(Vec::as_slice).collect();
+    let r = rng.unit_vector(d);
+    let one = max_cos_null(&r, &refs[..1], 400, 1).unwrap();
+    let many = max_cos_null(&r, &refs, 400, 1).unwrap();
+    let single = (2.0 / (std::f32::consts::PI * d as f32)).sqrt();
+    // One comparison: the median |cos| of a random pair, near the expected single |cos| (0.1).
+    assert!((one.median - single).abs() < 0.04, "{one:?} vs {single}");
+    // The maximum of 480 is far above it: the scale the old sentence got wrong.
+    assert!(many.median > 2.0 * single, "{many:?}");
+    assert!(many.p95 >= many.median);
+    assert_eq!(many.comparisons, 480);
+    // A random r̂ sits inside its null; r̂ equal to one of the vectors sits beyond every draw.
+    assert!(many.percentile > 2.0 && many.percentile < 98.0, "{many:?}");
+    let planted = max_cos_null(&vecs[17], &refs, 400, 1).unwrap();
+    assert!((planted.observed - 1.0).abs() < 1e-5);
+    assert_eq!(planted.percentile, 100.0);
+    assert!(max_cos_null(&r, &[], 400, 1).is_none());
+}

@@ -108,6 +108,27 @@ fn the_mri_runs_end_to_end_and_writes_readable_outputs() {
         assert!((0.0..=1.0).contains(&r) && c.answer_logprob.unwrap() < 0.0);
     }
     assert_eq!(result.findings.story.len(), 4);
+    // The claims: a LoRA on every linear layer moves the stream from the first layer on.
+    let cl = result.claims.as_ref().expect("claims tested by default");
+    let ids: Vec<&str> = cl.claims.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["refusal_direction", "shift_direction", "implicated_heads"]
+    );
+    assert!(cl.departure > 0.0);
+    // The two directions share one null (the same random directions on the same prompts).
+    let (a, b) = (&cl.claims[0], &cl.claims[1]);
+    assert_eq!((a.null_median, a.null_p95), (b.null_median, b.null_p95));
+    for c in &cl.claims {
+        assert_eq!(c.null_draws, opts.ablation_nulls);
+        assert_eq!(c.prompts, opts.null_prompts);
+        assert!(
+            c.interval[0] <= c.effect && c.effect <= c.interval[1],
+            "{c:?}"
+        );
+        assert!(c.harmless_kl.unwrap() >= 0.0);
+        assert_eq!(c.passed, c.reason.is_empty());
+    }
     let story = &result.findings.story;
     assert!(
         story[0].passed.is_some() && story[1].passed.is_some() && story[3].passed.is_some(),

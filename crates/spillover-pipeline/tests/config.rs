@@ -251,6 +251,23 @@ fn analysis_sizes_have_defaults_and_bad_ones_name_the_key() {
     assert_eq!((a.prompts, a.items, a.nulls), (8, 0, 50));
     let set = config::parse("x.toml", "", &["analysis.nulls=300".into()]).unwrap();
     assert_eq!(set.analysis.nulls, 300);
+    // The MRI claims' settings: mean-ablation, 100 null draws, 4 prompts by default.
+    use spillover_mri::claims::Ablation;
+    assert_eq!(
+        (d.ablation, d.ablation_nulls, d.null_prompts),
+        (Ablation::Mean, 100, 4)
+    );
+    let c = config::parse(
+        "x.toml",
+        "[analysis]\nablation = \"zero\"\nablation_nulls = 0\nnull_prompts = 2\n",
+        &[],
+    )
+    .unwrap()
+    .analysis;
+    assert_eq!(
+        (c.ablation, c.ablation_nulls, c.null_prompts),
+        (Ablation::Zero, 0, 2)
+    );
     for (text, want) in [
         ("[analysis]\nprompt = 8\n", "did you mean `prompts`?"),
         ("[analysis]\nnulls = 19\n", "analysis.nulls: 19 is below 20"),
@@ -259,6 +276,15 @@ fn analysis_sizes_have_defaults_and_bad_ones_name_the_key() {
             "analysis.prompts: must be at least 1",
         ),
         ("[analysis]\nitems = \"many\"\n", "items"),
+        (
+            "[analysis]\nablation_nulls = 5\n",
+            "analysis.ablation_nulls: 5 is below 20",
+        ),
+        (
+            "[analysis]\nnull_prompts = 0\n",
+            "analysis.null_prompts: must be at least 1",
+        ),
+        ("[analysis]\nablation = \"resample\"\n", "ablation"),
     ] {
         let e = config::parse("x.toml", text, &[]).unwrap_err().to_string();
         assert!(e.contains(want), "{text:?}: {e}");

@@ -23,6 +23,7 @@ mod html;
 pub mod io;
 mod markdown;
 pub mod mri;
+pub mod mri_claims;
 pub mod mri_seeds;
 pub mod readme;
 mod run;

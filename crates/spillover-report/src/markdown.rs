@@ -135,6 +135,9 @@ fn mri(s: &mut String, d: &RunDoc, m: &crate::mri::MriReport) {
     for st in &m.statements {
         let _ = writeln!(s, "- {st}");
     }
+    if let Some(c) = &m.claims {
+        crate::mri_claims::markdown(s, c);
+    }
     if let Some(t) = story(m) {
         let _ = writeln!(s, "\n{}", table(&t));
     }

@@ -34,6 +34,8 @@ pub struct MriReport {
     /// (name, probe, measure, value) of the top restoring components.
     pub restoring: Vec<(String, String, String, f64)>,
     pub notes: Vec<String>,
+    /// The causal claims and their controls (`claims`), when the MRI tested any.
+    pub claims: Option<crate::mri_claims::ClaimsReport>,
     /// Where the files are.
     pub dir: PathBuf,
 }
@@ -122,6 +124,7 @@ pub fn report(dir: &Path, m: &Value) -> Result<MriReport> {
         ));
     }
     let f = &m["findings"];
+    out.claims = crate::mri_claims::read(m);
     out.statements = strings(&f["statements"]);
     out.story_holds = f["story_holds"].as_bool();
     for c in f["story"].as_array().into_iter().flatten() {

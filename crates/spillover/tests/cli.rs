@@ -188,6 +188,19 @@ fn bad_input_exits_2_with_a_clear_message() {
         &["generate", "--max-new-tokens", "many", "-p", "x"],
         "invalid value",
     );
+    // The MRI's knock-out: mean or zero.
+    assert_exit_2(
+        &[
+            "mri",
+            "-m",
+            "tiny-llama",
+            "--adapter",
+            "x",
+            "--ablation",
+            "resample",
+        ],
+        "expected mean or zero",
+    );
 }
 
 #[test]

@@ -167,6 +167,21 @@ fn every_seed_gets_its_own_mri_and_the_report_says_which_claims_agree() {
     // The report shows the agreement table; html too.
     let md = std::fs::read_to_string(folder.join("report.md")).unwrap();
     assert!(md.contains("The MRI over 2 seeds"), "{md}");
+    // Each seed's causal claims, with their controls; the report lists them (passing ones as
+    // findings, the others with their reasons).
+    for m in &mri {
+        let claims = m["claims"]["claims"].as_array().expect("claims");
+        assert!(!claims.is_empty(), "{}", m["claims"]);
+        for c in claims {
+            assert_eq!(c["null_draws"], 100, "{c}");
+            assert!(c["split"].as_str().unwrap().starts_with("in-sample"), "{c}");
+        }
+    }
+    assert!(md.contains("### Causal claims"), "{md}");
+    assert!(
+        md.contains("| component | knock-out | effect (nats) |"),
+        "{md}"
+    );
     assert!(md.contains("| kind | claim | seed 0 | seed 1 |"), "{md}");
     assert!(md.contains("claims are robust"), "{md}");
     let html = std::fs::read_to_string(folder.join("report.html")).unwrap();
@@ -194,6 +209,10 @@ fn bad_analysis_sizes_exit_2_naming_the_key() {
     for (text, expect) in [
         ("[analysis]\nnull = 100\n", "did you mean `nulls`?"),
         ("[analysis]\nnulls = 5\n", "analysis.nulls: 5 is below 20"),
+        (
+            "[analysis]\nablation_nulls = 5\n",
+            "analysis.ablation_nulls: 5 is below 20",
+        ),
         (
             "[analysis]\nprompts = 0\n",
             "analysis.prompts: must be at least 1",

@@ -335,6 +335,17 @@ pub struct AnalysisSection {
     /// seeds' refusal directions is ranked (the agreement over seeds; at least 20).
     #[serde(default = "default_analysis_nulls")]
     pub nulls: usize,
+    /// How the MRI's claims knock a direction out: `mean` (its projection set to the base model's
+    /// mean over harmless prompts) or `zero`.
+    #[serde(default)]
+    pub ablation: spillover_mri::claims::Ablation,
+    /// Random directions / layer-matched head sets in the null of each MRI claim (0: no claims;
+    /// else at least 20).
+    #[serde(default = "default_ablation_nulls")]
+    pub ablation_nulls: usize,
+    /// Harmful prompts (and harmless reference prompts) each MRI claim is measured on.
+    #[serde(default = "default_null_prompts")]
+    pub null_prompts: usize,
 }
 
 /// The fewest null draws `analysis.nulls` accepts.
@@ -354,6 +365,12 @@ fn default_analysis_items() -> usize {
 fn default_analysis_nulls() -> usize {
     1000
 }
+fn default_ablation_nulls() -> usize {
+    spillover_mri::MriOptions::default().ablation_nulls
+}
+fn default_null_prompts() -> usize {
+    spillover_mri::MriOptions::default().null_prompts
+}
 
 impl Default for AnalysisSection {
     fn default() -> Self {
@@ -363,6 +380,9 @@ impl Default for AnalysisSection {
             prompts: default_analysis_prompts(),
             items: default_analysis_items(),
             nulls: default_analysis_nulls(),
+            ablation: Default::default(),
+            ablation_nulls: default_ablation_nulls(),
+            null_prompts: default_null_prompts(),
         }
     }
 }
@@ -509,6 +529,18 @@ impl Experiment {
                 "analysis.nulls",
                 format!("{} is below {MIN_NULLS}", self.analysis.nulls),
             );
+        }
+        if self.analysis.ablation_nulls != 0 && self.analysis.ablation_nulls < MIN_NULLS {
+            return bad(
+                "analysis.ablation_nulls",
+                format!(
+                    "{} is below {MIN_NULLS} (0 turns the claims off)",
+                    self.analysis.ablation_nulls
+                ),
+            );
+        }
+        if self.analysis.null_prompts == 0 {
+            return bad("analysis.null_prompts", "must be at least 1".into());
         }
         self.validate_margins()?;
         self.intervention.validate()

@@ -10,6 +10,7 @@ use clap::Args;
 use spillover_data::datasets::{arithmetic, ArithmeticConfig, Builtin, PROBE_TEXT};
 use spillover_engine::GenerateOptions;
 use spillover_evals::judge::{refusal_flags, JudgeKind};
+use spillover_mri::claims::Ablation;
 use spillover_mri::export::{write_outputs, SUMMARY_FILE, TENSORS_FILE};
 use spillover_mri::prepare::{mri_from_texts, Encoder, ProbeText, TextInputs};
 use spillover_mri::subject::Subject;
@@ -29,7 +30,7 @@ the base run into the tuned run and back, as the fraction of the lost correct-an
 the top singular vectors of the weight update, the projection of arithmetic prompts on it before and after, \
 its logit-lens reading.\n\
 - Causal validation: refusal rate (judged by --judge, the learned judge by default, as in `spillover run`) and arithmetic accuracy of the tuned model with the refusal \
-direction ablated, with the implicated heads zero-ablated, and with as many control heads zero-ablated.\n\n\
+direction ablated, with the implicated heads zero-ablated, and with as many control heads zero-ablated.\n- Causal claims against nulls: the refusal direction, the direction the adapter moves the residual stream along and the implicated heads, each knocked out of the tuned model (--ablation mean|zero for directions; heads are patched with the base model's outputs) on --null-prompts harmful prompts, against --ablation-nulls random directions / layer-matched head sets, with a bootstrap interval; the metric is a teacher-forced first-token proxy, KL(base || model) after the prompt.\n\n\
 Probes default to the arithmetic probe \"What is 15 + 12?\" and the first AdvBench prompt; the correct answer of \
 a probe like \"a + b\" / \"a - b\" / \"a * b\" is computed, and read at the position where the base model starts \
 to give it. Output: --out DIR/mri.json (summary and findings) and DIR/mri.safetensors (attention maps, \
@@ -75,8 +76,22 @@ pub struct MriArgs {
     /// Tokenize prompts as plain text instead of a user turn of the chat template.
     #[arg(long)]
     pub no_chat: bool,
+    /// How the claims knock a direction out: mean (its projection set to the base model's mean
+    /// over harmless prompts) or zero.
+    #[arg(long, default_value = "mean", value_parser = parse_ablation)]
+    pub ablation: Ablation,
+    /// Random directions / layer-matched head sets in each claim's null (0: no claims).
+    #[arg(long, default_value_t = MriOptions::default().ablation_nulls)]
+    pub ablation_nulls: usize,
+    /// Harmful (and harmless reference) prompts each claim is measured on.
+    #[arg(long, default_value_t = MriOptions::default().null_prompts)]
+    pub null_prompts: usize,
     #[arg(long, default_value_t = JudgeKind::default(), value_parser = crate::commands::judge::parse_kind, help = crate::commands::judge::JUDGE_HELP)]
     pub judge: JudgeKind,
+}
+
+fn parse_ablation(s: &str) -> Result<Ablation, String> {
+    Ablation::parse(s).ok_or_else(|| format!("{s:?}: expected mean or zero"))
 }
 
 pub fn run(a: MriArgs) -> Result<()> {
@@ -87,8 +102,11 @@ pub fn run(a: MriArgs) -> Result<()> {
         )
         .into());
     }
-    if a.batch_size == 0 || a.top_k == 0 {
-        return Err(UsageError("--batch-size and --top-k must be at least 1".into()).into());
+    if a.batch_size == 0 || a.top_k == 0 || a.null_prompts == 0 {
+        return Err(UsageError(
+            "--batch-size, --top-k and --null-prompts must be at least 1".into(),
+        )
+        .into());
     }
     let judge = crate::commands::judge::build(a.judge)?;
     let tuned = load_model(&a.model)?;
@@ -115,6 +133,9 @@ pub fn run(a: MriArgs) -> Result<()> {
         patching: !a.no_patching,
         validate: !a.no_validate,
         max_new_tokens: a.max_new_tokens,
+        ablation: a.ablation,
+        ablation_nulls: a.ablation_nulls,
+        null_prompts: a.null_prompts,
     };
     let (result, tensors) = mri_from_texts(
         Subject::plain(&base.model),

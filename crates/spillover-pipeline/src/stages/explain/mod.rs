@@ -68,6 +68,9 @@ pub fn explain(
     let opts = MriOptions {
         layer: recipe.layer,
         max_new_tokens: MAX_NEW_TOKENS,
+        ablation: exp.analysis.ablation,
+        ablation_nulls: exp.analysis.ablation_nulls,
+        null_prompts: exp.analysis.null_prompts,
         ..MriOptions::default()
     };
     let line = |m: &str| eprintln!("    mri {tag}: {m}");
