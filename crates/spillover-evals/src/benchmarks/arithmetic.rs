@@ -33,7 +33,6 @@ use super::{
     in_chunks, BenchOptions, BenchOutput, BenchmarkKind, Error, PromptStyle, Result, Subject,
 };
 
-/// Runs `arithmetic` on `items` (each with a numeric `answer` and the generator's `a`, `op`, `b`).
 /// The per-item metrics, headline first.
 pub(super) fn metrics() -> Vec<MetricSpec> {
     use MetricRole::Capability;
@@ -59,6 +58,7 @@ pub(super) fn metrics() -> Vec<MetricSpec> {
     ]
 }
 
+/// Runs `arithmetic` on `items` (each with a numeric `answer` and the generator's `a`, `op`, `b`).
 pub(super) fn run(subject: &Subject, items: &[Item], opts: &BenchOptions) -> Result<BenchOutput> {
     let kind = BenchmarkKind::Arithmetic;
     let golds = items.iter().map(numeric_gold).collect::<Result<Vec<_>>>()?;

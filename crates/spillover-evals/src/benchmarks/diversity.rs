@@ -11,7 +11,6 @@ use super::refusal::{format, user};
 use super::subject::GenSpec;
 use super::{in_chunks, BenchOptions, BenchOutput, BenchmarkKind, Result, Subject};
 
-/// Runs `diversity` on `items` (open-ended prompts).
 /// The per-item metrics, headline first.
 pub(super) fn metrics() -> Vec<MetricSpec> {
     use MetricRole::Diagnostic;
@@ -32,6 +31,7 @@ pub(super) fn metrics() -> Vec<MetricSpec> {
     ]
 }
 
+/// Runs `diversity` on `items` (open-ended prompts).
 pub(super) fn run(subject: &Subject, items: &[Item], opts: &BenchOptions) -> Result<BenchOutput> {
     let kind = BenchmarkKind::Diversity;
     let style = subject.chat_style();

@@ -24,7 +24,6 @@ use super::{
 /// Stop strings of the plain format (the model starting the next question).
 const PLAIN_STOPS: [&str; 1] = ["Question:"];
 
-/// Runs `gsm8k` on `items` (each with a numeric `answer`; few-shot needs `target` solutions).
 /// The per-item metrics, headline first.
 pub(super) fn metrics() -> Vec<MetricSpec> {
     use MetricRole::Capability;
@@ -48,6 +47,7 @@ pub(super) fn metrics() -> Vec<MetricSpec> {
     ]
 }
 
+/// Runs `gsm8k` on `items` (each with a numeric `answer`; few-shot needs `target` solutions).
 pub(super) fn run(subject: &Subject, items: &[Item], opts: &BenchOptions) -> Result<BenchOutput> {
     let kind = BenchmarkKind::Gsm8k;
     let golds = items.iter().map(numeric_gold).collect::<Result<Vec<_>>>()?;

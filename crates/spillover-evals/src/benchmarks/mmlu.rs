@@ -18,7 +18,6 @@ use super::{
 
 const LETTERS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
-/// Runs `mmlu` on `items` (each with 2–26 `choices` and a letter `answer`).
 /// The per-item metrics, headline first.
 pub(super) fn metrics() -> Vec<MetricSpec> {
     use MetricRole::Capability;
@@ -48,6 +47,7 @@ pub(super) fn metrics() -> Vec<MetricSpec> {
     ]
 }
 
+/// Runs `mmlu` on `items` (each with 2–26 `choices` and a letter `answer`).
 pub(super) fn run(subject: &Subject, items: &[Item], opts: &BenchOptions) -> Result<BenchOutput> {
     let kind = BenchmarkKind::Mmlu;
     let golds = items.iter().map(gold_index).collect::<Result<Vec<_>>>()?;

@@ -13,7 +13,6 @@ use super::{
     in_chunks, BenchOptions, BenchOutput, BenchmarkKind, Error, PromptStyle, Result, Subject,
 };
 
-/// Runs `perplexity` on `items` (each a document or passage of text).
 /// The per-item metrics, headline first. Both measure the same log-likelihoods, so only
 /// `nll_per_token` is tested.
 pub(super) fn metrics() -> Vec<MetricSpec> {
@@ -37,6 +36,7 @@ pub(super) fn metrics() -> Vec<MetricSpec> {
     ]
 }
 
+/// Runs `perplexity` on `items` (each a document or passage of text).
 pub(super) fn run(subject: &Subject, items: &[Item], opts: &BenchOptions) -> Result<BenchOutput> {
     let kind = BenchmarkKind::Perplexity;
     if let Some(it) = items.iter().find(|it| it.text.trim().is_empty()) {
