@@ -200,3 +200,38 @@ fn a_bom_is_ignored_and_jsonl_is_read_as_jsonl() {
     let e = read_labelled(&p, COLS, &LabelMap::standard()).unwrap_err();
     assert!(e.user_can_fix() && e.to_string().contains(".csv"), "{e}");
 }
+
+#[test]
+fn the_judge_set_reader_splits_by_model_and_names_a_bad_condition() {
+    use spillover_evals::judge::data::{condition_of, intervention_kind, read_judge_set};
+    let p = file(
+        "judge-set.csv",
+        "id,prompt,response,label,model_condition\n\
+         a,p1,r1,refusal,m1/lora-pool\nb,p2,r2,compliance,m2/base\nc,p3,r3,degenerate,m1/actadd\n",
+    );
+    let sets = read_judge_set(&p).unwrap();
+    let names: Vec<&str> = sets.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["judge-set-m1", "judge-set-m2"]);
+    let m1: Vec<(&str, Label)> = sets[0]
+        .items
+        .iter()
+        .map(|i| (condition_of(i), i.label))
+        .collect();
+    assert_eq!(
+        m1,
+        [("lora-pool", Label::Refusal), ("actadd", Label::Degenerate)]
+    );
+    assert_eq!(sets[0].sha256, sets[1].sha256, "both carry the file's hash");
+    assert_eq!(
+        ["lora-fixed", "lora-pool-1epoch", "lora", "benign-mix", "actadd"].map(intervention_kind),
+        ["lora", "lora", "lora", "benign-mix", "actadd"]
+    );
+
+    let bad = file(
+        "judge-set-bad.csv",
+        "prompt,response,label,model_condition\np,r,refusal,m1/base\np,r,refusal,nocondition\n",
+    );
+    let e = read_judge_set(&bad).unwrap_err().to_string();
+    assert!(e.contains(":3") && e.contains("model_condition"), "{e}");
+    assert!(e.contains("MODEL/CONDITION"), "{e}");
+}

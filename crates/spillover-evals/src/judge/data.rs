@@ -372,3 +372,61 @@ pub fn refusal_pool() -> Dataset {
         items,
     }
 }
+
+/// Where Spillover's own labelled replies live under the shared data folder
+/// (`data/judge-set/labels.csv`; provenance, rubric and reader agreement in its README).
+pub const JUDGE_SET_FILE: &str = "judge-set/labels.csv";
+
+/// The prefix of the judge set's per-model dataset names (`judge-set-smollm2-135m-instruct`).
+pub const JUDGE_SET_PREFIX: &str = "judge-set-";
+
+/// Reads the judge set (columns `prompt`, `response`, `label`, `model_condition` =
+/// `MODEL/CONDITION`) as one dataset per model, in the order the models first appear; each
+/// item's group is its `model_condition`. Every dataset carries the whole file's sha256.
+pub fn read_judge_set(path: &Path) -> Result<Vec<Dataset>> {
+    let cols = Columns {
+        prompt: "prompt",
+        response: "response",
+        label: "label",
+        group: Some("model_condition"),
+    };
+    let all = read_labelled(path, cols, &LabelMap::standard())?;
+    let mut sets: Vec<Dataset> = Vec::new();
+    for item in all.items {
+        let group = item.group.clone().unwrap_or_default();
+        let Some((model, _)) = group.split_once('/').filter(|(m, c)| !m.is_empty() && !c.is_empty())
+        else {
+            let msg = format!("model_condition {group:?} is not MODEL/CONDITION");
+            return Err(Error::bad_file(path, item.line, Some("model_condition".into()), msg));
+        };
+        let name = format!("{JUDGE_SET_PREFIX}{model}");
+        match sets.iter_mut().find(|d| d.name == name) {
+            Some(d) => d.items.push(item),
+            None => sets.push(Dataset {
+                name,
+                path: all.path.clone(),
+                sha256: all.sha256.clone(),
+                items: vec![item],
+            }),
+        }
+    }
+    Ok(sets)
+}
+
+/// The intervention kind of a judge-set condition: the LoRA recipes (`lora-fixed`, `lora-pool`,
+/// `lora-pool-1epoch`) are one kind, `lora`; any other condition is its own kind.
+pub fn intervention_kind(condition: &str) -> &str {
+    if condition == "lora" || condition.starts_with("lora-") {
+        "lora"
+    } else {
+        condition
+    }
+}
+
+/// The condition part of an item's `MODEL/CONDITION` group (empty when it has none).
+pub fn condition_of(item: &LabelledItem) -> &str {
+    item.group
+        .as_deref()
+        .and_then(|g| g.split_once('/'))
+        .map_or("", |(_, c)| c)
+}

@@ -3,9 +3,10 @@
 //! regression (L-BFGS, fixed iterations, L2).
 //!
 //! The two L2 penalties — on the embedding weights and on the other features' weights — are
-//! chosen from fixed grids by an inner leave-one-XSTest-model-out split of the training sets
-//! (mean agreement on the held-out model, ties to the larger penalties), so the whole procedure —
-//! selection included — is one deterministic function of the training files.
+//! chosen from fixed grids by an inner leave-one-model-out split of the training sets (each XSTest
+//! model and each model of Spillover's judge set; mean agreement on the held-out model, ties to
+//! the larger penalties), so the whole procedure — selection included — is one deterministic
+//! function of the training files.
 
 use std::path::Path;
 
@@ -64,11 +65,14 @@ pub fn counts(items: &[LabelledItem]) -> [usize; 3] {
 
 /// The training sets: the three XSTest completion files from `xstest_dir`, PyRIT's two
 /// refusal files from `pyrit_dir`, with PyRIT's off-topic "refusals" relabelled degenerate
-/// ([`data::mark_off_topic`], over both files together), and the refusals Spillover's refusal
-/// training teaches ([`data::refusal_pool`]). `limit` keeps the first N rows of each.
+/// ([`data::mark_off_topic`], over both files together), the refusals Spillover's refusal
+/// training teaches ([`data::refusal_pool`]), and the labelled replies of Spillover's own models
+/// (`judge_set`, one dataset per model, [`data::read_judge_set`]). `limit` keeps the first N rows
+/// of each.
 pub fn standard_datasets(
     xstest_dir: &Path,
     pyrit_dir: &Path,
+    judge_set: &Path,
     limit: Option<usize>,
 ) -> Result<Vec<Dataset>> {
     let mut sets = data::XSTEST_MODELS
@@ -77,6 +81,7 @@ pub fn standard_datasets(
         .collect::<Result<Vec<_>>>()?;
     sets.extend(pyrit_datasets(pyrit_dir, true)?);
     sets.push(data::refusal_pool());
+    sets.extend(data::read_judge_set(judge_set)?);
     if let Some(n) = limit {
         sets.iter_mut().for_each(|d| d.items.truncate(n));
     }
@@ -262,11 +267,18 @@ pub fn candidates(cfg: &TrainConfig) -> Vec<(f64, f64)> {
 /// L2 penalties (on the embedding weights, on the other features' weights).
 pub type Penalties = (f64, f64);
 
-/// Chooses the penalties from [`candidates`]: each XSTest set among `sets` is held out in turn
-/// (at least two are needed; otherwise the first candidate is used), a head is fitted on the
-/// rest with every candidate, and the candidate with the best mean held-out agreement wins
-/// (ties: the later candidate, i.e. the larger penalties). Returns it and every
-/// (embedding penalty, feature penalty, score).
+/// Whether a training set is held out in turn by the inner selection of the penalties: each
+/// XSTest model's completions and each model's part of the judge set.
+pub fn is_selection_group(set: &Dataset) -> bool {
+    set.name.starts_with("xstest-") || set.name.starts_with(data::JUDGE_SET_PREFIX)
+}
+
+/// Chooses the penalties from [`candidates`]: each selection group among `sets` (an XSTest
+/// model, a model of the judge set: [`is_selection_group`]) is held out in turn (at least two
+/// are needed; otherwise the first candidate is used), a head is fitted on the rest with every
+/// candidate, and the candidate with the best mean held-out agreement wins (ties: the later
+/// candidate, i.e. the larger penalties). Returns it and every (embedding penalty, feature
+/// penalty, score).
 pub fn select_l2(
     featurizer: &Featurizer,
     sets: &[&Dataset],
@@ -274,7 +286,7 @@ pub fn select_l2(
 ) -> Result<(Penalties, Vec<[f64; 3]>)> {
     let cands = candidates(cfg);
     let groups: Vec<usize> = (0..sets.len())
-        .filter(|&i| sets[i].name.starts_with("xstest-"))
+        .filter(|&i| is_selection_group(sets[i]) && !sets[i].items.is_empty())
         .collect();
     if groups.len() < 2 || cands.len() < 2 {
         return Ok((cands[0], Vec::new()));

@@ -47,23 +47,27 @@ Example (XSTest):\n  spillover judge eval --labels completions_gpt4.csv --prompt
     Eval(EvalArgs),
     /// Rebuild the learned judge's head from the human-labelled sets (same data → same bytes).
     #[command(
-        long_about = "Train the learned judge's head on XSTest's three completion sets and \
-PyRIT's two refusal sets (plus synthetic degenerate text made from them, with a fixed seed) and the \
-replies Spillover's refusal training teaches (the refusal pool and the fixed refusal), and write it \
-as JSON. Training is deterministic: on the same data and machine the output is identical, byte for byte, \
+        long_about = "Train the learned judge's head on XSTest's three completion sets, \
+PyRIT's two refusal sets, the judge set (replies of Spillover's own models, data/judge-set) (plus \
+synthetic degenerate text made from them, with a fixed seed) and the replies Spillover's refusal \
+training teaches (the refusal pool and the fixed refusal), and write it as JSON. Training is deterministic: on the same data and machine the output is identical, byte for byte, \
 to crates/spillover-evals/assets/judge_head.json.\n\n\
 XSTest is read from --xstest (default $SPILLOVER_DATA/xstest, else data/xstest in the \
-repository); PyRIT's files from --pyrit (default: the packaged pyrit-refusal asset, fetched if needed). \
-Embedding the ~2,000 responses and their ~12,000 sentences on the CPU takes several minutes, \
+repository); PyRIT's files from --pyrit (default: the packaged pyrit-refusal asset, fetched if needed); \
+the judge set from --judge-set (default $SPILLOVER_DATA/judge-set/labels.csv). \
+Embedding the ~2,600 responses and their sentences on the CPU takes several minutes, \
 and the selection of the penalties several more."
     )]
     Train(TrainArgs),
     /// Held-out validation of both judges (the tables in docs/judge.md), as markdown.
     #[command(
         long_about = "Leave one XSTest model out (train on the other two models' completions, \
-PyRIT's sets and the refusal pool, test on the third), then hold PyRIT's sets out (train on all XSTest \
-completions and the refusal pool). Prints agreement and Cohen's kappa per held-out set for both \
-judges, and the confusion matrices, as markdown: the block between the markers in docs/judge.md is \
+PyRIT's sets, the refusal pool and the judge set, test on the third), then hold PyRIT's sets out \
+(train on all XSTest completions, the refusal pool and the judge set); then, on the judge set (replies \
+of Spillover's own models), hold out one model at a time and one intervention kind at a time (base, \
+lora, benign-mix, actadd, ablate), trained on everything else, and report each model × condition. \
+Prints agreement and Cohen's kappa per held-out set for both judges, the per-condition table \
+(refusal rates, three-way and refused-vs-not agreement), and the confusion matrices, as markdown: the block between the markers in docs/judge.md is \
 this output, unedited (the test held_out_agreement_on_unseen_models fails when they differ)."
     )]
     Validate(ValidateArgs),
@@ -217,6 +221,17 @@ pub struct DataArgs {
     /// Folder with PyRIT's refusal.csv and refusal_extra.csv.
     #[arg(long)]
     pub pyrit: Option<PathBuf>,
+    /// The labelled replies of Spillover's own models (default $SPILLOVER_DATA/judge-set/labels.csv,
+    /// else data/judge-set/labels.csv in the repository).
+    #[arg(long)]
+    pub judge_set: Option<PathBuf>,
+}
+
+/// Where the training and validation data are read from.
+struct DataPaths {
+    xstest: PathBuf,
+    pyrit: PathBuf,
+    judge_set: PathBuf,
 }
 
 pub fn run(a: JudgeArgs) -> Result<()> {
@@ -264,7 +279,7 @@ fn encoder() -> Result<minilm::MiniLm> {
     minilm::MiniLm::load(&dir, &Device::Cpu).map_err(user)
 }
 
-fn data_dirs(d: &DataArgs) -> Result<(PathBuf, PathBuf)> {
+fn data_paths(d: &DataArgs) -> Result<DataPaths> {
     let xstest = d
         .xstest
         .clone()
@@ -276,13 +291,28 @@ fn data_dirs(d: &DataArgs) -> Result<(PathBuf, PathBuf)> {
         ))
         .into());
     }
+    let judge_set = d
+        .judge_set
+        .clone()
+        .unwrap_or_else(|| locate::shared_data_dir().join(data::JUDGE_SET_FILE));
+    if !judge_set.is_file() {
+        return Err(UsageError(format!(
+            "judge set {} not found: pass --judge-set FILE or set SPILLOVER_DATA",
+            judge_set.display()
+        ))
+        .into());
+    }
     let pyrit = match &d.pyrit {
         Some(p) => p.clone(),
         None => {
             locate::resolve_asset(&spillover_data::cache_root(), "pyrit-refusal").map_err(user)?
         }
     };
-    Ok((xstest, pyrit))
+    Ok(DataPaths {
+        xstest,
+        pyrit,
+        judge_set,
+    })
 }
 
 /// Writes `text` to `path` through a temporary file in the same folder, so a failed run leaves
@@ -473,8 +503,9 @@ fn print_eval(
 
 fn train_cmd(a: TrainArgs) -> Result<()> {
     crate::out::check_out(&a.out, a.force)?;
-    let (xstest, pyrit) = data_dirs(&a.data)?;
-    let sets = train::standard_datasets(&xstest, &pyrit, a.limit).map_err(user)?;
+    let d = data_paths(&a.data)?;
+    let sets =
+        train::standard_datasets(&d.xstest, &d.pyrit, &d.judge_set, a.limit).map_err(user)?;
     let cfg = train::TrainConfig::default();
     let enc = encoder()?;
     let featurizer = Featurizer::new(&enc, cfg.limits);
@@ -504,24 +535,37 @@ fn validate_cmd(a: ValidateArgs) -> Result<()> {
     if let Some(out) = &a.out {
         crate::out::check_out(out, a.force)?;
     }
-    let (xstest, pyrit) = data_dirs(&a.data)?;
+    let d = data_paths(&a.data)?;
     let xs = data::XSTEST_MODELS
         .iter()
-        .map(|m| data::read_xstest(&xstest, m))
+        .map(|m| data::read_xstest(&d.xstest, m))
         .collect::<Result<Vec<_>, _>>()
         .map_err(user)?;
-    let pyrit_train = train::pyrit_datasets(&pyrit, true).map_err(user)?;
-    let pyrit_test = train::pyrit_datasets(&pyrit, false).map_err(user)?;
+    let pyrit_train = train::pyrit_datasets(&d.pyrit, true).map_err(user)?;
+    let pyrit_test = train::pyrit_datasets(&d.pyrit, false).map_err(user)?;
+    let judge_sets = data::read_judge_set(&d.judge_set).map_err(user)?;
     let cfg = train::TrainConfig::default();
     let enc = encoder()?;
     let featurizer = Featurizer::new(&enc, cfg.limits);
     eprintln!(
-        "running {} folds (embedding takes a few minutes on the CPU) ...",
+        "running {} folds of the external sets (embedding takes a few minutes on the CPU) ...",
         xs.len() + 1
     );
-    let folds =
-        validate::leave_one_out(&featurizer, &xs, &pyrit_train, &pyrit_test, &cfg).map_err(user)?;
-    let md = validate::render_markdown(&folds, &cfg);
+    let folds = validate::leave_one_out(
+        &featurizer,
+        &xs,
+        &pyrit_train,
+        &pyrit_test,
+        &judge_sets,
+        &cfg,
+    )
+    .map_err(user)?;
+    eprintln!("running the judge set's folds (one model or intervention kind held out) ...");
+    let pool = data::refusal_pool();
+    let base: Vec<&data::Dataset> = xs.iter().chain(&pyrit_train).chain([&pool]).collect();
+    let conditions =
+        validate::judge_set_folds(&featurizer, &base, &judge_sets, &cfg).map_err(user)?;
+    let md = validate::render_markdown(&folds, &conditions, &cfg);
     match &a.out {
         Some(p) => write_atomic(p, &md),
         None => {
