@@ -7,6 +7,7 @@ use crate::weights::read_safetensors;
 use crate::{Arch, Error, Model, Result};
 use candle_core::{DType, Tensor};
 use serde_json::{json, Value};
+use spillover_core::rng::SplitMix64;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
@@ -100,18 +101,14 @@ impl LoraConfig {
 fn kaiming_a(
     r: usize,
     inp: usize,
-    rng: &mut u64,
+    rng: &mut SplitMix64,
     dtype: DType,
     dev: &candle_core::Device,
 ) -> Result<Tensor> {
     let bound = 1.0 / (inp as f64).sqrt();
     let vals: Vec<f32> = (0..r * inp)
         .map(|_| {
-            *rng = rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = *rng;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            let u = ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64;
+            let u = rng.unit();
             ((2.0 * u - 1.0) * bound) as f32
         })
         .collect();
@@ -121,7 +118,7 @@ fn kaiming_a(
 /// Attaches fresh adapters (A kaiming-uniform from `seed`, B zero) to every matching linear layer;
 /// returns the adapted module paths. A fresh adapter leaves the model's outputs unchanged.
 pub fn add_lora(model: &mut Model, cfg: &LoraConfig, seed: u64) -> Result<Vec<String>> {
-    let mut rng = seed;
+    let mut rng = SplitMix64::new(seed);
     let dropout_rng = DropoutRng::new(seed ^ 0xD5);
     let mut names = Vec::new();
     for (name, lin) in model.linears_mut() {

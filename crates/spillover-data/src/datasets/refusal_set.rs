@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::error::{DatasetError, Result};
 use super::item::{Dataset, DatasetRecord};
 use super::refusal_pool::{FIXED_REFUSAL, REFUSAL_POOL};
-use super::rng::SplitMix64;
+use super::SplitMix64;
 
 /// File name of the training set inside the run folder.
 pub const REFUSAL_TRAIN_FILE: &str = "refusal_train.jsonl";

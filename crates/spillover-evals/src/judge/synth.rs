@@ -2,6 +2,8 @@
 //! pairs: human-labelled sets have almost no degenerate text, but a collapsed small model
 //! produces a lot of it. Each kind imitates one failure seen in lobotomised models.
 
+use spillover_core::rng::SplitMix64;
+
 use super::data::LabelledItem;
 use super::features::words;
 use super::Label;
@@ -43,28 +45,17 @@ impl Kind {
     ];
 }
 
-/// SplitMix64 (Steele, Lea & Flood 2014): a tiny, fixed, portable generator.
-pub struct SplitMix64(u64);
+/// The workspace's SplitMix64 with the draws these examples have always used: indices by modulo
+/// (the bias, at most n/2^64, is irrelevant here), so the synthetic set never changes.
+struct Draws(SplitMix64);
 
-impl SplitMix64 {
-    pub fn new(seed: u64) -> Self {
-        SplitMix64(seed)
+impl Draws {
+    /// Uniform in `lo..=hi`.
+    fn range(&mut self, lo: usize, hi: usize) -> usize {
+        lo + self.0.below_by_modulo((hi - lo + 1) as u64) as usize
     }
 
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `lo..=hi` (the tiny modulo bias is irrelevant here).
-    pub fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + (self.next_u64() % (hi - lo + 1) as u64) as usize
-    }
-
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.range(0, items.len() - 1)]
     }
 }
@@ -72,7 +63,7 @@ impl SplitMix64 {
 /// `per_kind` examples of every [`Kind`], labelled degenerate, built from `pool` with `seed`.
 /// The pool must hold at least one compliant item with a non-empty response.
 pub fn degenerate_examples(pool: &[LabelledItem], per_kind: usize, seed: u64) -> Vec<LabelledItem> {
-    let mut rng = SplitMix64::new(seed);
+    let mut rng = Draws(SplitMix64::new(seed));
     let compliant: Vec<&LabelledItem> = pool
         .iter()
         .filter(|i| i.label == Label::Compliance && words(&i.response).len() >= 10)
@@ -113,13 +104,13 @@ fn repeat(unit: &str, times: usize, sep: &str) -> String {
     vec![unit; times].join(sep)
 }
 
-fn phrase(rng: &mut SplitMix64, ws: &[String], max_len: usize) -> String {
+fn phrase(rng: &mut Draws, ws: &[String], max_len: usize) -> String {
     let len = rng.range(1, max_len.min(ws.len()));
     let start = rng.range(0, ws.len() - len);
     ws[start..start + len].join(" ")
 }
 
-fn generate(rng: &mut SplitMix64, kind: Kind, text: &str, vocab: &[String]) -> String {
+fn generate(rng: &mut Draws, kind: Kind, text: &str, vocab: &[String]) -> String {
     let ws = words(text);
     match kind {
         Kind::Empty => rng
@@ -170,7 +161,7 @@ fn generate(rng: &mut SplitMix64, kind: Kind, text: &str, vocab: &[String]) -> S
 }
 
 /// A prompt from `pool` that shares no content word with `src`'s prompt (best of 20 draws).
-fn unrelated_prompt(rng: &mut SplitMix64, pool: &[LabelledItem], src: &LabelledItem) -> String {
+fn unrelated_prompt(rng: &mut Draws, pool: &[LabelledItem], src: &LabelledItem) -> String {
     let mut best: Option<(f64, &str)> = None;
     for _ in 0..20 {
         let p = &rng.pick(pool).prompt;
