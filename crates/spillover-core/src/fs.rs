@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Writes `bytes` to `path` atomically (see the module), creating its folder. The error is the
+/// Writes `bytes` to `path` atomically (see the module); the folder must exist. The error is the
 /// underlying I/O error; callers name `path` in their context.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_atomic_with(path, |tmp| std::fs::write(tmp, bytes))
@@ -22,7 +22,6 @@ pub fn write_atomic_with(
     fill: impl FnOnce(&Path) -> io::Result<()>,
 ) -> io::Result<()> {
     let dir = folder_of(path);
-    std::fs::create_dir_all(dir)?;
     let tmp = temp_sibling(path);
     let written = fill(&tmp)
         .and_then(|()| OpenOptions::new().write(true).open(&tmp)?.sync_all())
@@ -76,6 +75,7 @@ mod tests {
     fn writes_replaces_and_leaves_no_temporary_file() {
         let dir = scratch("write");
         let path = dir.join("sub/out.json");
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
         write_atomic(&path, b"first").unwrap();
         write_atomic(&path, b"second").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"second");
@@ -91,6 +91,7 @@ mod tests {
     fn a_failed_fill_keeps_the_old_file_and_cleans_up() {
         let dir = scratch("fail");
         let path = dir.join("out.txt");
+        std::fs::create_dir_all(&dir).unwrap();
         write_atomic(&path, b"old").unwrap();
         let err = write_atomic_with(&path, |tmp| {
             std::fs::write(tmp, b"half")?;
@@ -101,6 +102,14 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"old");
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_missing_folder_is_an_error_not_created() {
+        let dir = scratch("missing");
+        let err = write_atomic(&dir.join("out.txt"), b"x").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        assert!(!dir.exists());
     }
 
     #[test]

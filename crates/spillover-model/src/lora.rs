@@ -7,6 +7,7 @@ use crate::weights::read_safetensors;
 use crate::{Arch, Error, Model, Result};
 use candle_core::{DType, Tensor};
 use serde_json::{json, Value};
+use spillover_core::fs::{write_atomic, write_atomic_with};
 use spillover_core::rng::SplitMix64;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -311,18 +312,23 @@ pub fn save_peft(model: &mut Model, cfg: &LoraConfig, base: &PeftBase, dir: &Pat
         "layers_to_transform": null, "layers_pattern": null, "rank_pattern": {}, "alpha_pattern": {},
         "revision": base.revision,
     });
-    let tmp = dir.join("adapter_config.json.tmp");
-    std::fs::write(&tmp, serde_json::to_string_pretty(&config).expect("json")).map_err(io)?;
-    std::fs::rename(&tmp, dir.join("adapter_config.json")).map_err(io)?;
-    let tmp = dir.join("adapter_model.safetensors.tmp");
+    let written = |path: &Path, r: std::io::Result<()>| {
+        r.map_err(|e| Error::internal(format!("writing {}: {e}", path.display())))
+    };
+    let path = dir.join("adapter_config.json");
+    let json = serde_json::to_string_pretty(&config).expect("json");
+    written(&path, write_atomic(&path, json.as_bytes()))?;
+    let path = dir.join("adapter_model.safetensors");
     let meta = HashMap::from([("format".to_string(), "pt".to_string())]);
-    safetensors::serialize_to_file(
-        tensors.iter().map(|(n, t)| (n.as_str(), t)),
-        Some(meta),
-        &tmp,
-    )
-    .map_err(|e| Error::internal(format!("{}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, dir.join("adapter_model.safetensors")).map_err(io)?;
+    let saved = write_atomic_with(&path, |tmp| {
+        safetensors::serialize_to_file(
+            tensors.iter().map(|(n, t)| (n.as_str(), t)),
+            Some(meta),
+            tmp,
+        )
+        .map_err(std::io::Error::other)
+    });
+    written(&path, saved)?;
     Ok(())
 }
 
