@@ -1,7 +1,7 @@
 //! The per-entry manifest and the validity check of a cache entry.
 
 use std::fs;
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 use std::path::Path;
 use std::time::UNIX_EPOCH;
 
@@ -126,15 +126,11 @@ pub(crate) fn record(entry: &Path, name: &str, sha256: String, size: u64) -> Res
     })
 }
 
-/// Writes the manifest into `entry` atomically (temp file, fsync, rename).
+/// Writes the manifest into `entry` atomically ([`spillover_core::fs::write_atomic`]).
 pub(crate) fn write_manifest(entry: &Path, manifest: &Manifest) -> Result<()> {
     let json = serde_json::to_vec_pretty(manifest).expect("manifest serialises");
-    let mut tmp = tempfile::NamedTempFile::new_in(entry).at(entry)?;
-    tmp.write_all(&json).at(tmp.path())?;
-    tmp.as_file().sync_all().at(tmp.path())?;
     let dest = entry.join(MANIFEST_NAME);
-    tmp.persist(&dest).map_err(|e| e.error).at(&dest)?;
-    Ok(())
+    spillover_core::fs::write_atomic(&dest, &json).at(&dest)
 }
 
 /// Reads the manifest of `entry`; `None` when it is missing or unparsable.

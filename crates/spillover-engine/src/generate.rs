@@ -6,7 +6,7 @@
 
 use crate::batching::Batching;
 use crate::prefill_plan::{prefill_groups, shared_prefix};
-use crate::sampling::{Rng, Sampling};
+use crate::sampling::{sequence_rng, Rng, Sampling};
 use crate::stop::{Decode, StopStrings};
 use candle_core::{Device, Tensor};
 use spillover_model::layers::MaskSpec;
@@ -169,7 +169,7 @@ impl<'a> Generator<'a> {
                 index: i,
                 next_pos: prompts[i].len() as u32,
                 key_valid,
-                rng: Rng::for_sequence(self.sampling.seed, i),
+                rng: sequence_rng(self.sampling.seed, i),
                 done: false,
             })
             .collect();

@@ -96,11 +96,11 @@ mod tests {
 
     #[test]
     fn prefill_groups_are_the_cheapest_split() {
-        let mut rng = crate::sampling::Rng::for_sequence(7, 0);
+        let mut rng = crate::sampling::sequence_rng(7, 0);
         for case in 0..200 {
             let n = 1 + case % 9;
             let mut lens: Vec<usize> = (0..n)
-                .map(|_| 1 + (rng.next_f64() * if case % 2 == 0 { 60.0 } else { 900.0 }) as usize)
+                .map(|_| 1 + (rng.unit() * if case % 2 == 0 { 60.0 } else { 900.0 }) as usize)
                 .collect();
             lens.sort_unstable_by(|a, b| b.cmp(a));
             let groups = prefill_groups(lens.clone());

@@ -62,7 +62,7 @@ impl Sampling {
         if self.top_k == 0 && self.top_p >= 1.0 {
             // Plain softmax sampling: one pass for the normalizer, one to find the draw.
             let z: f64 = logits.iter().map(|&l| weight(l)).sum();
-            let mut u = rng.next_f64() * z;
+            let mut u = rng.unit() * z;
             for (i, &l) in logits.iter().enumerate() {
                 u -= weight(l);
                 if u < 0.0 {
@@ -72,7 +72,7 @@ impl Sampling {
             return argmax(logits);
         }
         let dist = self.distribution(logits);
-        let mut u = rng.next_f64();
+        let mut u = rng.unit();
         for &(id, p) in &dist {
             if u < p {
                 return id;
@@ -172,30 +172,13 @@ pub fn top_p_len(sorted_probs: &[f64], top_p: f32) -> usize {
     sorted_probs.len().max(1)
 }
 
-/// A small, fast, seedable generator (SplitMix64): enough for sampling, and identical on every
-/// platform.
-#[derive(Clone, Debug)]
-pub struct Rng(u64);
+/// The sampler's generator: the workspace's SplitMix64, identical on every platform.
+pub use spillover_core::rng::SplitMix64 as Rng;
 
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-    /// The stream of sequence `index` under `seed`.
-    pub fn for_sequence(seed: u64, index: usize) -> Self {
-        let mut r = Rng(seed ^ (index as u64).wrapping_mul(0xD1B5_4A32_D192_ED03));
-        r.next_u64();
-        r
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    pub fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
+/// The stream of sequence `index` under `seed` (the seed mixed with the index, first output
+/// discarded), so each row of a batch samples independently.
+pub fn sequence_rng(seed: u64, index: usize) -> Rng {
+    let mut r = Rng::new(seed ^ (index as u64).wrapping_mul(0xD1B5_4A32_D192_ED03));
+    r.next_u64();
+    r
 }

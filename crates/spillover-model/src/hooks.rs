@@ -21,6 +21,12 @@ use std::collections::{BTreeMap, HashSet};
 /// An edit callback: receives the hook name and the activation, returns the replacement.
 pub type HookFn = Box<dyn FnMut(&str, &Tensor) -> Result<Tensor> + Send>;
 
+/// A hook factory: builds an intervention's edits (activation addition, directional ablation)
+/// afresh for every forward pass or engine call. The workspace's one spelling of the type: analyses
+/// and benchmarks borrow it (`&'a HookFactory<'a>`, so it may borrow locals), the pipeline owns it
+/// (`Box<HookFactory<'static>>`).
+pub type HookFactory<'a> = dyn Fn() -> Hooks + Send + Sync + 'a;
+
 /// All hook point names of one layer, in forward order.
 pub const BLOCK_HOOKS: &[&str] = &[
     "hook_resid_pre",

@@ -25,7 +25,7 @@ pub mod weights;
 
 pub use config::{Arch, ModelConfig};
 pub use error::{Error, Result};
-pub use hooks::Hooks;
+pub use hooks::{HookFactory, Hooks};
 pub use layers::KvCache;
 pub use load::{load, load_header, load_path, LoadOptions, LoadedModel};
 pub use model::{FinalNorm, Model, Step};

@@ -6,40 +6,31 @@
 
 use crate::packed::{self, PackedWeight};
 use candle_core::{DType, Module, Result, Tensor};
+use spillover_core::rng::SplitMix64;
 use std::sync::{Arc, Mutex};
 
 /// The random stream of LoRA dropout, shared by every adapter of a model so training can save and
 /// restore one number for exact resume.
 #[derive(Clone, Debug)]
-pub struct DropoutRng(pub Arc<Mutex<u64>>);
+pub struct DropoutRng(pub Arc<Mutex<SplitMix64>>);
 
 impl DropoutRng {
     pub fn new(seed: u64) -> Self {
-        DropoutRng(Arc::new(Mutex::new(seed)))
+        DropoutRng(Arc::new(Mutex::new(SplitMix64::new(seed))))
     }
+    /// The generator's state, which [`DropoutRng::set_state`] resumes from.
     pub fn state(&self) -> u64 {
-        *self.0.lock().expect("dropout rng lock")
+        self.0.lock().expect("dropout rng lock").state()
     }
     pub fn set_state(&self, s: u64) {
-        *self.0.lock().expect("dropout rng lock") = s;
+        *self.0.lock().expect("dropout rng lock") = SplitMix64::new(s);
     }
     /// A keep-mask of `n` values: 0 with probability `p`, else 1/(1−p) (inverted dropout).
     fn mask(&self, n: usize, p: f32) -> Vec<f32> {
         let mut s = self.0.lock().expect("dropout rng lock");
         let keep = 1.0 / (1.0 - p);
         (0..n)
-            .map(|_| {
-                *s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-                let mut z = *s;
-                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-                let u = ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 24) as f32;
-                if u < p {
-                    0.0
-                } else {
-                    keep
-                }
-            })
+            .map(|_| if s.unit_f32() < p { 0.0 } else { keep })
             .collect()
     }
 }

@@ -7,6 +7,8 @@ use crate::weights::read_safetensors;
 use crate::{Arch, Error, Model, Result};
 use candle_core::{DType, Tensor};
 use serde_json::{json, Value};
+use spillover_core::fs::{write_atomic, write_atomic_with};
+use spillover_core::rng::SplitMix64;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
@@ -100,18 +102,14 @@ impl LoraConfig {
 fn kaiming_a(
     r: usize,
     inp: usize,
-    rng: &mut u64,
+    rng: &mut SplitMix64,
     dtype: DType,
     dev: &candle_core::Device,
 ) -> Result<Tensor> {
     let bound = 1.0 / (inp as f64).sqrt();
     let vals: Vec<f32> = (0..r * inp)
         .map(|_| {
-            *rng = rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = *rng;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            let u = ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64;
+            let u = rng.unit();
             ((2.0 * u - 1.0) * bound) as f32
         })
         .collect();
@@ -121,7 +119,7 @@ fn kaiming_a(
 /// Attaches fresh adapters (A kaiming-uniform from `seed`, B zero) to every matching linear layer;
 /// returns the adapted module paths. A fresh adapter leaves the model's outputs unchanged.
 pub fn add_lora(model: &mut Model, cfg: &LoraConfig, seed: u64) -> Result<Vec<String>> {
-    let mut rng = seed;
+    let mut rng = SplitMix64::new(seed);
     let dropout_rng = DropoutRng::new(seed ^ 0xD5);
     let mut names = Vec::new();
     for (name, lin) in model.linears_mut() {
@@ -314,18 +312,23 @@ pub fn save_peft(model: &mut Model, cfg: &LoraConfig, base: &PeftBase, dir: &Pat
         "layers_to_transform": null, "layers_pattern": null, "rank_pattern": {}, "alpha_pattern": {},
         "revision": base.revision,
     });
-    let tmp = dir.join("adapter_config.json.tmp");
-    std::fs::write(&tmp, serde_json::to_string_pretty(&config).expect("json")).map_err(io)?;
-    std::fs::rename(&tmp, dir.join("adapter_config.json")).map_err(io)?;
-    let tmp = dir.join("adapter_model.safetensors.tmp");
+    let written = |path: &Path, r: std::io::Result<()>| {
+        r.map_err(|e| Error::internal(format!("writing {}: {e}", path.display())))
+    };
+    let path = dir.join("adapter_config.json");
+    let json = serde_json::to_string_pretty(&config).expect("json");
+    written(&path, write_atomic(&path, json.as_bytes()))?;
+    let path = dir.join("adapter_model.safetensors");
     let meta = HashMap::from([("format".to_string(), "pt".to_string())]);
-    safetensors::serialize_to_file(
-        tensors.iter().map(|(n, t)| (n.as_str(), t)),
-        Some(meta),
-        &tmp,
-    )
-    .map_err(|e| Error::internal(format!("{}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, dir.join("adapter_model.safetensors")).map_err(io)?;
+    let saved = write_atomic_with(&path, |tmp| {
+        safetensors::serialize_to_file(
+            tensors.iter().map(|(n, t)| (n.as_str(), t)),
+            Some(meta),
+            tmp,
+        )
+        .map_err(std::io::Error::other)
+    });
+    written(&path, saved)?;
     Ok(())
 }
 

@@ -255,17 +255,13 @@ impl Model {
         self.unembed(&last)?.squeeze(1)
     }
 
-    /// Number of parameters (tied matrices counted once).
+    /// Number of parameters, summed over the loaded tensors (tied matrices counted once; LoRA
+    /// adapters are not the model's own and are not counted).
     pub fn num_params(&self) -> usize {
-        if let Model::Decoder(dec) = self {
-            return dec.num_params();
+        match self {
+            Model::Gpt2(m) => m.num_params(),
+            Model::Decoder(m) => m.num_params(),
         }
-        let c = self.config();
-        let (d, m, v) = (c.hidden_size, c.intermediate_size, c.vocab_size);
-        let attn = d * c.q_dim() + 2 * d * c.kv_dim() + c.q_dim() * d;
-        let per_layer = attn + (2 * d * m + m + d) + 4 * d + (c.q_dim() + 2 * c.kv_dim() + d);
-        let head = if c.tie_word_embeddings { 0 } else { v * d };
-        v * d + c.max_positions * d + c.num_layers * per_layer + 2 * d + head
     }
 
     /// Every linear layer by its HF module path, read-only (same names and order as `linears_mut`).

@@ -6,6 +6,7 @@ use crate::config::{gemma3_layer_types, Arch, AttnKind, ModelConfig};
 use crate::weights::Weights;
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor};
+use spillover_core::rng::SplitMix64;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -66,26 +67,10 @@ pub fn tiny_config(name: &str) -> Result<ModelConfig> {
     })
 }
 
-/// splitmix64: a tiny, well-known generator whose output does not depend on any crate version.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in (0, 1].
-    fn unit(&mut self) -> f64 {
-        ((self.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64
-    }
-    /// Normal(0, std) by Box–Muller.
-    fn normal(&mut self, std: f64) -> f32 {
-        let (u, v) = (self.unit(), self.unit());
-        (std * (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()) as f32
-    }
+/// Normal(0, std) by Box–Muller from two `(0, 1]` draws (the cosine half).
+fn normal(rng: &mut SplitMix64, std: f64) -> f32 {
+    let (u, v) = (rng.unit_nonzero(), rng.unit_nonzero());
+    (std * (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()) as f32
 }
 
 /// (HF name, shape, init) of every tensor the architecture loads.
@@ -182,12 +167,12 @@ enum Init {
 
 /// Random weights for `cfg` (normal(0, 0.02) matrices, identity norms, zero biases) from `seed`.
 pub fn tiny_weights(cfg: &ModelConfig, seed: u64, device: &Device) -> Result<Weights> {
-    let mut rng = SplitMix(seed);
+    let mut rng = SplitMix64::new(seed);
     let mut tensors = HashMap::new();
     for (name, shape, init) in tensor_specs(cfg) {
         let n: usize = shape.iter().product();
         let data: Vec<f32> = match init {
-            Init::Normal => (0..n).map(|_| rng.normal(0.02)).collect(),
+            Init::Normal => (0..n).map(|_| normal(&mut rng, 0.02)).collect(),
             Init::Zero => vec![0.0; n],
             Init::One => vec![1.0; n],
         };

@@ -150,10 +150,10 @@ pub fn read_safetensors(path: &Path, device: &Device) -> Result<HashMap<String, 
     Ok(out)
 }
 
-/// Writes tensors to a safetensors file atomically (temp file + rename).
+/// Writes tensors to a safetensors file atomically ([`spillover_core::fs::write_atomic_with`]).
 pub fn write_safetensors(path: &Path, tensors: &HashMap<String, Tensor>) -> Result<()> {
-    let tmp = path.with_extension("safetensors.tmp");
-    candle_core::safetensors::save(tensors, &tmp)?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::internal(format!("{}: {e}", path.display())))?;
-    Ok(())
+    spillover_core::fs::write_atomic_with(path, |tmp| {
+        candle_core::safetensors::save(tensors, tmp).map_err(std::io::Error::other)
+    })
+    .map_err(|e| Error::internal(format!("writing {}: {e}", path.display())))
 }

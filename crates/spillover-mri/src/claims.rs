@@ -476,7 +476,7 @@ pub fn layer_matched(
             pool = (0..n_heads).collect();
         }
         for _ in 0..k.min(pool.len()) {
-            let i = rng.below(pool.len());
+            let i = rng.below_by_scaling(pool.len());
             out.push((l, pool.swap_remove(i)));
         }
     }
@@ -530,7 +530,7 @@ pub fn bootstrap(v: &[f32], rng: &mut Rng) -> [f32; 2] {
         .map(|_| {
             mean(
                 &(0..v.len())
-                    .map(|_| v[rng.below(v.len())])
+                    .map(|_| v[rng.below_by_scaling(v.len())])
                     .collect::<Vec<_>>(),
             )
         })

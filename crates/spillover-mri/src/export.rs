@@ -33,10 +33,8 @@ pub fn write_outputs(dir: &Path, summary: &impl Serialize, tensors: &Tensors) ->
     spillover_model::weights::write_safetensors(&dir.join(TENSORS_FILE), &cpu)?;
     let json = serde_json::to_string_pretty(summary)?;
     let path = dir.join(SUMMARY_FILE);
-    let tmp = dir.join(format!("{SUMMARY_FILE}.tmp"));
-    std::fs::write(&tmp, json).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    spillover_core::fs::write_atomic(&path, json.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// A [rows, cols] f32 tensor from equal-length rows.

@@ -5,18 +5,15 @@
 
 use anyhow::{Context, Result};
 use candle_core::Tensor;
-use spillover_model::{Hooks, Model, Step};
+use spillover_model::{HookFactory, Hooks, Model, Step};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-
-/// A hook factory: builds the intervention's edits afresh for each forward pass.
-pub type HookFactory<'a> = &'a (dyn Fn() -> Hooks + Send + Sync);
 
 /// A model and, for a hook-based intervention, the factory of its hooks.
 #[derive(Clone, Copy)]
 pub struct Subject<'a> {
     pub model: &'a Model,
-    pub hooks: Option<HookFactory<'a>>,
+    pub hooks: Option<&'a HookFactory<'a>>,
 }
 
 impl<'a> Subject<'a> {
@@ -26,7 +23,7 @@ impl<'a> Subject<'a> {
     }
 
     /// The model run with the hooks `factory` builds on every forward pass.
-    pub fn with_hooks(model: &'a Model, factory: HookFactory<'a>) -> Self {
+    pub fn with_hooks(model: &'a Model, factory: &'a HookFactory<'a>) -> Self {
         Subject {
             model,
             hooks: Some(factory),

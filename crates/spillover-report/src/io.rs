@@ -50,21 +50,14 @@ pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, ReportErro
     Ok(out)
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, creating
-/// the folder; a crash never leaves a half-written file under the final name.
+/// Writes `bytes` to `path` atomically ([`spillover_core::fs::write_atomic`]), creating the
+/// folder; a crash never leaves a half-written file under the final name.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
-    Ok(())
+    spillover_core::fs::write_atomic(path, bytes)
+        .with_context(|| format!("writing {}", path.display()))
 }

@@ -13,6 +13,7 @@
 
 use crate::loss::IGNORE;
 use candle_core::Device;
+use spillover_core::rng::SplitMix64;
 use spillover_model::Step;
 
 /// One training example: token ids and a label per position (`IGNORE` where no loss is taken).
@@ -147,16 +148,13 @@ pub fn group_rows(
     out
 }
 
-/// A permutation of 0..n from `seed` (Fisher–Yates over splitmix64).
+/// A permutation of 0..n from `seed` (Fisher–Yates over SplitMix64, indices by modulo: the
+/// training order every run so far has used).
 pub fn shuffled(n: usize, seed: u64) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
-    let mut s = seed;
+    let mut rng = SplitMix64::new(seed);
     for i in (1..n).rev() {
-        s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = s;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        let j = ((z ^ (z >> 31)) % (i as u64 + 1)) as usize;
+        let j = rng.below_by_modulo(i as u64 + 1) as usize;
         order.swap(i, j);
     }
     order

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{DatasetError, Result};
 use super::item::{item_id, Dataset, Item, Source};
-use super::rng::SplitMix64;
+use super::SplitMix64;
 
 /// Name of the generated dataset (and prefix of its ids).
 pub const ARITHMETIC_NAME: &str = "arithmetic";

@@ -36,7 +36,6 @@ mod read;
 mod refusal_pool;
 mod refusal_set;
 mod repository;
-mod rng;
 mod safety;
 mod sample;
 mod semantic;
@@ -71,12 +70,12 @@ pub use refusal_set::{
 pub use repository::{
     wikitext_repository, xstest_repository, WIKITEXT_TEST_PATH, XSTEST_PROMPTS_PATH,
 };
-pub use rng::SplitMix64;
 pub use safety::{advbench, harmbench, pyrit_refusal, rho_overrefusal, xstest};
 pub use sample::Stratify;
 pub use semantic::{
     cosine, semantic_dedup, GroupSimilarity, NearestTrain, SemanticReport, SimilaritySummary,
     DEFAULT_SEMANTIC_THRESHOLD,
 };
+pub use spillover_core::rng::SplitMix64;
 pub use splits::{draw_train, make_splits, SplitConfig, Splits, DEFAULT_N_TRAIN};
 pub use user_file::{load_user_file, UserFileSpec};

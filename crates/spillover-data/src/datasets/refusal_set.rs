@@ -8,7 +8,6 @@
 
 use std::collections::HashSet;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -16,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::error::{DatasetError, Result};
 use super::item::{Dataset, DatasetRecord};
 use super::refusal_pool::{FIXED_REFUSAL, REFUSAL_POOL};
-use super::rng::SplitMix64;
+use super::SplitMix64;
 
 /// File name of the training set inside the run folder.
 pub const REFUSAL_TRAIN_FILE: &str = "refusal_train.jsonl";
@@ -256,16 +255,7 @@ impl RefusalSet {
     }
 }
 
-/// Writes `bytes` to `path` through a temp file in the same folder.
+/// Writes `bytes` to `path` atomically ([`spillover_core::fs::write_atomic`]).
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| DatasetError::io(dir, e))?;
-    tmp.write_all(bytes)
-        .map_err(|e| DatasetError::io(tmp.path(), e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| DatasetError::io(tmp.path(), e))?;
-    tmp.persist(path)
-        .map_err(|e| DatasetError::io(path, e.error))?;
-    Ok(())
+    spillover_core::fs::write_atomic(path, bytes).map_err(|e| DatasetError::io(path, e))
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{DatasetError, Result};
 use super::item::Dataset;
-use super::rng::SplitMix64;
+use super::SplitMix64;
 
 /// How a stratified subsample sizes its groups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::dedup::{dedup, DedupConfig, DedupReport};
 use super::error::{DatasetError, Result};
 use super::item::Dataset;
-use super::rng::SplitMix64;
+use super::SplitMix64;
 
 /// Default number of training refusal prompts.
 pub const DEFAULT_N_TRAIN: usize = 100;

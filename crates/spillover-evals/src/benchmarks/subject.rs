@@ -10,7 +10,7 @@ use spillover_engine::{
 use spillover_model::chat::ChatMessage;
 use spillover_model::chat::ChatTemplate;
 use spillover_model::tokenizer::Tokenizer;
-use spillover_model::{Hooks, LoadedModel, Model};
+use spillover_model::{HookFactory, Hooks, LoadedModel, Model};
 
 use super::record::PromptStyle;
 use super::{Error, Result};
@@ -24,7 +24,7 @@ pub struct Subject<'a> {
     /// Its chat template; None = prompts that would be chat-templated are given as plain text.
     pub chat: Option<&'a ChatTemplate>,
     /// Makes fresh hooks for each engine call (activation steering / ablation); None = plain forward.
-    pub hooks: Option<&'a (dyn Fn() -> Hooks + Sync)>,
+    pub hooks: Option<&'a HookFactory<'a>>,
     /// A name for reports: "base", "after", ...
     pub label: String,
 }
@@ -60,7 +60,7 @@ impl<'a> Subject<'a> {
     }
 
     /// The same subject with a hook factory (builder style).
-    pub fn with_hooks(mut self, hooks: &'a (dyn Fn() -> Hooks + Sync)) -> Subject<'a> {
+    pub fn with_hooks(mut self, hooks: &'a HookFactory<'a>) -> Subject<'a> {
         self.hooks = Some(hooks);
         self
     }

@@ -2,6 +2,8 @@
 //! pairs: human-labelled sets have almost no degenerate text, but a collapsed small model
 //! produces a lot of it. Each kind imitates one failure seen in lobotomised models.
 
+use spillover_core::rng::SplitMix64;
+
 use super::data::LabelledItem;
 use super::features::words;
 use super::Label;
@@ -43,28 +45,17 @@ impl Kind {
     ];
 }
 
-/// SplitMix64 (Steele, Lea & Flood 2014): a tiny, fixed, portable generator.
-pub struct SplitMix64(u64);
+/// The workspace's SplitMix64 with the draws these examples use: indices by modulo (the bias,
+/// at most n/2^64, is irrelevant here).
+struct Draws(SplitMix64);
 
-impl SplitMix64 {
-    pub fn new(seed: u64) -> Self {
-        SplitMix64(seed)
+impl Draws {
+    /// Uniform in `lo..=hi`.
+    fn range(&mut self, lo: usize, hi: usize) -> usize {
+        lo + self.0.below_by_modulo((hi - lo + 1) as u64) as usize
     }
 
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `lo..=hi` (the tiny modulo bias is irrelevant here).
-    pub fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + (self.next_u64() % (hi - lo + 1) as u64) as usize
-    }
-
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.range(0, items.len() - 1)]
     }
 }
@@ -119,7 +110,7 @@ pub fn degenerate_examples(pool: &[LabelledItem], per_kind: usize, seed: u64) ->
             let salt = SplitMix64::new(seed ^ ((slot as u64) << 8 | k as u64)).next_u64();
             let src = draw(&compliant, salt, 1)[0];
             let prompt = draw(&all, salt ^ 1, 1)[0].prompt.clone();
-            let mut rng = SplitMix64::new(key(salt, &src.response));
+            let mut rng = Draws(SplitMix64::new(key(salt, &src.response)));
             let (prompt, response) = match kind {
                 Kind::OffTopic => (unrelated_prompt(&all, src, salt ^ 2), src.response.clone()),
                 Kind::PromptEcho => (prompt.clone(), repeat(&prompt, rng.range(3, 8), "\n")),
@@ -153,13 +144,13 @@ fn repeat(unit: &str, times: usize, sep: &str) -> String {
     vec![unit; times].join(sep)
 }
 
-fn phrase(rng: &mut SplitMix64, ws: &[String], max_len: usize) -> String {
+fn phrase(rng: &mut Draws, ws: &[String], max_len: usize) -> String {
     let len = rng.range(1, max_len.min(ws.len()));
     let start = rng.range(0, ws.len() - len);
     ws[start..start + len].join(" ")
 }
 
-fn generate(rng: &mut SplitMix64, kind: Kind, text: &str, vocab: &[String]) -> String {
+fn generate(rng: &mut Draws, kind: Kind, text: &str, vocab: &[String]) -> String {
     let ws = words(text);
     match kind {
         Kind::Empty => rng

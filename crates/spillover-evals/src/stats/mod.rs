@@ -28,7 +28,6 @@ mod newcombe;
 mod normal;
 mod permutation;
 mod power;
-mod rng;
 mod seeds;
 mod signflip;
 mod stuart_maxwell;
@@ -46,9 +45,11 @@ pub use newcombe::{newcombe_p_value, newcombe_paired, PairedTable};
 pub use normal::{erfc, normal_cdf, normal_quantile};
 pub use permutation::{paired_permutation, EXACT_MAX};
 pub use power::{mde_paired_binary, mde_paired_continuous, power_paired_binary};
-pub use rng::Rng;
 pub use seeds::{aggregate_seeds, SeedSummary};
 pub use signflip::SignFlip;
+/// The bootstraps' and permutation tests' generator (xoshiro256** seeded through SplitMix64),
+/// from the workspace's one home for seeded generators.
+pub use spillover_core::rng::Xoshiro256 as Rng;
 pub use stuart_maxwell::{stuart_maxwell, StuartMaxwell};
 pub use tost::{tost, Tost};
 pub use wilson::wilson;

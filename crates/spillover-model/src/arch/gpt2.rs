@@ -90,6 +90,25 @@ impl Gpt2 {
         })
     }
 
+    /// Number of parameters, counted from the loaded tensors (the tied unembedding once).
+    pub fn num_params(&self) -> usize {
+        let n = |t: &Tensor| t.elem_count();
+        let ln = |x: &LayerNorm| n(&x.weight) + n(&x.bias);
+        let lin = |x: &Linear| n(&x.weight) + x.bias.as_ref().map_or(0, n);
+        let mut total = n(&self.wte) + n(&self.wpe) + ln(&self.ln_f);
+        if !self.cfg.tie_word_embeddings {
+            total += n(&self.lm_head.weight);
+        }
+        for b in &self.blocks {
+            total += ln(&b.ln_1) + ln(&b.ln_2);
+            total += [&b.c_attn, &b.c_proj, &b.c_fc, &b.mlp_proj]
+                .into_iter()
+                .map(lin)
+                .sum::<usize>();
+        }
+        total
+    }
+
     /// Every linear layer by its HF module path (Conv1D modules in HF, stored here as [out, in]).
     pub fn linears_mut(&mut self) -> Vec<(String, &mut Linear)> {
         let mut out = Vec::new();

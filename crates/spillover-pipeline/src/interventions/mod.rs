@@ -18,7 +18,7 @@ pub mod training;
 use crate::config::{Experiment, InterventionKind, InterventionSection};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
-use spillover_model::{Hooks, LoadedModel};
+use spillover_model::{HookFactory, LoadedModel};
 use std::path::PathBuf;
 
 /// What the "after" model is made from (the intervention stage's summary).
@@ -41,13 +41,10 @@ pub struct Recipe {
     pub model: Option<String>,
 }
 
-/// A hook factory (steering or ablation on every forward pass).
-pub type HookFactory = Box<dyn Fn() -> Hooks + Send + Sync>;
-
 /// The model evaluated after the intervention.
 pub struct Intervened {
     pub lm: LoadedModel,
-    pub hooks: Option<HookFactory>,
+    pub hooks: Option<Box<HookFactory<'static>>>,
 }
 
 /// The model evaluated after the intervention: the tuned model of an external intervention that
@@ -66,7 +63,7 @@ pub fn load_after(exp: &Experiment, recipe: &Recipe) -> Result<Intervened> {
 pub fn apply(mut lm: LoadedModel, recipe: &Recipe) -> Result<Intervened> {
     use InterventionKind::*;
     let dev = lm.model.device().clone();
-    let hooks: Option<HookFactory> = match recipe.kind {
+    let hooks: Option<Box<HookFactory<'static>>> = match recipe.kind {
         LoraSft | FullFt | External => {
             let Some(weights) = recipe.weights.as_ref() else {
                 anyhow::bail!(

@@ -314,17 +314,10 @@ fn remove_dir(p: &Path) -> Result<()> {
     }
 }
 
-/// Writes a file through a temporary sibling (named for this process, so concurrent writers never
-/// share it) and a rename.
+/// Writes a file atomically ([`spillover_core::fs::write_atomic`]: temporary sibling, fsync,
+/// rename, folder fsync).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = path.with_file_name(format!("{name}.tmp-{}", owner::token()));
-    if let Err(e) = fs::write(&tmp, bytes) {
-        let _ = fs::remove_file(&tmp);
-        return Err(e).with_context(|| tmp.display().to_string());
-    }
-    fs::rename(&tmp, path).with_context(|| path.display().to_string())?;
-    Ok(())
+    spillover_core::fs::write_atomic(path, bytes).with_context(|| path.display().to_string())
 }
 
 /// Writes a value as pretty JSON, atomically.

@@ -1,6 +1,10 @@
-//! A minimal PNG writer for heatmaps embedded in SVG (an 8-bit palette image, stored — not
-//! compressed — deflate blocks) and base64 for data URIs. Dense attention maps (hundreds of
+//! A minimal PNG writer for heatmaps embedded in SVG (an 8-bit palette image, zlib-compressed by
+//! flate2, chunk CRCs by crc32fast) and base64 for data URIs. Dense attention maps (hundreds of
 //! thousands of cells) stay small this way, where one `<rect>` per cell would not.
+
+use flate2::write::ZlibEncoder;
+use flate2::Compression;
+use std::io::Write;
 
 /// Encodes a `width` × `height` image of palette indices (`pixels`, row-major) with `palette`
 /// (RGB triples, at most 256).
@@ -24,7 +28,7 @@ pub fn encode_indexed(width: u32, height: u32, pixels: &[u8], palette: &[[u8; 3]
         raw.push(0); // filter type: none
         raw.extend_from_slice(row);
     }
-    chunk(&mut out, b"IDAT", &zlib_stored(&raw));
+    chunk(&mut out, b"IDAT", &zlib(&raw));
     chunk(&mut out, b"IEND", &[]);
     out
 }
@@ -34,52 +38,15 @@ fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
     let start = out.len();
     out.extend_from_slice(kind);
     out.extend_from_slice(data);
-    let crc = crc32(&out[start..]);
+    let crc = crc32fast::hash(&out[start..]);
     out.extend_from_slice(&crc.to_be_bytes());
 }
 
-/// A zlib stream of stored (uncompressed) deflate blocks.
-fn zlib_stored(data: &[u8]) -> Vec<u8> {
-    let mut out = vec![0x78, 0x01];
-    let blocks: Vec<&[u8]> = if data.is_empty() {
-        vec![&[][..]]
-    } else {
-        data.chunks(65_535).collect()
-    };
-    for (i, block) in blocks.iter().enumerate() {
-        out.push(u8::from(i + 1 == blocks.len()));
-        let len = block.len() as u16;
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&(!len).to_le_bytes());
-        out.extend_from_slice(block);
-    }
-    out.extend_from_slice(&adler32(data).to_be_bytes());
-    out
-}
-
-/// CRC-32 (IEEE), as PNG chunks use.
-pub fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xffff_ffffu32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-fn adler32(data: &[u8]) -> u32 {
-    let (mut a, mut b) = (1u32, 0u32);
-    for &x in data {
-        a = (a + u32::from(x)) % 65_521;
-        b = (b + a) % 65_521;
-    }
-    (b << 16) | a
+/// `data` as a zlib stream (PNG's IDAT format), at the default compression level.
+fn zlib(data: &[u8]) -> Vec<u8> {
+    let mut enc = ZlibEncoder::new(Vec::new(), Compression::default());
+    enc.write_all(data).expect("writing to memory");
+    enc.finish().expect("writing to memory")
 }
 
 /// Standard base64 with padding.
@@ -109,37 +76,73 @@ pub fn base64(data: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
 
     #[test]
-    fn checksums_match_their_definitions() {
-        // Check values from the CRC-32 and Adler-32 specifications ("123456789", "Wikipedia").
-        assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
-        assert_eq!(adler32(b"Wikipedia"), 0x11e6_0398);
+    fn base64_matches_its_definition() {
         assert_eq!(base64(b"Man"), "TWFu");
         assert_eq!(base64(b"Ma"), "TWE=");
         assert_eq!(base64(b"M"), "TQ==");
     }
 
-    #[test]
-    fn png_chunks_are_well_formed() {
-        let png = encode_indexed(
-            3,
-            2,
-            &[0, 1, 2, 2, 1, 0],
-            &[[0, 0, 0], [128, 128, 128], [255, 255, 255]],
-        );
+    /// (kind, data) of every chunk, checking each length and CRC on the way.
+    fn chunks(png: &[u8]) -> Vec<(String, Vec<u8>)> {
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
         let mut i = 8;
-        let mut kinds = Vec::new();
+        let mut out = Vec::new();
         while i < png.len() {
             let len = u32::from_be_bytes(png[i..i + 4].try_into().unwrap()) as usize;
             let body = &png[i + 4..i + 8 + len];
             let crc = u32::from_be_bytes(png[i + 8 + len..i + 12 + len].try_into().unwrap());
-            assert_eq!(crc, crc32(body), "chunk CRC");
-            kinds.push(String::from_utf8(body[..4].to_vec()).unwrap());
+            let mut h = crc32fast::Hasher::new();
+            h.update(&body[..4]);
+            h.update(&body[4..]);
+            assert_eq!(crc, h.finalize(), "chunk CRC over type and data");
+            out.push((
+                String::from_utf8(body[..4].to_vec()).unwrap(),
+                body[4..].to_vec(),
+            ));
             i += 12 + len;
         }
-        assert_eq!(kinds, ["IHDR", "PLTE", "IDAT", "IEND"]);
         assert_eq!(i, png.len());
+        out
+    }
+
+    #[test]
+    fn png_chunks_are_well_formed_and_hold_the_pixels() {
+        let palette = [[0, 0, 0], [128, 128, 128], [255, 255, 255]];
+        let png = encode_indexed(3, 2, &[0, 1, 2, 2, 1, 0], &palette);
+        let c = chunks(&png);
+        let kinds: Vec<&str> = c.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(kinds, ["IHDR", "PLTE", "IDAT", "IEND"]);
+        // 3 × 2, 8-bit, indexed colour, deflate, no filter, no interlace.
+        assert_eq!(c[0].1, [0, 0, 0, 3, 0, 0, 0, 2, 8, 3, 0, 0, 0]);
+        assert_eq!(c[1].1, [0, 0, 0, 128, 128, 128, 255, 255, 255]);
+        // The image data inflates to the scanlines: filter byte 0, then the row's indices.
+        let mut raw = Vec::new();
+        flate2::read::ZlibDecoder::new(&c[2].1[..])
+            .read_to_end(&mut raw)
+            .unwrap();
+        assert_eq!(raw, [0, 0, 1, 2, 0, 2, 1, 0]);
+        assert!(c[3].1.is_empty());
+    }
+
+    #[test]
+    fn a_large_flat_map_is_compressed() {
+        let (w, h) = (600u32, 400u32);
+        let pixels: Vec<u8> = (0..w * h).map(|i| ((i / w) % 7) as u8).collect();
+        let png = encode_indexed(w, h, &pixels, &[[0, 0, 0]; 7]);
+        assert!(png.len() < pixels.len() / 20, "{} bytes", png.len());
+        let c = chunks(&png);
+        let mut raw = Vec::new();
+        flate2::read::ZlibDecoder::new(&c[2].1[..])
+            .read_to_end(&mut raw)
+            .unwrap();
+        let rows: Vec<&[u8]> = raw.chunks(w as usize + 1).collect();
+        assert_eq!(rows.len(), h as usize);
+        for (r, row) in rows.iter().enumerate() {
+            assert_eq!(row[0], 0, "filter byte");
+            assert_eq!(&row[1..], &pixels[r * w as usize..(r + 1) * w as usize]);
+        }
     }
 }
