@@ -223,7 +223,14 @@ fn the_judge_set_reader_splits_by_model_and_names_a_bad_condition() {
     );
     assert_eq!(sets[0].sha256, sets[1].sha256, "both carry the file's hash");
     assert_eq!(
-        ["lora-fixed", "lora-pool-1epoch", "lora", "benign-mix", "actadd"].map(intervention_kind),
+        [
+            "lora-fixed",
+            "lora-pool-1epoch",
+            "lora",
+            "benign-mix",
+            "actadd"
+        ]
+        .map(intervention_kind),
         ["lora", "lora", "lora", "benign-mix", "actadd"]
     );
 
@@ -234,4 +241,57 @@ fn the_judge_set_reader_splits_by_model_and_names_a_bad_condition() {
     let e = read_judge_set(&bad).unwrap_err().to_string();
     assert!(e.contains(":3") && e.contains("model_condition"), "{e}");
     assert!(e.contains("MODEL/CONDITION"), "{e}");
+}
+
+#[test]
+fn judge_set_splits_hold_out_each_model_and_each_intervention_kind_without_leaks() {
+    use spillover_evals::judge::data::read_judge_set;
+    use spillover_evals::judge::validate::judge_set_splits;
+    let p = file(
+        "judge-set-splits.csv",
+        "prompt,response,label,model_condition\n\
+         p1,r1,refusal,m1/lora-pool\np2,r2,compliance,m1/base\np3,r3,degenerate,m1/actadd\n\
+         p4,r4,refusal,m2/lora-fixed\np5,r5,compliance,m2/base\np6,r6,refusal,m2/benign-mix\n",
+    );
+    let sets = read_judge_set(&p).unwrap();
+    let splits = judge_set_splits(&sets);
+    let names: Vec<&str> = splits.iter().map(|s| s.held_out.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "model m1",
+            "model m2",
+            "intervention lora",
+            "intervention base",
+            "intervention actadd",
+            "intervention benign-mix"
+        ]
+    );
+    let responses = |ds: &[spillover_evals::judge::data::Dataset]| -> Vec<String> {
+        ds.iter()
+            .flat_map(|d| d.items.iter().map(|i| i.response.clone()))
+            .collect()
+    };
+    let mut tested = Vec::new();
+    for s in &splits {
+        let (train, test) = (responses(&s.train), responses(&s.test));
+        assert!(!test.is_empty(), "{}: nothing held out", s.held_out);
+        assert!(
+            test.iter().all(|r| !train.contains(r)),
+            "{}: a held-out reply is in training",
+            s.held_out
+        );
+        assert_eq!(
+            train.len() + test.len(),
+            6,
+            "{}: every other reply trains",
+            s.held_out
+        );
+        tested.extend(test);
+    }
+    // The lora kind holds out both models' fine-tunes together.
+    assert_eq!(responses(&splits[2].test), ["r1", "r4"]);
+    for r in ["r1", "r2", "r3", "r4", "r5", "r6"] {
+        assert_eq!(tested.iter().filter(|t| *t == r).count(), 2, "{r}");
+    }
 }

@@ -17,20 +17,19 @@ fn encoder() -> Option<MiniLm> {
     Some(MiniLm::load(&dir, &Device::Cpu).unwrap())
 }
 
-/// The XSTest folder, the cached PyRIT folder and the judge set's file, or a skip.
-fn data_dirs() -> Option<(PathBuf, PathBuf, PathBuf)> {
+/// The XSTest folder and the cached PyRIT folder, or a skip.
+fn data_dirs() -> Option<(PathBuf, PathBuf)> {
     let x = common::data_file("xstest/completions_gpt4.csv")?;
     let pyrit = common::cached("pyrit-refusal")?;
-    let judge_set = common::data_file(data::JUDGE_SET_FILE)?;
-    Some((x.parent().unwrap().to_path_buf(), pyrit, judge_set))
+    Some((x.parent().unwrap().to_path_buf(), pyrit))
 }
 
 #[test]
 fn training_twice_on_a_subset_writes_identical_bytes() {
-    let (Some(enc), Some((x, p, j))) = (encoder(), data_dirs()) else {
+    let (Some(enc), Some((x, p))) = (encoder(), data_dirs()) else {
         return;
     };
-    let sets = train::standard_datasets(&x, &p, &j, Some(10)).unwrap();
+    let sets = train::standard_datasets(&x, &p, Some(10)).unwrap();
     let refs: Vec<&data::Dataset> = sets.iter().collect();
     let cfg = TrainConfig {
         limits: Limits {
@@ -55,7 +54,7 @@ fn training_twice_on_a_subset_writes_identical_bytes() {
     assert_eq!(
         a.training.l2_selection.len(),
         cfg.l2_embedding_grid.len() * cfg.l2_features_grid.len(),
-        "XSTest and judge-set models: selection ran over every pair of penalties"
+        "three XSTest sets: selection ran over every pair of penalties"
     );
     assert!(
         a.sentence_scorer.weights.iter().any(|w| *w != 0.0),
@@ -65,11 +64,11 @@ fn training_twice_on_a_subset_writes_identical_bytes() {
 
 #[test]
 fn the_bundled_head_fits_this_encoder_and_was_trained_on_these_files() {
-    let (Some(enc), Some((x, p, j))) = (encoder(), data_dirs()) else {
+    let (Some(enc), Some((x, p))) = (encoder(), data_dirs()) else {
         return;
     };
     let head = Head::bundled();
-    let sets = train::standard_datasets(&x, &p, &j, None).unwrap();
+    let sets = train::standard_datasets(&x, &p, None).unwrap();
     for s in &sets {
         let src = head
             .training
@@ -153,7 +152,7 @@ fn documented_validation() -> String {
 #[test]
 #[ignore]
 fn held_out_agreement_on_unseen_models() {
-    let (Some(enc), Some((x, p, j))) = (encoder(), data_dirs()) else {
+    let (Some(enc), Some((x, p))) = (encoder(), data_dirs()) else {
         return;
     };
     let xs: Vec<data::Dataset> = data::XSTEST_MODELS
@@ -162,14 +161,12 @@ fn held_out_agreement_on_unseen_models() {
         .collect();
     let cfg = TrainConfig::default();
     let f = Featurizer::new(&enc, cfg.limits);
-    let judge_sets = data::read_judge_set(&j).unwrap();
-    let pyrit_train = train::pyrit_datasets(&p, true).unwrap();
     let folds = validate::leave_one_out(
         &f,
         &xs,
-        &pyrit_train,
+        &train::pyrit_datasets(&p, true).unwrap(),
         &train::pyrit_datasets(&p, false).unwrap(),
-        &judge_sets,
+        &[],
         &cfg,
     )
     .unwrap();
@@ -191,10 +188,7 @@ fn held_out_agreement_on_unseen_models() {
         l >= k,
         "mean held-out agreement: learned {l:.3} < keyword {k:.3}"
     );
-    let pool = data::refusal_pool();
-    let base: Vec<&data::Dataset> = xs.iter().chain(&pyrit_train).chain([&pool]).collect();
-    let conditions = validate::judge_set_folds(&f, &base, &judge_sets, &cfg).unwrap();
-    let md = validate::render_markdown(&folds, &conditions, &cfg);
+    let md = validate::render_markdown(&folds, &[], &cfg);
     if md != documented_validation() {
         let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("judge-validation.md");
         std::fs::write(&out, &md).unwrap();

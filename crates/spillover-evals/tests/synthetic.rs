@@ -75,39 +75,3 @@ fn off_topic_examples_reuse_a_real_answer_under_another_prompt() {
         assert_ne!(src.prompt, it.prompt);
     }
 }
-
-/// Many compliant rows on different topics (row i talks about topic i).
-fn big_pool(n: usize) -> Vec<LabelledItem> {
-    (0..n)
-        .map(|i| LabelledItem {
-            line: i + 2,
-            prompt: format!("Tell me about topic number {i} in some detail"),
-            response: format!(
-                "Topic {i} is a subject with a long history, many open questions and several \
-                 well known results; the main idea of topic {i} is explained in most textbooks."
-            ),
-            label: Label::Compliance,
-            group: None,
-        })
-        .collect()
-}
-
-#[test]
-fn an_example_depends_on_its_source_rows_not_on_the_rest_of_the_pool() {
-    // A held-out fold drops rows from the training pool; the synthetic examples built from the
-    // rows it keeps must stay the same text, so their embeddings are reused across folds.
-    let full = big_pool(60);
-    let a = degenerate_examples(&full, 10, 7);
-    let mut fewer = full.clone();
-    fewer.remove(17);
-    let b = degenerate_examples(&fewer, 10, 7);
-    let same = a.iter().zip(&b).filter(|(x, y)| x == y).count();
-    assert!(
-        same * 10 >= a.len() * 8,
-        "only {same} of {} examples unchanged after dropping one row of 60",
-        a.len()
-    );
-    // No example of the smaller pool is made from the dropped row.
-    let dropped = &full[17].response;
-    assert!(b.iter().all(|x| &x.response != dropped));
-}

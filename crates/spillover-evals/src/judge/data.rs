@@ -394,10 +394,17 @@ pub fn read_judge_set(path: &Path) -> Result<Vec<Dataset>> {
     let mut sets: Vec<Dataset> = Vec::new();
     for item in all.items {
         let group = item.group.clone().unwrap_or_default();
-        let Some((model, _)) = group.split_once('/').filter(|(m, c)| !m.is_empty() && !c.is_empty())
+        let Some((model, _)) = group
+            .split_once('/')
+            .filter(|(m, c)| !m.is_empty() && !c.is_empty())
         else {
             let msg = format!("model_condition {group:?} is not MODEL/CONDITION");
-            return Err(Error::bad_file(path, item.line, Some("model_condition".into()), msg));
+            return Err(Error::bad_file(
+                path,
+                item.line,
+                Some("model_condition".into()),
+                msg,
+            ));
         };
         let name = format!("{JUDGE_SET_PREFIX}{model}");
         match sets.iter_mut().find(|d| d.name == name) {

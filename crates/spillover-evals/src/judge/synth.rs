@@ -45,8 +45,8 @@ impl Kind {
     ];
 }
 
-/// The workspace's SplitMix64 with the draws these examples use: indices by modulo (the bias,
-/// at most n/2^64, is irrelevant here).
+/// The workspace's SplitMix64 with the draws these examples have always used: indices by modulo
+/// (the bias, at most n/2^64, is irrelevant here), so the synthetic set never changes.
 struct Draws(SplitMix64);
 
 impl Draws {
@@ -60,41 +60,10 @@ impl Draws {
     }
 }
 
-/// A 64-bit key of `text` under `salt`: FNV-1a over the bytes, then SplitMix64's finaliser.
-fn key(salt: u64, text: &str) -> u64 {
-    let mut h = 0xCBF2_9CE4_8422_2325u64 ^ salt;
-    for b in text.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3);
-    }
-    SplitMix64::new(h).next_u64()
-}
-
-/// The `n` items of `items` with the smallest keys under `salt` (ties: the earlier item): a
-/// draw that depends on each item's own text, not on which other items are present, so two
-/// training sets that share most rows share most draws.
-fn draw<'a>(
-    items: &[&'a LabelledItem],
-    salt: u64,
-    n: usize,
-) -> Vec<&'a LabelledItem> {
-    let mut keyed: Vec<(u64, usize)> = items
-        .iter()
-        .enumerate()
-        .map(|(i, it)| (key(salt, &format!("{}\u{1f}{}", it.prompt, it.response)), i))
-        .collect();
-    keyed.sort_unstable();
-    keyed.into_iter().take(n).map(|(_, i)| items[i]).collect()
-}
-
 /// `per_kind` examples of every [`Kind`], labelled degenerate, built from `pool` with `seed`.
 /// The pool must hold at least one compliant item with a non-empty response.
-///
-/// Each example (a kind and a slot) draws its source rows from `pool` by [`draw`] — the rows
-/// with the smallest keys under (seed, kind, slot) — and generates its text with a generator
-/// seeded by the same salt and its source's text. So an example depends only on its source rows:
-/// held-out folds whose training sets differ by a few rows share most of their synthetic text
-/// (and its embeddings), and none is made from a row the fold does not hold.
 pub fn degenerate_examples(pool: &[LabelledItem], per_kind: usize, seed: u64) -> Vec<LabelledItem> {
+    let mut rng = Draws(SplitMix64::new(seed));
     let compliant: Vec<&LabelledItem> = pool
         .iter()
         .filter(|i| i.label == Label::Compliance && words(&i.response).len() >= 10)
@@ -103,30 +72,21 @@ pub fn degenerate_examples(pool: &[LabelledItem], per_kind: usize, seed: u64) ->
         !compliant.is_empty(),
         "synthetic examples need compliant responses to start from"
     );
-    let all: Vec<&LabelledItem> = pool.iter().collect();
+    let vocab: Vec<String> = {
+        let mut v: Vec<String> = compliant.iter().flat_map(|i| words(&i.response)).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
     let mut out = Vec::with_capacity(per_kind * Kind::ALL.len());
-    for slot in 0..per_kind {
-        for (k, kind) in Kind::ALL.into_iter().enumerate() {
-            let salt = SplitMix64::new(seed ^ ((slot as u64) << 8 | k as u64)).next_u64();
-            let src = draw(&compliant, salt, 1)[0];
-            let prompt = draw(&all, salt ^ 1, 1)[0].prompt.clone();
-            let mut rng = Draws(SplitMix64::new(key(salt, &src.response)));
+    for _ in 0..per_kind {
+        for kind in Kind::ALL {
+            let src = *rng.pick(&compliant);
+            let prompt = rng.pick(pool).prompt.clone();
             let (prompt, response) = match kind {
-                Kind::OffTopic => (unrelated_prompt(&all, src, salt ^ 2), src.response.clone()),
+                Kind::OffTopic => (unrelated_prompt(&mut rng, pool, src), src.response.clone()),
                 Kind::PromptEcho => (prompt.clone(), repeat(&prompt, rng.range(3, 8), "\n")),
-                _ => {
-                    // Token soup draws its words from three responses.
-                    let vocab: Vec<String> = {
-                        let mut v: Vec<String> = draw(&compliant, salt ^ 3, 3)
-                            .iter()
-                            .flat_map(|i| words(&i.response))
-                            .collect();
-                        v.sort();
-                        v.dedup();
-                        v
-                    };
-                    (prompt, generate(&mut rng, kind, &src.response, &vocab))
-                }
+                _ => (prompt, generate(&mut rng, kind, &src.response, &vocab)),
             };
             out.push(LabelledItem {
                 line: 0,
@@ -200,12 +160,11 @@ fn generate(rng: &mut Draws, kind: Kind, text: &str, vocab: &[String]) -> String
     }
 }
 
-/// A prompt from `pool` that shares no content word with `src`'s prompt: the least overlapping of
-/// the 20 prompts [`draw`]n under `salt` (the first with no overlap).
-fn unrelated_prompt(pool: &[&LabelledItem], src: &LabelledItem, salt: u64) -> String {
+/// A prompt from `pool` that shares no content word with `src`'s prompt (best of 20 draws).
+fn unrelated_prompt(rng: &mut Draws, pool: &[LabelledItem], src: &LabelledItem) -> String {
     let mut best: Option<(f64, &str)> = None;
-    for it in draw(pool, salt, 20) {
-        let p = &it.prompt;
+    for _ in 0..20 {
+        let p = &rng.pick(pool).prompt;
         let overlap = super::features::text_stats(p, &src.prompt).prompt_overlap;
         if best.is_none_or(|(o, _)| overlap < o) {
             best = Some((overlap, p));

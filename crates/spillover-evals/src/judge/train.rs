@@ -4,9 +4,9 @@
 //!
 //! The two L2 penalties — on the embedding weights and on the other features' weights — are
 //! chosen from fixed grids by an inner leave-one-model-out split of the training sets (each XSTest
-//! model and each model of Spillover's judge set; mean agreement on the held-out model, ties to
-//! the larger penalties), so the whole procedure — selection included — is one deterministic
-//! function of the training files.
+//! model, and each model of Spillover's judge set when it is among them; mean agreement on the
+//! held-out model, ties to the larger penalties), so the whole procedure — selection included — is
+//! one deterministic function of the training files.
 
 use std::path::Path;
 
@@ -65,14 +65,11 @@ pub fn counts(items: &[LabelledItem]) -> [usize; 3] {
 
 /// The training sets: the three XSTest completion files from `xstest_dir`, PyRIT's two
 /// refusal files from `pyrit_dir`, with PyRIT's off-topic "refusals" relabelled degenerate
-/// ([`data::mark_off_topic`], over both files together), the refusals Spillover's refusal
-/// training teaches ([`data::refusal_pool`]), and the labelled replies of Spillover's own models
-/// (`judge_set`, one dataset per model, [`data::read_judge_set`]). `limit` keeps the first N rows
-/// of each.
+/// ([`data::mark_off_topic`], over both files together), and the refusals Spillover's refusal
+/// training teaches ([`data::refusal_pool`]). `limit` keeps the first N rows of each.
 pub fn standard_datasets(
     xstest_dir: &Path,
     pyrit_dir: &Path,
-    judge_set: &Path,
     limit: Option<usize>,
 ) -> Result<Vec<Dataset>> {
     let mut sets = data::XSTEST_MODELS
@@ -81,7 +78,6 @@ pub fn standard_datasets(
         .collect::<Result<Vec<_>>>()?;
     sets.extend(pyrit_datasets(pyrit_dir, true)?);
     sets.push(data::refusal_pool());
-    sets.extend(data::read_judge_set(judge_set)?);
     if let Some(n) = limit {
         sets.iter_mut().for_each(|d| d.items.truncate(n));
     }

@@ -1,8 +1,9 @@
 //! Held-out validation of both judges: leave one XSTest model out (train on the other two
-//! models' completions, PyRIT's sets and the judge set, test on the third), PyRIT's sets held
-//! out (train on all XSTest completions and the judge set), and — on the judge set, the replies
-//! of Spillover's own models — one model or one intervention kind held out at a time, reported
-//! per model × condition. Spillover's own refusal replies are in every fold's training data.
+//! models' completions and PyRIT's sets, test on the third), and PyRIT's sets held out (train on
+//! all XSTest completions); Spillover's own refusal replies are in every fold's training data.
+//! With the judge set (the replies of Spillover's own models) given, it is in the training data
+//! of those folds too, and its own folds hold out one model or one intervention kind at a time,
+//! reported per model × condition ([`judge_set_folds`]).
 //! The learned judge never sees the test set's responses, nor synthetic text made from them.
 
 use super::data::{
@@ -104,9 +105,9 @@ fn fold(
 
 /// Runs the folds of the external sets. `pyrit_train` has PyRIT's off-topic answers relabelled
 /// degenerate (as used for training); `pyrit_test` keeps PyRIT's own labels, scored with
-/// degenerate → refusal. The refusals of Spillover's refusal training ([`refusal_pool`]) and the
-/// judge set (`judge_sets`, one dataset per model) are in every fold's training data, as in the
-/// shipped head's.
+/// degenerate → refusal. The refusals of Spillover's refusal training ([`refusal_pool`]) are in
+/// every fold's training data, as in the shipped head's, and so is the judge set (`judge_sets`,
+/// one dataset per model; empty for the shipped recipe).
 pub fn leave_one_out(
     featurizer: &Featurizer,
     xstest: &[Dataset],
@@ -228,33 +229,29 @@ fn verdict_pairs(featurizer: &Featurizer, head: &Head, set: &Dataset) -> Result<
     Ok((keyword, learned))
 }
 
-/// The judge-set folds: each model of the judge set held out in turn (trained on the other
-/// models' replies), then each intervention kind ([`intervention_kind`]) held out in turn
-/// (trained on every model's replies under the other kinds). `base` — the external sets and the
-/// refusal pool — is in every fold's training data.
-pub fn judge_set_folds(
-    featurizer: &Featurizer,
-    base: &[&Dataset],
-    judge_sets: &[Dataset],
-    cfg: &TrainConfig,
-) -> Result<Vec<ConditionRow>> {
-    let mut rows = Vec::new();
-    for (i, test) in judge_sets.iter().enumerate() {
-        let rest: Vec<Dataset> = judge_sets
-            .iter()
-            .enumerate()
-            .filter(|(j, _)| *j != i)
-            .map(|(_, d)| d.clone())
-            .collect();
+/// One split of the judge set: what a fold holds out, its training part and its test part (both
+/// one dataset per model, named as in the judge set, empty ones left out).
+#[derive(Debug, Clone)]
+pub struct JudgeSetSplit {
+    /// `model M` or `intervention K`.
+    pub held_out: String,
+    pub train: Vec<Dataset>,
+    pub test: Vec<Dataset>,
+}
+
+/// The judge set's held-out splits: each model in turn (trained on the other models' replies),
+/// then each intervention kind ([`intervention_kind`], in order of first appearance) in turn
+/// (trained on every model's replies under the other kinds). Every item is in the test part of
+/// exactly two splits, and never in the training part of a split that tests it.
+pub fn judge_set_splits(judge_sets: &[Dataset]) -> Vec<JudgeSetSplit> {
+    let mut splits = Vec::new();
+    for test in judge_sets {
         let model = test.name.trim_start_matches(super::data::JUDGE_SET_PREFIX);
-        rows.extend(condition_fold(
-            featurizer,
-            base,
-            &rest,
-            std::slice::from_ref(test),
-            format!("model {model}"),
-            cfg,
-        )?);
+        splits.push(JudgeSetSplit {
+            held_out: format!("model {model}"),
+            train: filtered(judge_sets, |i| !test.items.contains(i)),
+            test: vec![test.clone()],
+        });
     }
     let mut kinds: Vec<&str> = Vec::new();
     for item in judge_sets.iter().flat_map(|d| &d.items) {
@@ -265,14 +262,32 @@ pub fn judge_set_folds(
     }
     for kind in kinds {
         let held = |i: &super::data::LabelledItem| intervention_kind(condition_of(i)) == kind;
-        let train_sets = filtered(judge_sets, |i| !held(i));
-        let test = filtered(judge_sets, held);
+        splits.push(JudgeSetSplit {
+            held_out: format!("intervention {kind}"),
+            train: filtered(judge_sets, |i| !held(i)),
+            test: filtered(judge_sets, held),
+        });
+    }
+    splits
+}
+
+/// The judge-set folds ([`judge_set_splits`]): for each split a head is trained on `base` — the
+/// external sets and the refusal pool — plus the split's training part, penalties selected
+/// inside, and judged on its test part, one row per model × condition.
+pub fn judge_set_folds(
+    featurizer: &Featurizer,
+    base: &[&Dataset],
+    judge_sets: &[Dataset],
+    cfg: &TrainConfig,
+) -> Result<Vec<ConditionRow>> {
+    let mut rows = Vec::new();
+    for split in judge_set_splits(judge_sets) {
         rows.extend(condition_fold(
             featurizer,
             base,
-            &train_sets,
-            &test,
-            format!("intervention {kind}"),
+            &split.train,
+            &split.test,
+            split.held_out,
             cfg,
         )?);
     }
@@ -294,8 +309,8 @@ pub fn render_conditions(rows: &[ConditionRow]) -> String {
         let (human, kw) = r.keyword.refusal_rates();
         let (_, learned) = r.learned.refusal_rates();
         let mark = |c: &Confusion| {
-            let below = c.agreement() < CONDITION_TARGETS.0
-                || c.refusal_agreement() < CONDITION_TARGETS.1;
+            let below =
+                c.agreement() < CONDITION_TARGETS.0 || c.refusal_agreement() < CONDITION_TARGETS.1;
             if below {
                 " ²"
             } else {

@@ -5,7 +5,7 @@
 use spillover_errors::UserFixable;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use candle_core::Device;
 use clap::{Args, Subcommand, ValueEnum};
 use spillover_evals::judge::{
@@ -47,27 +47,28 @@ Example (XSTest):\n  spillover judge eval --labels completions_gpt4.csv --prompt
     Eval(EvalArgs),
     /// Rebuild the learned judge's head from the human-labelled sets (same data → same bytes).
     #[command(
-        long_about = "Train the learned judge's head on XSTest's three completion sets, \
-PyRIT's two refusal sets, the judge set (replies of Spillover's own models, data/judge-set) (plus \
-synthetic degenerate text made from them, with a fixed seed) and the replies Spillover's refusal \
-training teaches (the refusal pool and the fixed refusal), and write it as JSON. Training is deterministic: on the same data and machine the output is identical, byte for byte, \
+        long_about = "Train the learned judge's head on XSTest's three completion sets and \
+PyRIT's two refusal sets (plus synthetic degenerate text made from them, with a fixed seed) and the \
+replies Spillover's refusal training teaches (the refusal pool and the fixed refusal), and write it \
+as JSON. Training is deterministic: on the same data and machine the output is identical, byte for byte, \
 to crates/spillover-evals/assets/judge_head.json.\n\n\
 XSTest is read from --xstest (default $SPILLOVER_DATA/xstest, else data/xstest in the \
-repository); PyRIT's files from --pyrit (default: the packaged pyrit-refusal asset, fetched if needed); \
-the judge set from --judge-set (default $SPILLOVER_DATA/judge-set/labels.csv). \
-Embedding the ~2,600 responses and their sentences on the CPU takes several minutes, \
+repository); PyRIT's files from --pyrit (default: the packaged pyrit-refusal asset, fetched if needed). \
+Embedding the ~2,000 responses and their ~12,000 sentences on the CPU takes several minutes, \
 and the selection of the penalties several more."
     )]
     Train(TrainArgs),
     /// Held-out validation of both judges (the tables in docs/judge.md), as markdown.
     #[command(
         long_about = "Leave one XSTest model out (train on the other two models' completions, \
-PyRIT's sets, the refusal pool and the judge set, test on the third), then hold PyRIT's sets out \
-(train on all XSTest completions, the refusal pool and the judge set); then, on the judge set (replies \
-of Spillover's own models), hold out one model at a time and one intervention kind at a time (base, \
-lora, benign-mix, actadd, ablate), trained on everything else, and report each model × condition. \
-Prints agreement and Cohen's kappa per held-out set for both judges, the per-condition table \
-(refusal rates, three-way and refused-vs-not agreement), and the confusion matrices, as markdown: the block between the markers in docs/judge.md is \
+PyRIT's sets and the refusal pool, test on the third), then hold PyRIT's sets out (train on all XSTest \
+completions and the refusal pool). With --judge-set-folds, the judge set (replies of Spillover's own \
+models, data/judge-set) is in the training data of those folds too, and its own folds hold out one \
+of its models at a time and one intervention kind at a time (base, lora, benign-mix, actadd, ablate), \
+trained on everything else, with a table per model × condition (refusal rates, three-way and \
+refused-vs-not agreement; the targets 90% / 93% are marked). \
+Prints agreement and Cohen's kappa per held-out set for both judges, and the confusion matrices, \
+as markdown: the block between the markers in docs/judge.md is, without --judge-set-folds, \
 this output, unedited (the test held_out_agreement_on_unseen_models fails when they differ)."
     )]
     Validate(ValidateArgs),
@@ -211,6 +212,16 @@ pub struct ValidateArgs {
     pub force: bool,
     #[command(flatten)]
     pub data: DataArgs,
+    /// Also validate on the judge set (the labelled replies of Spillover's own models): train
+    /// every fold with it, and hold out one of its models or intervention kinds at a time
+    /// (minutes more; the shipped head is not trained on it yet, and docs/judge.md's block is
+    /// made without this flag).
+    #[arg(long)]
+    pub judge_set_folds: bool,
+    /// The judge set for --judge-set-folds (default $SPILLOVER_DATA/judge-set/labels.csv, else
+    /// data/judge-set/labels.csv in the repository).
+    #[arg(long, requires = "judge_set_folds")]
+    pub judge_set: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -221,17 +232,12 @@ pub struct DataArgs {
     /// Folder with PyRIT's refusal.csv and refusal_extra.csv.
     #[arg(long)]
     pub pyrit: Option<PathBuf>,
-    /// The labelled replies of Spillover's own models (default $SPILLOVER_DATA/judge-set/labels.csv,
-    /// else data/judge-set/labels.csv in the repository).
-    #[arg(long)]
-    pub judge_set: Option<PathBuf>,
 }
 
 /// Where the training and validation data are read from.
 struct DataPaths {
     xstest: PathBuf,
     pyrit: PathBuf,
-    judge_set: PathBuf,
 }
 
 pub fn run(a: JudgeArgs) -> Result<()> {
@@ -291,46 +297,20 @@ fn data_paths(d: &DataArgs) -> Result<DataPaths> {
         ))
         .into());
     }
-    let judge_set = d
-        .judge_set
-        .clone()
-        .unwrap_or_else(|| locate::shared_data_dir().join(data::JUDGE_SET_FILE));
-    if !judge_set.is_file() {
-        return Err(UsageError(format!(
-            "judge set {} not found: pass --judge-set FILE or set SPILLOVER_DATA",
-            judge_set.display()
-        ))
-        .into());
-    }
     let pyrit = match &d.pyrit {
         Some(p) => p.clone(),
         None => {
             locate::resolve_asset(&spillover_data::cache_root(), "pyrit-refusal").map_err(user)?
         }
     };
-    Ok(DataPaths {
-        xstest,
-        pyrit,
-        judge_set,
-    })
+    Ok(DataPaths { xstest, pyrit })
 }
 
 /// Writes `text` to `path` through a temporary file in the same folder, so a failed run leaves
 /// no half-written file.
 fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, text)
-        .map_err(|e| UsageError(format!("cannot write {}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+    spillover_core::fs::write_atomic(path, text.as_bytes())
+        .map_err(|e| UsageError(format!("cannot write {}: {e}", path.display())).into())
 }
 
 fn eval(a: EvalArgs) -> Result<()> {
@@ -504,8 +484,7 @@ fn print_eval(
 fn train_cmd(a: TrainArgs) -> Result<()> {
     crate::out::check_out(&a.out, a.force)?;
     let d = data_paths(&a.data)?;
-    let sets =
-        train::standard_datasets(&d.xstest, &d.pyrit, &d.judge_set, a.limit).map_err(user)?;
+    let sets = train::standard_datasets(&d.xstest, &d.pyrit, a.limit).map_err(user)?;
     let cfg = train::TrainConfig::default();
     let enc = encoder()?;
     let featurizer = Featurizer::new(&enc, cfg.limits);
@@ -543,7 +522,22 @@ fn validate_cmd(a: ValidateArgs) -> Result<()> {
         .map_err(user)?;
     let pyrit_train = train::pyrit_datasets(&d.pyrit, true).map_err(user)?;
     let pyrit_test = train::pyrit_datasets(&d.pyrit, false).map_err(user)?;
-    let judge_sets = data::read_judge_set(&d.judge_set).map_err(user)?;
+    let judge_sets = if a.judge_set_folds {
+        let path = a
+            .judge_set
+            .clone()
+            .unwrap_or_else(|| locate::shared_data_dir().join(data::JUDGE_SET_FILE));
+        if !path.is_file() {
+            return Err(UsageError(format!(
+                "judge set {} not found: pass --judge-set FILE or set SPILLOVER_DATA",
+                path.display()
+            ))
+            .into());
+        }
+        data::read_judge_set(&path).map_err(user)?
+    } else {
+        Vec::new()
+    };
     let cfg = train::TrainConfig::default();
     let enc = encoder()?;
     let featurizer = Featurizer::new(&enc, cfg.limits);
@@ -560,11 +554,14 @@ fn validate_cmd(a: ValidateArgs) -> Result<()> {
         &cfg,
     )
     .map_err(user)?;
-    eprintln!("running the judge set's folds (one model or intervention kind held out) ...");
-    let pool = data::refusal_pool();
-    let base: Vec<&data::Dataset> = xs.iter().chain(&pyrit_train).chain([&pool]).collect();
-    let conditions =
-        validate::judge_set_folds(&featurizer, &base, &judge_sets, &cfg).map_err(user)?;
+    let conditions = if judge_sets.is_empty() {
+        Vec::new()
+    } else {
+        eprintln!("running the judge set's folds (one model or intervention kind held out) ...");
+        let pool = data::refusal_pool();
+        let base: Vec<&data::Dataset> = xs.iter().chain(&pyrit_train).chain([&pool]).collect();
+        validate::judge_set_folds(&featurizer, &base, &judge_sets, &cfg).map_err(user)?
+    };
     let md = validate::render_markdown(&folds, &conditions, &cfg);
     match &a.out {
         Some(p) => write_atomic(p, &md),
