@@ -2,6 +2,9 @@
 //! the fetched real models for parity tests and benchmarks. A plain `cargo test` skips, with a printed
 //! reason, what is absent; `scripts/test.sh` sets `SPILLOVER_REQUIRE_FIXTURES=1`, which turns every
 //! such skip into a failure so CI never passes on silently skipped checks.
+//!
+//! Only built with the `test-support` feature, which the crates whose tests use it enable in their
+//! dev-dependencies.
 
 use std::path::PathBuf;
 

@@ -8,6 +8,7 @@ pub mod blocks;
 pub mod chat;
 pub mod config;
 pub mod error;
+#[cfg(feature = "test-support")]
 pub mod fixtures;
 pub mod frozen;
 pub mod fused;

@@ -455,18 +455,20 @@ fn intervene(
                 opts.progress,
             )
         })?;
-        let recipe = Recipe {
-            kind: section.kind,
-            weights: Some(trained.dir.clone()),
-            method: Some(settings.method),
-            alpha: (section.kind == InterventionKind::Interpolate)
-                .then(|| section.alpha.unwrap_or(0.5)),
-            direction: None,
-            layer: None,
-            coeff: None,
-            model: None,
+        let weights = trained.dir.clone();
+        let method = settings.method;
+        let (recipe, alpha) = if section.kind == InterventionKind::Interpolate {
+            let alpha = section.alpha.unwrap_or(0.5);
+            let r = Recipe::Interpolate {
+                method,
+                weights,
+                alpha,
+            };
+            (r, Some(alpha))
+        } else {
+            (Recipe::Trained { method, weights }, None)
         };
-        let r_inputs = (&t_inputs, recipe.alpha, section.kind);
+        let r_inputs = (&t_inputs, alpha, section.kind);
         let detail = serde_json::to_value(&trained.summary)?;
         let work = ("train", trained.seconds, trained.reused);
         return record_recipe(stages, tag, &r_inputs, recipe, detail, work);
@@ -493,7 +495,11 @@ fn intervene(
         )
     })?;
     let recipe = interventions::direction_recipe(section, &dir.summary);
-    let r_inputs = (&d_inputs, section.kind, recipe.coeff);
+    let coeff = match &recipe {
+        Recipe::Direction { coeff, .. } => *coeff,
+        _ => None,
+    };
+    let r_inputs = (&d_inputs, section.kind, coeff);
     let detail = serde_json::to_value(&dir.summary)?;
     let work = ("direction", dir.seconds, dir.reused);
     record_recipe(stages, tag, &r_inputs, recipe, detail, work)

@@ -1,7 +1,7 @@
 //! `results.json`: everything a run measured, with provenance. The schema is versioned
 //! ([`crate::SCHEMA_VERSION`]) and documented in `docs/results-schema.md`.
 
-use crate::compare::{aggregate, AcrossRow, Mark, SeedRow, TaxRow};
+use crate::compare::{aggregate, AcrossRow, Mark, RowRole, SeedRow, TaxRow};
 use crate::config::Experiment;
 use crate::experiment::SeedRun;
 use crate::rundir::{read_jsonl, write_json, StageResult, Stages};

@@ -4,14 +4,9 @@
 use candle_core::{Device, Tensor};
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn spillover(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spillover"))
-        .args(args)
-        .output()
-        .expect("run spillover")
-}
+mod common;
+use common::spillover;
 
 fn cache(out: &Path, texts: &[&str], hooks: &str) -> HashMap<String, Tensor> {
     let mut args = vec!["cache", "-m", "tiny-llama", "--quiet", "--hooks", hooks];

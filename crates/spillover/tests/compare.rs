@@ -12,6 +12,9 @@ use spillover_model::tokenizer::{tiny_tokenizer, TINY_CHAT_TEMPLATE};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+use common::{ok, read_json, stderr};
+
 /// A small experiment on tiny-llama (the base; compare replaces the intervention): few items,
 /// keyword judge, the MRI on.
 const TINY: &str = r#"
@@ -45,20 +48,6 @@ fn spillover(args: &[&str], env: &[(&str, &Path)]) -> Output {
         c.env(k, v);
     }
     c.output().expect("run spillover")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn ok(o: &Output) {
-    assert!(
-        o.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        stderr(o)
-    );
 }
 
 fn exit_2(o: &Output, needles: &[&str]) {
@@ -103,10 +92,6 @@ fn run_folder(runs: &Path) -> PathBuf {
         .collect();
     assert_eq!(found.len(), 1, "{found:?}");
     found[0].clone()
-}
-
-fn read_json(p: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
 
 /// A training file of harmful-sounding prompts with refusals.

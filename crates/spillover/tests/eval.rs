@@ -2,14 +2,9 @@
 //! and exit code 2 (with nothing written) for bad input.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn spillover(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spillover"))
-        .args(args)
-        .output()
-        .expect("run spillover")
-}
+mod common;
+use common::{spillover, stderr};
 
 /// A fresh folder for one test (removed first if a previous run left it).
 fn scratch(name: &str) -> PathBuf {
@@ -33,10 +28,6 @@ fn lines(path: &Path) -> Vec<serde_json::Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]

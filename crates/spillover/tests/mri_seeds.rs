@@ -7,6 +7,9 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+use common::ok;
+
 /// examples/tiny.toml with the MRI on, small MRI sizes.
 fn config(dir: &Path) -> PathBuf {
     let text = include_str!("../../../examples/tiny.toml").replace(
@@ -26,15 +29,6 @@ fn run(cfg: &Path, runs: &Path, extra: &[&str]) -> Output {
         .args(extra)
         .output()
         .unwrap()
-}
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn read(path: &Path) -> Value {

@@ -12,7 +12,10 @@
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+
+mod common;
+use common::{ok, read_jsonl, spillover};
 
 const TINY: &str = r#"
 name = "tiny"
@@ -48,24 +51,6 @@ mri = true
 const HOSTILE: &str =
     "</script><script>window.__pwned=1;alert(1)</script><img src=x onerror=\"window.__pwned=2\">";
 
-fn spillover(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spillover"))
-        .args(args)
-        .output()
-        .expect("run spillover")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// Prints why a test is skipped, or panics under `SPILLOVER_REQUIRE_FIXTURES`.
 fn skip(why: &str) {
     if let Ok(reason) = std::env::var("SPILLOVER_NO_BROWSER") {
@@ -98,15 +83,6 @@ fn browser() -> Result<(PathBuf, PathBuf), String> {
     let node = in_path("node")
         .ok_or("node is not installed (needed to drive chromium: tools/browser_check.mjs)")?;
     Ok((chromium, node))
-}
-
-fn read_jsonl(p: &Path) -> Vec<Value> {
-    std::fs::read_to_string(p)
-        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 /// Records per benchmark folder of an evaluation (`<bench>/samples.jsonl`), by id.

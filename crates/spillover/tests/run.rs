@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::ok;
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_spillover"))
 }
@@ -67,16 +70,6 @@ fn run(cfg: &Path, runs: &Path, extra: &[&str]) -> Output {
         .args(extra)
         .output()
         .unwrap()
-}
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn sweep(cfg: &Path, runs: &Path, extra: &[&str]) -> Output {

@@ -12,6 +12,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+use common::{ok, read_json};
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_spillover"))
 }
@@ -19,16 +22,6 @@ fn bin() -> Command {
 /// A small experiment on tiny-llama: a few items of generated benchmarks with the keyword judge,
 /// scored benchmarks and KL; no MRI.
 const TINY: &str = include_str!("../../../examples/tiny.toml");
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// The whole of stdout as one JSON document (nothing else may be printed there).
 fn stdout_json(out: &Output) -> Value {
@@ -38,10 +31,6 @@ fn stdout_json(out: &Output) -> Value {
             String::from_utf8_lossy(&out.stdout)
         )
     })
-}
-
-fn read_json(p: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
 
 fn has_keys(v: &Value, keys: &[&str]) {

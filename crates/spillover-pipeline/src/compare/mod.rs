@@ -244,23 +244,48 @@ pub struct TaxRow {
     pub mark: Option<Mark>,
 }
 
-impl TaxRow {
+/// A table row that records its metric's role and headline flag — both `None` in a table written
+/// before rows carried them, and then resolved from the row's names.
+pub trait RowRole {
+    /// The row's benchmark and metric names.
+    fn names(&self) -> (&str, &str);
+    /// The recorded role and headline flag.
+    fn recorded(&self) -> (Option<MetricRole>, Option<bool>);
+    /// Records the role and headline flag.
+    fn record(&mut self, role: MetricRole, headline: bool);
+
     /// The row's role, resolved from its names for a table written before rows carried it.
-    pub fn role(&self) -> MetricRole {
-        self.role
-            .unwrap_or_else(|| MetricRole::resolve(&self.benchmark, &self.metric))
+    fn role(&self) -> MetricRole {
+        self.recorded().0.unwrap_or_else(|| {
+            let (benchmark, metric) = self.names();
+            MetricRole::resolve(benchmark, metric)
+        })
     }
 
     /// Whether the row is a headline of its role (resolved from its names when not recorded).
-    pub fn is_headline(&self) -> bool {
-        self.headline
-            .unwrap_or_else(|| spec_headline(&self.benchmark, &self.metric))
+    fn is_headline(&self) -> bool {
+        self.recorded().1.unwrap_or_else(|| {
+            let (benchmark, metric) = self.names();
+            spec_headline(benchmark, metric)
+        })
     }
 
     /// Fills `role` and `headline` of a row read from a table written before rows carried them.
-    pub fn fill_roles(&mut self) {
-        self.role = Some(self.role());
-        self.headline = Some(self.is_headline());
+    fn fill_roles(&mut self) {
+        let (role, headline) = (self.role(), self.is_headline());
+        self.record(role, headline);
+    }
+}
+
+impl RowRole for TaxRow {
+    fn names(&self) -> (&str, &str) {
+        (&self.benchmark, &self.metric)
+    }
+    fn recorded(&self) -> (Option<MetricRole>, Option<bool>) {
+        (self.role, self.headline)
+    }
+    fn record(&mut self, role: MetricRole, headline: bool) {
+        (self.role, self.headline) = (Some(role), Some(headline));
     }
 }
 

@@ -35,8 +35,7 @@
 //!   is out of reach or the row is blind.
 
 use super::{
-    holm_steps, mark, spec_headline, verdict, Mark, MetricSeries, TaxRow, Tester, Verdict,
-    MDE_POWER,
+    holm_steps, mark, verdict, Mark, MetricSeries, RowRole, TaxRow, Tester, Verdict, MDE_POWER,
 };
 use crate::config::StatsSection;
 use anyhow::{bail, Result};
@@ -130,23 +129,15 @@ pub struct AcrossRow {
     pub per_seed: Vec<SeedChange>,
 }
 
-impl AcrossRow {
-    /// The row's role, resolved from its names for a table written before rows carried it.
-    pub fn role(&self) -> MetricRole {
-        self.role
-            .unwrap_or_else(|| MetricRole::resolve(&self.benchmark, &self.metric))
+impl RowRole for AcrossRow {
+    fn names(&self) -> (&str, &str) {
+        (&self.benchmark, &self.metric)
     }
-
-    /// Whether the row is a headline of its role (resolved from its names when not recorded).
-    pub fn is_headline(&self) -> bool {
-        self.headline
-            .unwrap_or_else(|| spec_headline(&self.benchmark, &self.metric))
+    fn recorded(&self) -> (Option<MetricRole>, Option<bool>) {
+        (self.role, self.headline)
     }
-
-    /// Fills `role` and `headline` of a row read from a table written before rows carried them.
-    pub fn fill_roles(&mut self) {
-        self.role = Some(self.role());
-        self.headline = Some(self.is_headline());
+    fn record(&mut self, role: MetricRole, headline: bool) {
+        (self.role, self.headline) = (Some(role), Some(headline));
     }
 }
 

@@ -16,7 +16,7 @@ pub mod slurm;
 
 pub use plan::{collect, plan, run_point, Plan, PlannedPoint, Unfinished};
 
-use crate::compare::TaxRow;
+use crate::compare::{RowRole, TaxRow};
 use crate::config::Experiment;
 use crate::error::ConfigError;
 use crate::experiment::RunOptions;

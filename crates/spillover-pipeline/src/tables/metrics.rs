@@ -2,7 +2,7 @@
 //! alignment-tax table (results.json's `seeds[].table`) flattened into columns.
 
 use super::frame::{Frame, Values};
-use crate::compare::TaxRow;
+use crate::compare::{RowRole, TaxRow};
 use anyhow::Result;
 
 /// Builds the table from each seed's rows (columns documented in docs/pandas.md).

@@ -66,7 +66,7 @@ pub fn explain(
         hooks: after.hooks.as_deref().map(|h| h as _),
     };
     let opts = MriOptions {
-        layer: recipe.layer,
+        layer: recipe.layer(),
         max_new_tokens: MAX_NEW_TOKENS,
         ablation: exp.analysis.ablation,
         ablation_nulls: exp.analysis.ablation_nulls,
